@@ -1,0 +1,4 @@
+import { Initial1764380000000 } from './1764380000000-Initial.js';
+
+// Listed explicitly, in order: globs break under ESM and bundling.
+export const MIGRATIONS = [Initial1764380000000];

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { parseDuration, parseDurationList } from './domain/duration.js';
+import { DEFAULT_RETRY_SCHEDULE } from './domain/backoff.js';
+
+// All configuration comes from the environment and is checked once at start:
+// a bad value stops the process with one line per problem, naming the variable.
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ message: 'expected a whole number' })
+    .int({ message: 'expected a whole number' })
+    .min(min, { message: `expected at least ${min}` })
+    .max(max, { message: `expected at most ${max}` })
+    .default(fallback);
+
+const schema = z.object({
+  PORT: int(4000, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// or postgresql:// URL' })
+    .optional(),
+  HOOKLINE_DATA_DIR: z.string().min(1).default('.data'),
+  HOOKLINE_EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  HOOKLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: bool(false),
+  HOOKLINE_DELIVERY_TIMEOUT: duration('15s'),
+  HOOKLINE_RETRY_SCHEDULE: z
+    .string()
+    .default(DEFAULT_RETRY_SCHEDULE)
+    .transform((v, ctx) => {
+      try {
+        return parseDurationList(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  HOOKLINE_DISABLE_AFTER: duration('5d'),
+  HOOKLINE_DISABLE_MIN_FAILURES: int(10, 1, 1_000_000),
+  HOOKLINE_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024, 16 * 1024 * 1024),
+  HOOKLINE_WORKER: bool(true),
+  HOOKLINE_WORKER_CONCURRENCY: int(200, 1, 10_000),
+  HOOKLINE_PER_WEBHOOK_CONCURRENCY: int(10, 1, 1000),
+  HOOKLINE_POLL_INTERVAL: duration('2s'),
+  HOOKLINE_SHUTDOWN_TIMEOUT: duration('10s'),
+  HOOKLINE_DB_POOL_SIZE: int(10, 2, 200),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  logLevel: Env['HOOKLINE_LOG_LEVEL'];
+  allowPrivateDestinations: boolean;
+  deliveryTimeoutMs: number;
+  retrySchedule: number[];
+  disableAfterMs: number;
+  disableMinFailures: number;
+  maxPayloadBytes: number;
+  runWorker: boolean;
+  workerConcurrency: number;
+  perWebhookConcurrency: number;
+  pollIntervalMs: number;
+  shutdownTimeoutMs: number;
+  dbPoolSize: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.HOOKLINE_DATA_DIR,
+    embeddedPgPort: e.HOOKLINE_EMBEDDED_PG_PORT,
+    logLevel: e.HOOKLINE_LOG_LEVEL,
+    allowPrivateDestinations: e.HOOKLINE_ALLOW_PRIVATE_DESTINATIONS,
+    deliveryTimeoutMs: e.HOOKLINE_DELIVERY_TIMEOUT,
+    retrySchedule: e.HOOKLINE_RETRY_SCHEDULE,
+    disableAfterMs: e.HOOKLINE_DISABLE_AFTER,
+    disableMinFailures: e.HOOKLINE_DISABLE_MIN_FAILURES,
+    maxPayloadBytes: e.HOOKLINE_MAX_PAYLOAD_BYTES,
+    runWorker: e.HOOKLINE_WORKER,
+    workerConcurrency: e.HOOKLINE_WORKER_CONCURRENCY,
+    perWebhookConcurrency: e.HOOKLINE_PER_WEBHOOK_CONCURRENCY,
+    pollIntervalMs: e.HOOKLINE_POLL_INTERVAL,
+    shutdownTimeoutMs: e.HOOKLINE_SHUTDOWN_TIMEOUT,
+    dbPoolSize: e.HOOKLINE_DB_POOL_SIZE,
+  };
+}

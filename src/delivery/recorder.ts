@@ -1,0 +1,62 @@
+import type pg from 'pg';
+import type { Logger } from '../logger.js';
+import { recordAttempts, type AttemptRecord, type RecordedAttempt, type WebhookHealth } from '../storage/sql/deliveries.js';
+
+// Group commit for the attempt log: while one batch is being written, the
+// next one gathers, so under load each statement carries many attempts and at
+// low load an attempt is written at once. If the database is unreachable the
+// batch is kept and retried; the senders wait, and the worker stops claiming.
+
+const MAX_BATCH = 500;
+
+interface Pending {
+  rec: AttemptRecord;
+  resolve: (r: RecordedAttempt) => void;
+}
+
+export class AttemptRecorder {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+    private readonly onWritten: (batch: { rec: AttemptRecord; id: string }[], health: WebhookHealth[]) => void,
+  ) {}
+
+  record(rec: AttemptRecord): Promise<RecordedAttempt> {
+    return new Promise((resolve) => {
+      this.queue.push({ rec, resolve });
+      this.flushing ??= this.flush().finally(() => (this.flushing = null));
+    });
+  }
+
+  /** Resolves once everything handed in so far is written. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    let failures = 0;
+    while (this.queue.length) {
+      const batch = this.queue.slice(0, MAX_BATCH);
+      try {
+        const { attempts, health } = await recordAttempts(this.pool, batch.map((p) => p.rec));
+        this.queue.splice(0, batch.length);
+        failures = 0;
+        const byKey = new Map(attempts.map((a) => [a.delivery_id, a]));
+        const written = batch.map((p) => {
+          const r = byKey.get(p.rec.deliveryId) ?? { id: '', delivery_id: p.rec.deliveryId, applied: false };
+          p.resolve(r);
+          return { rec: p.rec, id: r.id };
+        });
+        this.onWritten(written, health);
+      } catch (err) {
+        failures++;
+        const delay = Math.min(100 * 2 ** failures, 5_000);
+        this.log.error({ err: (err as Error).message, batch: batch.length, retryInMs: delay }, 'writing attempts failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

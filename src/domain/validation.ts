@@ -1,0 +1,84 @@
+import { EVENT_ACTIONS, RESOURCE_TYPES, eventType, resourceDefinition, supportsAction, type EventAction, type ResourceType } from './catalog.js';
+import { badInput } from './errors.js';
+import { destinationProblem } from './url-policy.js';
+import { isWhsecSecret } from './signing.js';
+
+// Input rules for webhook configuration. Each failure names the field and what was expected.
+
+export const MAX_NAME_LENGTH = 200;
+export const MAX_SECRET_LENGTH = 1024;
+
+export function validName(field: string, value: string): string {
+  const name = value.trim();
+  if (name.length === 0) throw badInput(field, 'must not be empty');
+  if (name.length > MAX_NAME_LENGTH) {
+    throw badInput(field, `must be at most ${MAX_NAME_LENGTH} characters (got ${name.length})`);
+  }
+  return name;
+}
+
+export function validDestination(field: string, value: string, allowPrivate: boolean): string {
+  const url = value.trim();
+  const problem = destinationProblem(url, allowPrivate);
+  if (problem) throw badInput(field, problem);
+  return url;
+}
+
+/** Secrets travel in HTTP headers or feed an HMAC: visible ASCII only, no line breaks. */
+export function validSecret(field: string, value: string, kind: 'bearer' | 'hmac'): string {
+  if (value.length === 0) throw badInput(field, `must not be empty (use clear${kind === 'bearer' ? 'BearerToken' : 'HmacSecret'} to remove it)`);
+  if (value.length > MAX_SECRET_LENGTH) {
+    throw badInput(field, `must be at most ${MAX_SECRET_LENGTH} characters (got ${value.length})`);
+  }
+  if (kind === 'bearer' && !/^[\x21-\x7e]+$/.test(value)) {
+    throw badInput(field, 'must be visible ASCII characters without spaces or line breaks');
+  }
+  if (kind === 'hmac' && /[\r\n\0]/.test(value)) throw badInput(field, 'must not contain line breaks or NUL');
+  if (kind === 'hmac' && value.startsWith('whsec_') && !isWhsecSecret(value)) {
+    throw badInput(field, 'starts with whsec_ but is not whsec_ followed by base64 of at least 16 bytes');
+  }
+  return value;
+}
+
+export interface SubscriptionPair {
+  resource: ResourceType;
+  action: EventAction;
+}
+
+export function validPair(field: string, pair: SubscriptionPair): SubscriptionPair {
+  if (!RESOURCE_TYPES.includes(pair.resource)) throw badInput(`${field}.resource`, `unknown resource ${pair.resource}`);
+  if (!EVENT_ACTIONS.includes(pair.action)) throw badInput(`${field}.action`, `unknown action ${pair.action}`);
+  if (!supportsAction(pair.resource, pair.action)) {
+    const allowed = resourceDefinition(pair.resource).actions.join(', ');
+    throw badInput(field, `${pair.resource} has no ${pair.action} event (it has ${allowed})`);
+  }
+  return pair;
+}
+
+/** Every pair valid, none repeated. */
+export function validPairs(field: string, pairs: readonly SubscriptionPair[]): SubscriptionPair[] {
+  const seen = new Set<string>();
+  return pairs.map((p, i) => {
+    validPair(`${field}[${i}]`, p);
+    const key = `${p.resource}/${p.action}`;
+    if (seen.has(key)) throw badInput(`${field}[${i}]`, `duplicate subscription ${eventType(p.resource, p.action)}`);
+    seen.add(key);
+    return p;
+  });
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export function validPageSize(first: number | null | undefined): number {
+  if (first === null || first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badInput('first', `must be between 1 and ${MAX_PAGE_SIZE} (got ${first})`);
+  }
+  return first;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

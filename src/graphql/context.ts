@@ -1,0 +1,67 @@
+import DataLoader from 'dataloader';
+import { In, type DataSource } from 'typeorm';
+import type { ApiKey } from '../storage/entities/index.js';
+import { Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription } from '../storage/entities/index.js';
+import type { Services } from '../services/index.js';
+
+// Per-request state: who is calling, and batch loaders so that nested fields
+// cost one query per level, not one per row.
+
+export interface Loaders {
+  webhook: DataLoader<string, Webhook | null>;
+  event: DataLoader<string, Event | null>;
+  subscriptions: DataLoader<string, WebhookSubscription[]>;
+  deliveriesOfEvent: DataLoader<string, Delivery[]>;
+  attempts: DataLoader<string, DeliveryAttempt[]>;
+}
+
+export interface Context {
+  apiKey: ApiKey | null;
+  services: Services;
+  loaders: Loaders;
+}
+
+function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
+  const map = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => map.get(id) ?? null);
+}
+
+function grouped<T>(rows: T[], ids: readonly string[], key: (r: T) => string): T[][] {
+  const map = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = map.get(k);
+    if (list) list.push(r);
+    else map.set(k, [r]);
+  }
+  return ids.map((id) => map.get(id) ?? []);
+}
+
+export function createLoaders(ds: DataSource): Loaders {
+  return {
+    // Deleted webhooks load too: the delivery log still names them.
+    webhook: new DataLoader(async (ids) => byId(await ds.getRepository(Webhook).findBy({ id: In([...ids]) }), ids)),
+    event: new DataLoader(async (ids) => byId(await ds.getRepository(Event).findBy({ id: In([...ids]) }), ids)),
+    subscriptions: new DataLoader(async (ids) =>
+      grouped(
+        await ds.getRepository(WebhookSubscription).find({ where: { webhookId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
+        ids,
+        (s) => s.webhookId,
+      ),
+    ),
+    deliveriesOfEvent: new DataLoader(async (ids) =>
+      grouped(
+        await ds.getRepository(Delivery).find({ where: { eventId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
+        ids,
+        (d) => d.eventId,
+      ),
+    ),
+    attempts: new DataLoader(async (ids) =>
+      grouped(
+        await ds.getRepository(DeliveryAttempt).find({ where: { deliveryId: In([...ids]) }, order: { attemptNumber: 'ASC' } }),
+        ids,
+        (a) => a.deliveryId,
+      ),
+    ),
+  };
+}

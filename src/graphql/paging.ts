@@ -1,0 +1,16 @@
+import { decodeCursor, encodeCursor, type Position } from '../domain/cursor.js';
+import { badInput } from '../domain/errors.js';
+import { validPageSize } from '../domain/validation.js';
+
+export function pageArgs(first: number | null | undefined, after: string | null | undefined): { limit: number; after: Position | null } {
+  const limit = validPageSize(first);
+  if (after === null || after === undefined) return { limit, after: null };
+  const pos = decodeCursor(after);
+  if (!pos) throw badInput('after', 'is not a cursor from this API (use pageInfo.endCursor of the previous page)');
+  return { limit, after: pos };
+}
+
+export function connection<T extends { id: string; createdAt: Date }>(items: T[], hasNextPage: boolean) {
+  const edges = items.map((node) => ({ node, cursor: encodeCursor(node) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

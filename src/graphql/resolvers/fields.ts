@@ -1,0 +1,77 @@
+import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import { eventType } from '../../domain/catalog.js';
+import type { DeliveryStatus } from '../../domain/statuses.js';
+import type { Delivery, Event, Webhook, WebhookSubscription } from '../../storage/entities/index.js';
+import type { Context } from '../context.js';
+import { connection, pageArgs } from '../paging.js';
+import { DeliveryConnection } from '../types/connections.js';
+import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
+import { DeliveryStatusEnum } from '../types/enums.js';
+import { WebhookGql, WebhookSubscriptionGql } from '../types/webhook.js';
+
+// Nested fields. Lists of rows go through the request's DataLoaders.
+
+@Resolver(() => WebhookGql)
+export class WebhookFields {
+  @FieldResolver(() => Boolean, { description: 'Secrets are write-only: the API says whether one is set, never what it is.' })
+  hasBearerToken(@Root() w: Webhook): boolean {
+    return w.bearerToken !== null;
+  }
+
+  @FieldResolver(() => Boolean)
+  hasHmacSecret(@Root() w: Webhook): boolean {
+    return w.hmacSecret !== null;
+  }
+
+  @FieldResolver(() => [WebhookSubscriptionGql])
+  subscriptions(@Root() w: Webhook, @Ctx() ctx: Context): Promise<WebhookSubscription[]> | WebhookSubscription[] {
+    return w.subscriptions ?? ctx.loaders.subscriptions.load(w.id);
+  }
+
+  @FieldResolver(() => DeliveryConnection)
+  async deliveries(
+    @Root() w: Webhook,
+    @Ctx() ctx: Context,
+    @Arg('status', () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<DeliveryConnection> {
+    const args = pageArgs(first, after);
+    const page = await ctx.services.deliveries.deliveries({ webhookId: w.id, status }, args.limit, args.after);
+    return connection(page.items, page.hasNextPage);
+  }
+}
+
+@Resolver(() => WebhookSubscriptionGql)
+export class WebhookSubscriptionFields {
+  @FieldResolver(() => String, { description: 'e.g. user.created, enrollment.completed' })
+  eventType(@Root() s: WebhookSubscription): string {
+    return eventType(s.resource, s.action);
+  }
+}
+
+@Resolver(() => EventGql)
+export class EventFields {
+  @FieldResolver(() => [DeliveryGql])
+  deliveries(@Root() e: Event, @Ctx() ctx: Context): Promise<Delivery[]> {
+    return ctx.loaders.deliveriesOfEvent.load(e.id);
+  }
+}
+
+@Resolver(() => DeliveryGql)
+export class DeliveryFields {
+  @FieldResolver(() => EventGql)
+  async event(@Root() d: Delivery, @Ctx() ctx: Context): Promise<Event> {
+    return (await ctx.loaders.event.load(d.eventId))!;
+  }
+
+  @FieldResolver(() => WebhookGql)
+  async webhook(@Root() d: Delivery, @Ctx() ctx: Context): Promise<Webhook> {
+    return (await ctx.loaders.webhook.load(d.webhookId))!;
+  }
+
+  @FieldResolver(() => [DeliveryAttemptGql])
+  attempts(@Root() d: Delivery, @Ctx() ctx: Context) {
+    return ctx.loaders.attempts.load(d.id);
+  }
+}

@@ -1,0 +1,99 @@
+import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { CATALOG, eventTypes, type EventAction, type ResourceType } from '../../domain/catalog.js';
+import type { DeliveryStatus, WebhookStatus } from '../../domain/statuses.js';
+import type { Context } from '../context.js';
+import { connection, pageArgs } from '../paging.js';
+import { ApiKeyGql } from '../types/api-key.js';
+import { DeliveryConnection, EventConnection, WebhookConnection } from '../types/connections.js';
+import { DeliveryGql, EventGql } from '../types/delivery.js';
+import { DeliveryStatusEnum, EventActionEnum, ResourceTypeEnum, WebhookStatusEnum } from '../types/enums.js';
+import { ResourceGql } from '../types/resource.js';
+import { WebhookGql } from '../types/webhook.js';
+
+@Resolver()
+export class QueryResolver {
+  @Authorized()
+  @Query(() => ApiKeyGql, { description: 'Who the caller is.' })
+  viewer(@Ctx() ctx: Context): ApiKeyGql {
+    return ctx.apiKey!;
+  }
+
+  @Authorized()
+  @Query(() => [ResourceGql])
+  resources(): ResourceGql[] {
+    return CATALOG.map((r) => ({
+      type: r.type,
+      name: r.name,
+      actions: [...r.actions],
+      eventTypes: eventTypes(r.type),
+      payloadFormat: r.payloadFormat,
+      payloadSchema: r.payloadSchema,
+    }));
+  }
+
+  @Authorized('read')
+  @Query(() => WebhookConnection)
+  async webhooks(
+    @Ctx() ctx: Context,
+    @Arg('status', () => WebhookStatusEnum, { nullable: true }) status?: WebhookStatus | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<WebhookConnection> {
+    const args = pageArgs(first, after);
+    const page = await ctx.services.webhooks.page(status ?? null, args.limit, args.after);
+    return { ...connection(page.items, page.hasNextPage), totalCount: page.totalCount };
+  }
+
+  @Authorized('read')
+  @Query(() => WebhookGql, { nullable: true })
+  webhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    return ctx.services.webhooks.get(id);
+  }
+
+  @Authorized('read')
+  @Query(() => EventConnection)
+  async events(
+    @Ctx() ctx: Context,
+    @Arg('resource', () => ResourceTypeEnum, { nullable: true }) resource?: ResourceType | null,
+    @Arg('action', () => EventActionEnum, { nullable: true }) action?: EventAction | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<EventConnection> {
+    const args = pageArgs(first, after);
+    const page = await ctx.services.deliveries.events(resource ?? null, action ?? null, args.limit, args.after);
+    return connection(page.items, page.hasNextPage);
+  }
+
+  @Authorized('read')
+  @Query(() => EventGql, { nullable: true })
+  event(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    return ctx.services.deliveries.event(id);
+  }
+
+  @Authorized('read')
+  @Query(() => DeliveryConnection)
+  async deliveries(
+    @Ctx() ctx: Context,
+    @Arg('webhookId', () => ID, { nullable: true }) webhookId?: string | null,
+    @Arg('eventId', () => ID, { nullable: true }) eventId?: string | null,
+    @Arg('status', () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<DeliveryConnection> {
+    const args = pageArgs(first, after);
+    const page = await ctx.services.deliveries.deliveries({ webhookId, eventId, status }, args.limit, args.after);
+    return connection(page.items, page.hasNextPage);
+  }
+
+  @Authorized('read')
+  @Query(() => DeliveryGql, { nullable: true })
+  delivery(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    return ctx.services.deliveries.delivery(id);
+  }
+
+  @Authorized('configure')
+  @Query(() => [ApiKeyGql])
+  apiKeys(@Ctx() ctx: Context) {
+    return ctx.services.apiKeys.list();
+  }
+}

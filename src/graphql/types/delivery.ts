@@ -1,0 +1,96 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import type { EventAction, ResourceType } from '../../domain/catalog.js';
+import type { AttemptOutcome } from '../../domain/outcome.js';
+import type { DeliveryStatus } from '../../domain/statuses.js';
+import { AttemptOutcomeEnum, DeliveryStatusEnum, EventActionEnum, ResourceTypeEnum } from './enums.js';
+
+@ObjectType('Event')
+export class EventGql {
+  @Field(() => ID)
+  id: string;
+
+  @Field({ description: 'e.g. enrollment.completed' })
+  type: string;
+
+  @Field(() => ResourceTypeEnum)
+  resource: ResourceType;
+
+  @Field(() => EventActionEnum)
+  action: EventAction;
+
+  @Field(() => GraphQLJSONObject)
+  payload: Record<string, unknown>;
+
+  @Field()
+  occurredAt: Date;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => String, { nullable: true })
+  idempotencyKey: string | null;
+
+  @Field({ description: 'True for events made by sendTestEvent.' })
+  isTest: boolean;
+}
+
+@ObjectType('Delivery')
+export class DeliveryGql {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => DeliveryStatusEnum)
+  status: DeliveryStatus;
+
+  @Field(() => Int)
+  attemptCount: number;
+
+  @Field(() => Date, { nullable: true })
+  nextAttemptAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastAttemptAt: Date | null;
+
+  @Field()
+  createdAt: Date;
+
+  eventId: string;
+  webhookId: string;
+}
+
+@ObjectType('DeliveryAttempt')
+export class DeliveryAttemptGql {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  deliveryId: string;
+
+  @Field(() => ID)
+  webhookId: string;
+
+  @Field(() => ID)
+  eventId: string;
+
+  @Field(() => Int, { description: '1 for the first try, counting up across retries and redeliveries' })
+  attemptNumber: number;
+
+  @Field(() => AttemptOutcomeEnum)
+  outcome: AttemptOutcome;
+
+  @Field(() => Int, { nullable: true })
+  responseStatus: number | null;
+
+  @Field(() => String, { nullable: true, description: 'At most the first 4 KiB of the response body' })
+  responseBody: string | null;
+
+  @Field(() => String, { nullable: true })
+  errorMessage: string | null;
+
+  @Field(() => Int)
+  durationMs: number;
+
+  @Field()
+  startedAt: Date;
+}

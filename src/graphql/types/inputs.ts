@@ -1,0 +1,81 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, InputType } from 'type-graphql';
+import type { EventAction, ResourceType } from '../../domain/catalog.js';
+import { EventActionEnum, ResourceTypeEnum } from './enums.js';
+
+@InputType('SubscriptionInput')
+export class SubscriptionInput {
+  @Field(() => ResourceTypeEnum)
+  resource: ResourceType;
+
+  @Field(() => EventActionEnum)
+  action: EventAction;
+}
+
+@InputType('CreateWebhookInput')
+export class CreateWebhookInput {
+  @Field()
+  name: string;
+
+  @Field()
+  destinationUrl: string;
+
+  @Field(() => String, { nullable: true })
+  bearerToken?: string | null;
+
+  @Field(() => String, { nullable: true })
+  hmacSecret?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Generate a Standard Webhooks secret (whsec_…); returned once, in Webhook.generatedHmacSecret of this response.',
+  })
+  generateHmacSecret?: boolean | null;
+
+  @Field(() => [SubscriptionInput], { nullable: true })
+  subscriptions?: SubscriptionInput[] | null;
+}
+
+@InputType('UpdateWebhookInput', {
+  description: 'Fields left out stay as they are; clearBearerToken / clearHmacSecret remove a secret.',
+})
+export class UpdateWebhookInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  destinationUrl?: string | null;
+
+  @Field(() => String, { nullable: true })
+  bearerToken?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  clearBearerToken?: boolean | null;
+
+  @Field(() => String, { nullable: true })
+  hmacSecret?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  clearHmacSecret?: boolean | null;
+}
+
+@InputType('PublishEventInput')
+export class PublishEventInput {
+  @Field(() => ResourceTypeEnum)
+  resource: ResourceType;
+
+  @Field(() => EventActionEnum)
+  action: EventAction;
+
+  @Field(() => GraphQLJSONObject)
+  payload: Record<string, unknown>;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A second publish with the same key returns the first event and sends nothing new.',
+  })
+  idempotencyKey?: string | null;
+
+  @Field(() => Date, { nullable: true })
+  occurredAt?: Date | null;
+}

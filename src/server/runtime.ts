@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { Sender } from '../delivery/sender.js';
+import { Worker } from '../delivery/worker.js';
+import { createSchema } from '../graphql/schema.js';
+import { createServices, type Services } from '../services/index.js';
+import { openDatabase, type DatabaseHandle } from '../storage/database.js';
+import { createDataSource, migrate, pendingMigrations } from '../storage/data-source.js';
+import { PgListener } from '../storage/listener.js';
+import { createPool } from '../storage/pool.js';
+import { USER_AGENT } from '../version.js';
+import { createHttpApp } from './http.js';
+import { LiveFeed } from '../feed/live-feed.js';
+import { attachWebSocket } from './websocket.js';
+
+export interface Hookline {
+  url: string;
+  port: number;
+  services: Services;
+  worker: Worker | null;
+  database: DatabaseHandle;
+  stop(): Promise<void>;
+}
+
+/** Starts everything one process runs: database (embedded unless DATABASE_URL), migrations, worker, HTTP and WebSocket. */
+export async function startHookline(config: Config, log: Logger): Promise<Hookline> {
+  const database = await openDatabase(config, (msg) => log.info(msg));
+  const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
+  await ds.initialize();
+  const applied = await migrate(ds);
+  if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+
+  const pool = createPool(database.url, config.dbPoolSize);
+  const listener = new PgListener(database.url, log);
+  await listener.start();
+  const feed = new LiveFeed(pool, listener, log);
+
+  let worker: Worker | null = null;
+  let sender: Sender | null = null;
+  const services = createServices(ds, pool, config, feed, () => worker?.wake());
+  if (config.runWorker) {
+    sender = new Sender({ timeoutMs: config.deliveryTimeoutMs, allowPrivate: () => config.allowPrivateDestinations, userAgent: USER_AGENT });
+    worker = new Worker(pool, listener, sender, feed, log, {
+      concurrency: config.workerConcurrency,
+      perWebhookConcurrency: config.perWebhookConcurrency,
+      pollIntervalMs: config.pollIntervalMs,
+      leaseMs: leaseFor(config.deliveryTimeoutMs),
+      retry: { schedule: config.retrySchedule, jitter: 0.2 },
+      health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
+    });
+    worker.start();
+  }
+
+  const schema = await createSchema(feed.pubSub);
+  const server = http.createServer();
+  const { app, apollo } = await createHttpApp(server, {
+    schema,
+    services,
+    log,
+    maxBodyBytes: config.maxPayloadBytes * 2 + 64 * 1024,
+    ready: async () => {
+      await pool.query('SELECT 1');
+      const pending = await pendingMigrations(ds);
+      return { ok: !pending, detail: { database: 'reachable', migrations: pending ? 'pending' : 'applied', listener: listener.connected ? 'connected' : 'reconnecting' } };
+    },
+  });
+  server.on('request', app);
+  const ws = attachWebSocket(server, schema, services, log);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
+  log.info({ url, worker: config.runWorker, embeddedDatabase: database.embedded }, 'hookline listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down');
+      await ws.close();
+      await apollo.stop();
+      await worker?.stop(config.shutdownTimeoutMs);
+      sender?.close();
+      await feed.close();
+      await listener.stop();
+      await pool.end();
+      await ds.destroy();
+      await database.stop();
+      log.info('stopped');
+    })());
+
+  return { url, port, services, worker, database, stop };
+}
+
+/** A claim must outlast the attempt it covers, with room to write the result. */
+export function leaseFor(timeoutMs: number): number {
+  return timeoutMs * 2 + 30_000;
+}

@@ -1,0 +1,96 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import type pg from 'pg';
+import { CATALOG, eventType, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
+import { badInput, notFound } from '../domain/errors.js';
+import { validPair, isUuid } from '../domain/validation.js';
+import { eventIdByIdempotencyKey, insertEventWithDeliveries, insertTestEvent } from '../storage/sql/events.js';
+import { redeliver, retryFailed } from '../storage/sql/deliveries.js';
+
+export interface PublishInput {
+  resource: ResourceType;
+  action: EventAction;
+  payload: Record<string, unknown>;
+  idempotencyKey?: string | null;
+  occurredAt?: Date | null;
+}
+
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+// Compiled once at start: ajv compiles each schema to a function.
+function compileSchemas(): Map<ResourceType, ValidateFunction> {
+  const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+  return new Map(CATALOG.map((r) => [r.type, ajv.compile(r.payloadSchema)]));
+}
+
+export class EventService {
+  private readonly validators = compileSchemas();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly maxPayloadBytes: number,
+    private readonly onPublished: () => void = () => undefined,
+  ) {}
+
+  /** Returns the id of the stored event (the first one for a repeated idempotency key). */
+  async publish(input: PublishInput): Promise<{ eventId: string; created: boolean }> {
+    validPair('input', { resource: input.resource, action: input.action });
+    const json = JSON.stringify(input.payload);
+    const size = Buffer.byteLength(json);
+    if (size > this.maxPayloadBytes) {
+      throw badInput('input.payload', `is ${size} bytes; the limit is ${this.maxPayloadBytes} bytes`);
+    }
+    const validate = this.validators.get(input.resource)!;
+    if (!validate(input.payload)) {
+      const e = validate.errors![0]!;
+      const where = e.instancePath ? `input.payload${e.instancePath.replace(/\//g, '.')}` : 'input.payload';
+      throw badInput(where, `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${CATALOG.find((r) => r.type === input.resource)!.payloadFormat})`);
+    }
+    const key = input.idempotencyKey ?? null;
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      throw badInput('input.idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    }
+    if (input.occurredAt && Number.isNaN(input.occurredAt.getTime())) {
+      throw badInput('input.occurredAt', 'must be an ISO 8601 date-time');
+    }
+    const inserted = await insertEventWithDeliveries(this.pool, {
+      resource: input.resource,
+      action: input.action,
+      type: eventType(input.resource, input.action),
+      payload: json,
+      occurredAt: input.occurredAt ?? null,
+      idempotencyKey: key,
+    });
+    if (inserted) {
+      if (inserted.deliveries > 0) this.onPublished();
+      return { eventId: inserted.id, created: true };
+    }
+    // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
+    const existing = await eventIdByIdempotencyKey(this.pool, key!);
+    if (!existing) throw new Error('idempotency key conflicted but no event holds it');
+    return { eventId: existing, created: false };
+  }
+
+  async sendTest(webhookId: string, resource: ResourceType | null, action: EventAction | null): Promise<string> {
+    const r = resource ?? 'USERS';
+    const a = action ?? 'CREATE';
+    validPair('action', { resource: r, action: a });
+    const { deliveryId } = await insertTestEvent(
+      this.pool,
+      { resource: r, action: a, type: eventType(r, a), payload: JSON.stringify(samplePayload(r, a)) },
+      webhookId,
+    );
+    this.onPublished();
+    return deliveryId;
+  }
+
+  async redeliver(deliveryId: string): Promise<void> {
+    if (!isUuid(deliveryId) || !(await redeliver(this.pool, deliveryId))) throw notFound('delivery', deliveryId);
+    this.onPublished();
+  }
+
+  async retryFailed(webhookId: string, since: Date): Promise<number> {
+    const n = await retryFailed(this.pool, webhookId, since);
+    if (n > 0) this.onPublished();
+    return n;
+  }
+}

@@ -1,0 +1,39 @@
+import { Column, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import type { WebhookStatus } from '../../domain/statuses.js';
+import { WebhookSubscription } from './webhook-subscription.js';
+
+@Entity('webhooks')
+export class Webhook {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column('text')
+  name: string;
+
+  @Column({ type: 'text', name: 'destination_url' })
+  destinationUrl: string;
+
+  @Column({ type: 'text', name: 'bearer_token', nullable: true })
+  bearerToken: string | null;
+
+  @Column({ type: 'text', name: 'hmac_secret', nullable: true })
+  hmacSecret: string | null;
+
+  @Column('text')
+  status: WebhookStatus;
+
+  @Column({ type: 'text', name: 'status_reason', nullable: true })
+  statusReason: string | null;
+
+  @Column({ type: 'timestamptz', name: 'created_at', insert: false, update: false })
+  createdAt: Date;
+
+  @Column({ type: 'timestamptz', name: 'updated_at', insert: false })
+  updatedAt: Date;
+
+  @Column({ type: 'timestamptz', name: 'deleted_at', nullable: true, select: false })
+  deletedAt: Date | null;
+
+  @OneToMany(() => WebhookSubscription, (s) => s.webhook, { cascade: ['insert'] })
+  subscriptions: Relation<WebhookSubscription>[];
+}

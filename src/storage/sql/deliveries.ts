@@ -1,0 +1,240 @@
+import type { EntityManager } from 'typeorm';
+import { clientOf, type Db } from './db.js';
+import { DUE_CHANNEL } from './events.js';
+
+// The queue. A delivery is due when status = 'PENDING' and next_attempt_at <= now();
+// the partial index deliveries_due covers exactly that. A claim pushes
+// next_attempt_at forward by the lease, so a worker that dies mid-send simply
+// lets the lease run out and the delivery becomes due again: at least once,
+// never lost. attempt_count is raised at claim time and is the fencing token:
+// only the worker holding the latest claim may settle the delivery.
+
+export interface ClaimedDelivery {
+  id: string;
+  event_id: string;
+  webhook_id: string;
+  attempt_count: number;
+  /** false: the webhook is paused, disabled or deleted; the row was parked or cancelled instead. */
+  send: boolean;
+  destination_url: string;
+  bearer_token: string | null;
+  hmac_secret: string | null;
+  body: string;
+}
+
+export interface ClaimRequest {
+  limit: number;
+  perWebhookCap: number;
+  /** Webhooks with requests in flight in this worker, and how many. */
+  busyWebhooks: string[];
+  busyCounts: number[];
+  /** Webhooks already at the cap: skipped while scanning, so they cannot starve the others. */
+  saturated: string[];
+  leaseMs: number;
+}
+
+export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery[]> {
+  // The inner scan reads the due index in order, skipping saturated webhooks;
+  // the window caps how many each webhook gets in this batch; FOR UPDATE SKIP
+  // LOCKED lets any number of workers claim side by side.
+  const { rows } = await db.query<ClaimedDelivery>(
+    `WITH busy AS (
+       SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, n)
+     ), candidates AS (
+       SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) + coalesce(b.n, 0) AS slot
+       FROM (
+         SELECT id, webhook_id, next_attempt_at FROM deliveries
+         WHERE status = 'PENDING' AND next_attempt_at <= now() AND webhook_id <> ALL ($5::uuid[])
+         ORDER BY next_attempt_at
+         LIMIT $1 * 4
+       ) d
+       LEFT JOIN busy b ON b.webhook_id = d.webhook_id
+     ), picked AS (
+       SELECT d.id FROM deliveries d JOIN candidates c ON c.id = d.id
+       WHERE c.slot <= $2 AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+       ORDER BY d.next_attempt_at
+       LIMIT $1
+       FOR UPDATE OF d SKIP LOCKED
+     )
+     UPDATE deliveries d SET
+       attempt_count = d.attempt_count + CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL THEN 1 ELSE 0 END,
+       next_attempt_at = CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL
+                              THEN now() + $6 * interval '1 millisecond' END,
+       status = CASE WHEN w.deleted_at IS NULL THEN d.status ELSE 'CANCELLED' END
+     FROM picked, webhooks w, events e
+     WHERE d.id = picked.id AND w.id = d.webhook_id AND e.id = d.event_id
+     RETURNING d.id, d.event_id, d.webhook_id, d.attempt_count,
+       (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send,
+       w.destination_url, w.bearer_token, w.hmac_secret,
+       jsonb_build_object(
+         'id', e.id,
+         'type', e.type,
+         'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         'data', e.payload
+       ) || CASE WHEN e.is_test THEN '{"test": true}'::jsonb ELSE '{}'::jsonb END AS body`,
+    [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
+  );
+  return rows;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  webhookId: string;
+  eventId: string;
+  attemptNumber: number;
+  outcome: string;
+  responseStatus: number | null;
+  responseBody: string | null;
+  errorMessage: string | null;
+  durationMs: number;
+  startedAt: Date;
+  nextStatus: string;
+  nextAttemptAt: Date | null;
+}
+
+export interface RecordedAttempt {
+  id: string;
+  delivery_id: string;
+  /** false when the claim was stale (lease expired and re-claimed, or cancelled): logged, not applied. */
+  applied: boolean;
+}
+
+export interface WebhookHealth {
+  id: string;
+  status: string;
+  failing_since: Date | null;
+  consecutive_failures: number;
+}
+
+/**
+ * Writes a batch of finished attempts in one statement: the attempt log rows,
+ * the deliveries' new state (fenced by attempt number), and each webhook's
+ * failure streak. Measured: one statement per batch instead of two per
+ * attempt is what lets the worker keep up with the HTTP client.
+ */
+export async function recordAttempts(
+  db: Db,
+  batch: AttemptRecord[],
+): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[] }> {
+  const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
+  const { rows } = await db.query<{ kind: 'a' | 'h'; id: string; delivery_id: string | null; applied: boolean | null; status: string | null; failing_since: Date | null; consecutive_failures: number | null }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
+                            $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[])
+         AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
+              error_message, duration_ms, started_at, next_status, next_at)
+     ), attempts AS (
+       INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status,
+                                      response_body, error_message, duration_ms, started_at)
+       SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
+              error_message, duration_ms, started_at FROM input
+       RETURNING id, delivery_id
+     ), settled AS (
+       UPDATE deliveries d SET status = i.next_status, next_attempt_at = i.next_at, last_attempt_at = i.started_at
+       FROM input i
+       WHERE d.id = i.delivery_id AND d.attempt_count = i.attempt_number AND d.status = 'PENDING'
+       RETURNING d.id
+     ), streaks AS (
+       SELECT webhook_id, bool_or(outcome = 'SUCCESS') AS ok,
+              count(*) FILTER (WHERE outcome <> 'SUCCESS')::int AS fails,
+              min(started_at) FILTER (WHERE outcome <> 'SUCCESS') AS first_fail
+       FROM input GROUP BY webhook_id
+     ), health AS (
+       UPDATE webhooks w SET
+         consecutive_failures = CASE WHEN s.ok THEN 0 ELSE w.consecutive_failures + s.fails END,
+         failing_since = CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.first_fail) END
+       FROM streaks s
+       WHERE w.id = s.webhook_id AND (NOT s.ok OR w.consecutive_failures > 0)
+       RETURNING w.id, w.status, w.failing_since, w.consecutive_failures
+     )
+     SELECT 'a' AS kind, a.id, a.delivery_id, s.id IS NOT NULL AS applied,
+            NULL AS status, NULL::timestamptz AS failing_since, NULL::int AS consecutive_failures
+     FROM attempts a LEFT JOIN settled s ON s.id = a.delivery_id
+     UNION ALL
+     SELECT 'h', h.id, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h`,
+    [
+      col('deliveryId'), col('webhookId'), col('eventId'), col('attemptNumber'), col('outcome'),
+      col('responseStatus'), col('responseBody'), col('errorMessage'), col('durationMs'), col('startedAt'),
+      col('nextStatus'), col('nextAttemptAt'),
+    ],
+  );
+  const attempts: RecordedAttempt[] = [];
+  const health: WebhookHealth[] = [];
+  for (const r of rows) {
+    if (r.kind === 'a') attempts.push({ id: r.id, delivery_id: r.delivery_id!, applied: r.applied! });
+    else health.push({ id: r.id, status: r.status!, failing_since: r.failing_since, consecutive_failures: r.consecutive_failures! });
+  }
+  return { attempts, health };
+}
+
+/** Returns true when this call changed the status (so the feed hears it once). */
+export async function disableWebhook(db: Db, webhookId: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE webhooks SET status = 'DISABLED', status_reason = $2, updated_at = now()
+     WHERE id = $1 AND status <> 'DISABLED' AND deleted_at IS NULL`,
+    [webhookId, reason],
+  );
+  return rowCount === 1;
+}
+
+/** Claims taken but never started (shutdown): hand them back without using up an attempt. */
+export async function releaseClaims(db: Db, claims: { id: string; attempt: number }[]): Promise<void> {
+  if (claims.length === 0) return;
+  await db.query(
+    `UPDATE deliveries d SET next_attempt_at = now(), attempt_count = d.attempt_count - 1
+     FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
+     WHERE d.id = c.id AND d.attempt_count = c.attempt AND d.status = 'PENDING'`,
+    [claims.map((c) => c.id), claims.map((c) => c.attempt)],
+  );
+}
+
+export async function cancelPendingForWebhook(m: EntityManager, webhookId: string): Promise<void> {
+  const db = await clientOf(m);
+  await db.query(`UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'PENDING'`, [webhookId]);
+}
+
+export async function unparkWebhookDeliveries(m: EntityManager, webhookId: string): Promise<void> {
+  const db = await clientOf(m);
+  await db.query(
+    `WITH u AS (
+       UPDATE deliveries SET next_attempt_at = now()
+       WHERE webhook_id = $1 AND status = 'PENDING' AND next_attempt_at IS NULL
+       RETURNING 1
+     )
+     SELECT pg_notify('${DUE_CHANNEL}', '') FROM (SELECT count(*) AS n FROM u) c WHERE c.n > 0`,
+    [webhookId],
+  );
+}
+
+/** A fresh attempt now, whatever the delivery's state; attempt numbers keep counting. */
+export async function redeliver(db: Db, deliveryId: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `WITH u AS (
+       UPDATE deliveries d SET status = 'PENDING',
+         next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
+       FROM webhooks w
+       WHERE d.id = $1 AND w.id = d.webhook_id AND w.deleted_at IS NULL
+       RETURNING d.id
+     )
+     SELECT id, pg_notify('${DUE_CHANNEL}', '') FROM u`,
+    [deliveryId],
+  );
+  return rows.length === 1;
+}
+
+/** Every FAILED delivery of the webhook created since `since` goes back into the queue. */
+export async function retryFailed(db: Db, webhookId: string, since: Date): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH u AS (
+       UPDATE deliveries d SET status = 'PENDING',
+         next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
+       FROM webhooks w
+       WHERE d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2
+         AND w.id = d.webhook_id AND w.deleted_at IS NULL
+       RETURNING d.id
+     )
+     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${DUE_CHANNEL}', '') END FROM u`,
+    [webhookId, since],
+  );
+  return rows[0]?.n ?? 0;
+}

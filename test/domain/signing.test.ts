@@ -1,0 +1,135 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { isWhsecSecret, sign, signingKey } from '../../src/domain/signing.js';
+import { newWebhookSecret } from '../../src/domain/tokens.js';
+
+// standardwebhooks is CommonJS ("type": "commonjs", main dist/index.js, exports.Webhook = …);
+// Node's CJS named-export detection makes `import { Webhook }` work from ESM.
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const body = JSON.stringify({ type: 'enrollment.completed', timestamp: '2025-01-01T00:00:00Z', data: { id: '42', name: 'Zoë ✓' } });
+
+function headers(id: string, ts: number, sig: string): Record<string, string> {
+  return { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sig };
+}
+
+describe('standardwebhooks import', () => {
+  it('exposes the Webhook class through the ESM named import', () => {
+    assert.equal(typeof Webhook, 'function');
+    assert.equal(typeof Webhook.prototype.verify, 'function');
+    assert.equal(typeof WebhookVerificationError, 'function');
+  });
+});
+
+describe('sign', () => {
+  it('has the form v1,<base64 of a 32-byte HMAC-SHA256>', () => {
+    const sig = sign(signingKey('secret'), 'msg_1', 1700000000, body);
+    assert.match(sig, /^v1,[A-Za-z0-9+/]{43}=$/);
+    assert.equal(Buffer.from(sig.slice(3), 'base64').length, 32);
+  });
+
+  it('depends on id, timestamp, body and key', () => {
+    const key = signingKey('secret');
+    const base = sign(key, 'msg_1', 1700000000, body);
+    assert.equal(sign(key, 'msg_1', 1700000000, body), base);
+    assert.notEqual(sign(key, 'msg_2', 1700000000, body), base);
+    assert.notEqual(sign(key, 'msg_1', 1700000001, body), base);
+    assert.notEqual(sign(key, 'msg_1', 1700000000, body + ' '), base);
+    assert.notEqual(sign(signingKey('secreT'), 'msg_1', 1700000000, body), base);
+  });
+
+  describe('verified by the standardwebhooks library', () => {
+    it('whsec_ secret', () => {
+      const secret = 'whsec_' + randomBytes(24).toString('base64');
+      const id = 'msg_' + randomBytes(8).toString('hex');
+      const ts = nowSeconds();
+      const sig = sign(signingKey(secret), id, ts, body);
+      const parsed = new Webhook(secret).verify(body, headers(id, ts, sig));
+      assert.deepEqual(parsed, JSON.parse(body));
+      // And the library's own signature is byte-for-byte the same.
+      assert.equal(new Webhook(secret).sign(id, new Date(ts * 1000), body), sig);
+    });
+
+    it('whsec_ secret from newWebhookSecret()', () => {
+      const secret = newWebhookSecret();
+      const ts = nowSeconds();
+      const sig = sign(signingKey(secret), 'msg_x', ts, body);
+      assert.doesNotThrow(() => new Webhook(secret).verify(body, headers('msg_x', ts, sig)));
+    });
+
+    for (const secret of ['plain-secret', 'päss-wörd-✓', 'whsec-not-the-prefix', '🔑 emoji key']) {
+      it(`plain secret ${JSON.stringify(secret)} used as its UTF-8 bytes`, () => {
+        const ts = nowSeconds();
+        const sig = sign(signingKey(secret), 'msg_plain', ts, body);
+        const wh = new Webhook(Buffer.from(secret, 'utf8'), { format: 'raw' });
+        assert.deepEqual(wh.verify(body, headers('msg_plain', ts, sig)), JSON.parse(body));
+      });
+    }
+
+    it('a tampered body fails verification', () => {
+      const secret = newWebhookSecret();
+      const ts = nowSeconds();
+      const sig = sign(signingKey(secret), 'msg_t', ts, body);
+      const tampered = body.replace('"42"', '"43"');
+      assert.notEqual(tampered, body);
+      assert.throws(() => new Webhook(secret).verify(tampered, headers('msg_t', ts, sig)), WebhookVerificationError);
+    });
+
+    it('a tampered id or timestamp fails verification', () => {
+      const secret = newWebhookSecret();
+      const ts = nowSeconds();
+      const sig = sign(signingKey(secret), 'msg_t', ts, body);
+      assert.throws(() => new Webhook(secret).verify(body, headers('msg_u', ts, sig)), WebhookVerificationError);
+      assert.throws(() => new Webhook(secret).verify(body, headers('msg_t', ts - 1, sig)), WebhookVerificationError);
+    });
+
+    it('a wrong secret fails verification', () => {
+      const ts = nowSeconds();
+      const sig = sign(signingKey(newWebhookSecret()), 'msg_w', ts, body);
+      assert.throws(() => new Webhook(newWebhookSecret()).verify(body, headers('msg_w', ts, sig)), WebhookVerificationError);
+      const plainSig = sign(signingKey('päss-wörd-✓'), 'msg_w', ts, body);
+      const wrong = new Webhook(Buffer.from('pass-word-✓', 'utf8'), { format: 'raw' });
+      assert.throws(() => wrong.verify(body, headers('msg_w', ts, plainSig)), WebhookVerificationError);
+    });
+  });
+});
+
+describe('signingKey', () => {
+  it('base64-decodes whsec_ secrets', () => {
+    const raw = randomBytes(24);
+    assert.deepEqual(signingKey('whsec_' + raw.toString('base64')), raw);
+  });
+
+  it('uses other strings as UTF-8 bytes', () => {
+    assert.deepEqual(signingKey('päss-wörd-✓'), Buffer.from('päss-wörd-✓', 'utf8'));
+    assert.equal(signingKey('päss-wörd-✓').length, 15); // p ä(2) s s - w ö(2) r d - ✓(3)
+  });
+});
+
+describe('isWhsecSecret', () => {
+  it('is true for whsec_ + base64 of 24 random bytes', () => {
+    for (let i = 0; i < 20; i++) {
+      const secret = 'whsec_' + randomBytes(24).toString('base64');
+      assert.equal(isWhsecSecret(secret), true, secret);
+    }
+    assert.equal(isWhsecSecret(newWebhookSecret()), true);
+  });
+
+  it('is true for base64 with padding', () => {
+    assert.equal(isWhsecSecret('whsec_' + randomBytes(20).toString('base64')), true);
+  });
+
+  it('is false for plain strings', () => {
+    for (const s of ['', 'secret', 'päss-wörd-✓', 'whsec_', 'whsec', 'WHSEC_' + randomBytes(24).toString('base64')]) {
+      assert.equal(isWhsecSecret(s), false, JSON.stringify(s));
+    }
+  });
+
+  it('is false when the part after whsec_ is not base64 or too short', () => {
+    assert.equal(isWhsecSecret('whsec_not base64!'), false);
+    assert.equal(isWhsecSecret('whsec_' + randomBytes(8).toString('base64')), false);
+    assert.equal(isWhsecSecret('whsec_' + randomBytes(24).toString('base64url').replace(/^/, '-_')), false);
+  });
+});
