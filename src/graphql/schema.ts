@@ -2,12 +2,14 @@ import { lexicographicSortSchema, printSchema as print, type GraphQLSchema } fro
 import { buildSchema } from 'type-graphql';
 import type { PubSub } from 'type-graphql';
 import { authChecker } from './auth.js';
+import { BoundedPubSub } from '../feed/bounded-pubsub.js';
 import { DeliveryFields, EventFields, WebhookFields, WebhookSubscriptionFields } from './resolvers/fields.js';
 import { MutationResolver } from './resolvers/mutation.js';
 import { QueryResolver } from './resolvers/query.js';
 import { SubscriptionResolver } from './resolvers/subscription.js';
 
-export async function createSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
+// The schema needs a PubSub even when only printed; the server passes the live feed's.
+export async function createSchema(pubSub: PubSub = new BoundedPubSub()): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: [QueryResolver, MutationResolver, SubscriptionResolver, WebhookFields, WebhookSubscriptionFields, EventFields, DeliveryFields],
     authChecker,

@@ -25,7 +25,8 @@ export interface Hookline {
 }
 
 /** Starts everything one process runs: database (embedded unless DATABASE_URL), migrations, worker, HTTP and WebSocket. */
-export async function startHookline(config: Config, log: Logger): Promise<Hookline> {
+export async function startHookline(config: Config, log: Logger, opts: { serveHttp?: boolean } = {}): Promise<Hookline> {
+  const serveHttp = opts.serveHttp ?? true;
   const database = await openDatabase(config, (msg) => log.info(msg));
   const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
   await ds.initialize();
@@ -53,36 +54,46 @@ export async function startHookline(config: Config, log: Logger): Promise<Hookli
     worker.start();
   }
 
-  const schema = await createSchema(feed.pubSub);
-  const server = http.createServer();
-  const { app, apollo } = await createHttpApp(server, {
-    schema,
-    services,
-    log,
-    maxBodyBytes: config.maxPayloadBytes * 2 + 64 * 1024,
-    ready: async () => {
-      await pool.query('SELECT 1');
-      const pending = await pendingMigrations(ds);
-      return { ok: !pending, detail: { database: 'reachable', migrations: pending ? 'pending' : 'applied', listener: listener.connected ? 'connected' : 'reconnecting' } };
-    },
-  });
-  server.on('request', app);
-  const ws = attachWebSocket(server, schema, services, log);
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
-  log.info({ url, worker: config.runWorker, embeddedDatabase: database.embedded }, 'hookline listening');
+  let url = '';
+  let port = 0;
+  let closeServer = async () => undefined as void;
+  if (serveHttp) {
+    const schema = await createSchema(feed.pubSub);
+    const server = http.createServer();
+    const { app, apollo } = await createHttpApp(server, {
+      schema,
+      services,
+      log,
+      maxBodyBytes: config.maxPayloadBytes * 2 + 64 * 1024,
+      ready: async () => {
+        await pool.query('SELECT 1');
+        const pending = await pendingMigrations(ds);
+        return {
+          ok: !pending,
+          detail: { database: 'reachable', migrations: pending ? 'pending' : 'applied', listener: listener.connected ? 'connected' : 'reconnecting' },
+        };
+      },
+    });
+    server.on('request', app);
+    const ws = attachWebSocket(server, schema, services, log);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    port = (server.address() as AddressInfo).port;
+    url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
+    closeServer = async () => {
+      await ws.close();
+      await apollo.stop();
+    };
+  }
+  log.info({ url: url || null, worker: config.runWorker, embeddedDatabase: database.embedded }, 'hookline started');
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      await ws.close();
-      await apollo.stop();
+      await closeServer();
       await worker?.stop(config.shutdownTimeoutMs);
       sender?.close();
       await feed.close();

@@ -66,12 +66,12 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
      RETURNING d.id, d.event_id, d.webhook_id, d.attempt_count,
        (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send,
        w.destination_url, w.bearer_token, w.hmac_secret,
-       jsonb_build_object(
+       (jsonb_build_object(
          'id', e.id,
          'type', e.type,
          'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
          'data', e.payload
-       ) || CASE WHEN e.is_test THEN '{"test": true}'::jsonb ELSE '{}'::jsonb END AS body`,
+       ) || CASE WHEN e.is_test THEN '{"test": true}'::jsonb ELSE '{}'::jsonb END)::text AS body`,
     [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
   );
   return rows;
