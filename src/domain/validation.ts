@@ -8,9 +8,13 @@ import { isWhsecSecret } from './signing.js';
 export const MAX_NAME_LENGTH = 200;
 export const MAX_SECRET_LENGTH = 1024;
 
+// PostgreSQL text cannot hold NUL; other control characters only make names unreadable.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 export function validName(field: string, value: string): string {
   const name = value.trim();
   if (name.length === 0) throw badInput(field, 'must not be empty');
+  if (CONTROL.test(name)) throw badInput(field, 'must not contain control characters (line breaks, tabs, NUL)');
   if (name.length > MAX_NAME_LENGTH) {
     throw badInput(field, `must be at most ${MAX_NAME_LENGTH} characters (got ${name.length})`);
   }

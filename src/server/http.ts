@@ -8,6 +8,7 @@ import depthLimit from 'graphql-depth-limit';
 import type { Logger } from '../logger.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import type { Services } from '../services/index.js';
+import { queryCostPlugin } from './complexity.js';
 import { errorBody, formatError } from './errors.js';
 
 export const MAX_QUERY_DEPTH = 12;
@@ -38,7 +39,7 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     formatError: formatError(deps.log),
     includeStacktraceInErrorResponses: false,
     validationRules: [depthLimit(MAX_QUERY_DEPTH)],
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), queryCostPlugin(deps.schema)],
   });
   await apollo.start();
 

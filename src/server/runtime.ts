@@ -107,7 +107,11 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
   return { url, port, services, worker, database, stop };
 }
 
-/** A claim must outlast the attempt it covers, with room to write the result. */
+/**
+ * A claim must outlast the attempt it covers, with room to write the result.
+ * It is also how long a crashed worker's deliveries wait before another
+ * worker takes them, so it is kept short: claimed deliveries start at once.
+ */
 export function leaseFor(timeoutMs: number): number {
-  return timeoutMs * 2 + 30_000;
+  return timeoutMs + 15_000;
 }

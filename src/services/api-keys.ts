@@ -3,7 +3,7 @@ import { IsNull } from 'typeorm';
 import { HooklineError, badInput, notFound } from '../domain/errors.js';
 import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
 import { hashToken, newApiToken } from '../domain/tokens.js';
-import { MAX_NAME_LENGTH, isUuid } from '../domain/validation.js';
+import { isUuid, validName } from '../domain/validation.js';
 import { ApiKey } from '../storage/entities/index.js';
 
 // Lookups by token hash are cached briefly: every request authenticates, and a
@@ -18,9 +18,7 @@ export class ApiKeyService {
   constructor(private readonly ds: DataSource, private readonly now: () => number = Date.now) {}
 
   async create(name: string, role: ApiKeyRole): Promise<{ apiKey: ApiKey; token: string }> {
-    const trimmed = name.trim();
-    if (!trimmed) throw badInput('name', 'must not be empty');
-    if (trimmed.length > MAX_NAME_LENGTH) throw badInput('name', `must be at most ${MAX_NAME_LENGTH} characters`);
+    const trimmed = validName('name', name);
     if (!API_KEY_ROLES.includes(role)) throw badInput('role', `must be one of ${API_KEY_ROLES.join(', ')}`);
     const token = newApiToken();
     const repo = this.ds.getRepository(ApiKey);

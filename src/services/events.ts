@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { CATALOG, eventType, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validPair, isUuid } from '../domain/validation.js';
-import { eventIdByIdempotencyKey, insertEventWithDeliveries, insertTestEvent } from '../storage/sql/events.js';
+import { eventByIdempotencyKey, insertEventWithDeliveries, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
+import type { Event } from '../storage/entities/index.js';
 import { redeliver, retryFailed } from '../storage/sql/deliveries.js';
 
 export interface PublishInput {
@@ -15,6 +16,8 @@ export interface PublishInput {
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+// JSON text of a NUL: \u0000 preceded by an even number of backslashes (an odd count would be a literal "\\u0000").
+const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
 
 // Compiled once at start: ajv compiles each schema to a function.
 function compileSchemas(): Map<ResourceType, ValidateFunction> {
@@ -31,14 +34,16 @@ export class EventService {
     private readonly onPublished: () => void = () => undefined,
   ) {}
 
-  /** Returns the id of the stored event (the first one for a repeated idempotency key). */
-  async publish(input: PublishInput): Promise<{ eventId: string; created: boolean }> {
+  /** Returns the stored event: the first one for a repeated idempotency key. */
+  async publish(input: PublishInput): Promise<{ event: Event; created: boolean }> {
     validPair('input', { resource: input.resource, action: input.action });
     const json = JSON.stringify(input.payload);
     const size = Buffer.byteLength(json);
     if (size > this.maxPayloadBytes) {
       throw badInput('input.payload', `is ${size} bytes; the limit is ${this.maxPayloadBytes} bytes`);
     }
+    // jsonb cannot store \u0000; refuse it here rather than fail in the database.
+    if (ESCAPED_NUL.test(json)) throw badInput('input.payload', 'must not contain the NUL character (\\u0000)');
     const validate = this.validators.get(input.resource)!;
     if (!validate(input.payload)) {
       const e = validate.errors![0]!;
@@ -46,28 +51,42 @@ export class EventService {
       throw badInput(where, `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${CATALOG.find((r) => r.type === input.resource)!.payloadFormat})`);
     }
     const key = input.idempotencyKey ?? null;
-    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-      throw badInput('input.idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || key.includes('\u0000'))) {
+      throw badInput('input.idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, without NUL`);
     }
     if (input.occurredAt && Number.isNaN(input.occurredAt.getTime())) {
       throw badInput('input.occurredAt', 'must be an ISO 8601 date-time');
     }
+    const type = eventType(input.resource, input.action);
     const inserted = await insertEventWithDeliveries(this.pool, {
       resource: input.resource,
       action: input.action,
-      type: eventType(input.resource, input.action),
+      type,
       payload: json,
       occurredAt: input.occurredAt ?? null,
       idempotencyKey: key,
     });
     if (inserted) {
       if (inserted.deliveries > 0) this.onPublished();
-      return { eventId: inserted.id, created: true };
+      // Built from the input rather than read back: one round trip per publish.
+      const event = eventFromRow({
+        id: inserted.id,
+        resource: input.resource,
+        action: input.action,
+        type,
+        payload: input.payload,
+        occurred_at: inserted.occurred_at,
+        created_at: inserted.created_at,
+        idempotency_key: key,
+        is_test: false,
+      });
+      return { event, created: true };
     }
     // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
-    const existing = await eventIdByIdempotencyKey(this.pool, key!);
+    const existing = await eventByIdempotencyKey(this.pool, key!);
     if (!existing) throw new Error('idempotency key conflicted but no event holds it');
-    return { eventId: existing, created: false };
+    const event = eventFromRow(existing);
+    return { event, created: false };
   }
 
   async sendTest(webhookId: string, resource: ResourceType | null, action: EventAction | null): Promise<string> {
@@ -93,4 +112,18 @@ export class EventService {
     if (n > 0) this.onPublished();
     return n;
   }
+}
+
+function eventFromRow(r: StoredEvent): Event {
+  return {
+    id: r.id,
+    resource: r.resource as ResourceType,
+    action: r.action as EventAction,
+    type: r.type,
+    payload: r.payload,
+    occurredAt: r.occurred_at,
+    createdAt: r.created_at,
+    idempotencyKey: r.idempotency_key,
+    isTest: r.is_test,
+  };
 }

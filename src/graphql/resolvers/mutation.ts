@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { badInput, notFound } from '../../domain/errors.js';
+import { badInput } from '../../domain/errors.js';
 import type { ApiKeyRole } from '../../domain/roles.js';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { Context } from '../context.js';
@@ -110,9 +110,6 @@ export class MutationResolver {
   @Authorized('publish')
   @Mutation(() => EventGql)
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
-    const { eventId } = await ctx.services.events.publish(input);
-    const event = await ctx.loaders.event.load(eventId);
-    if (!event) throw notFound('event', eventId);
-    return event;
+    return (await ctx.services.events.publish(input)).event;
   }
 }

@@ -19,16 +19,18 @@ export interface NewEvent {
 
 export interface InsertedEvent {
   id: string;
+  occurred_at: Date;
+  created_at: Date;
   deliveries: number;
 }
 
 export async function insertEventWithDeliveries(db: Db, e: NewEvent): Promise<InsertedEvent | null> {
-  const { rows } = await db.query<{ id: string; deliveries: number }>(
+  const { rows } = await db.query<InsertedEvent>(
     `WITH ev AS (
        INSERT INTO events (resource, action, type, payload, occurred_at, idempotency_key)
        VALUES ($1, $2, $3, $4::jsonb, coalesce($5::timestamptz, now()), $6)
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id
+       RETURNING id, occurred_at, created_at
      ), d AS (
        INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
        SELECT ev.id, s.webhook_id, CASE WHEN w.status = 'ACTIVE' THEN now() END
@@ -39,16 +41,28 @@ export async function insertEventWithDeliveries(db: Db, e: NewEvent): Promise<In
      ), n AS (
        SELECT count(*)::int AS deliveries, count(next_attempt_at) AS due FROM d
      )
-     SELECT ev.id, n.deliveries, CASE WHEN n.due > 0 THEN pg_notify('${DUE_CHANNEL}', '') END AS notified
+     SELECT ev.id, ev.occurred_at, ev.created_at, n.deliveries, CASE WHEN n.due > 0 THEN pg_notify('${DUE_CHANNEL}', '') END AS notified
      FROM ev, n`,
     [e.resource, e.action, e.type, e.payload, e.occurredAt, e.idempotencyKey],
   );
   return rows[0] ?? null;
 }
 
-export async function eventIdByIdempotencyKey(db: Db, key: string): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM events WHERE idempotency_key = $1', [key]);
-  return rows[0]?.id ?? null;
+export interface StoredEvent {
+  id: string;
+  resource: string;
+  action: string;
+  type: string;
+  payload: Record<string, unknown>;
+  occurred_at: Date;
+  created_at: Date;
+  idempotency_key: string | null;
+  is_test: boolean;
+}
+
+export async function eventByIdempotencyKey(db: Db, key: string): Promise<StoredEvent | null> {
+  const { rows } = await db.query<StoredEvent>('SELECT * FROM events WHERE idempotency_key = $1', [key]);
+  return rows[0] ?? null;
 }
 
 /** A test event goes to one webhook only, whatever it subscribes to. */
