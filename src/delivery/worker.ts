@@ -1,19 +1,26 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
-import { decide, shouldDisableForFailures, type HealthPolicy } from '../domain/outcome.js';
+import { decide, shouldDisableForFailures, type AttemptOutcome, type HealthPolicy } from '../domain/outcome.js';
 import type { RetryPolicy } from '../domain/backoff.js';
-import type { FeedPublisher } from '../feed/feed.js';
-import type { PgListener } from '../storage/listener.js';
-import { claimDue, disableWebhook, type AttemptRecord, type ClaimedDelivery, type WebhookHealth } from '../storage/sql/deliveries.js';
-import type { AttemptNotice } from '../feed/feed.js';
-import type { AttemptOutcome } from '../domain/outcome.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
+import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
+import type { PgListener } from '../storage/listener.js';
+import {
+  claimDue,
+  disableWebhook,
+  releaseClaims,
+  type AttemptRecord,
+  type ClaimedDelivery,
+  type WebhookHealth,
+} from '../storage/sql/deliveries.js';
 import { DUE_CHANNEL } from '../storage/sql/events.js';
 import { AttemptRecorder } from './recorder.js';
 import type { Sender } from './sender.js';
 
 export interface WorkerOptions {
+  /** Requests in flight at once, all webhooks together. */
   concurrency: number;
+  /** Requests in flight at once to one webhook: a slow destination cannot take every slot. */
   perWebhookConcurrency: number;
   pollIntervalMs: number;
   /** How long a claim holds a delivery; past it, another worker may take it. */
@@ -26,13 +33,29 @@ export interface WorkerOptions {
 
 // Claims at most this many per statement; larger batches only add latency.
 const CLAIM_BATCH = 100;
+// Attempts waiting to be written before claiming pauses (the database is slow or away).
+const MAX_UNRECORDED = 5_000;
 
+interface Lane {
+  active: number;
+  queue: ClaimedDelivery[];
+}
+
+/**
+ * Claims due deliveries and sends them. Each webhook has a lane: up to
+ * perWebhookConcurrency requests in flight and as many claimed, waiting their
+ * turn, so that a slot freed by a response is refilled without a round trip
+ * to the database. Measured: freeing slots only after the attempt was written
+ * and the next claim returned kept the HTTP client busy a third of the time.
+ */
 export class Worker {
   private running = false;
   private passing = false;
   private again = false;
-  private inflight = 0;
-  private readonly perWebhook = new Map<string, number>();
+  private active = 0;
+  private held = 0;
+  private unrecorded = 0;
+  private readonly lanes = new Map<string, Lane>();
   private readonly tasks = new Set<Promise<void>>();
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly recorder: AttemptRecorder;
@@ -68,7 +91,7 @@ export class Worker {
   }
 
   get inFlight(): number {
-    return this.inflight;
+    return this.active;
   }
 
   /** Ask for a claim pass now; passes never overlap, a request during one runs another after it. */
@@ -81,24 +104,29 @@ export class Worker {
     void this.pass();
   }
 
+  private get laneDepth(): number {
+    return this.opts.perWebhookConcurrency * 2;
+  }
+
   private async pass(): Promise<void> {
     this.passing = true;
     try {
       do {
         this.again = false;
-        const free = this.opts.concurrency - this.inflight;
-        if (free <= 0) break;
-        const limit = Math.min(free, CLAIM_BATCH);
-        const busy = [...this.perWebhook];
+        const room = this.opts.concurrency * 2 - this.held;
+        if (room <= 0 || this.unrecorded >= MAX_UNRECORDED) break;
+        const limit = Math.min(room, CLAIM_BATCH);
+        const busy = [...this.lanes].map(([id, l]) => [id, l.active + l.queue.length] as const);
         const rows = await claimDue(this.pool, {
           limit,
-          perWebhookCap: this.opts.perWebhookConcurrency,
+          perWebhookCap: this.laneDepth,
           busyWebhooks: busy.map(([id]) => id),
           busyCounts: busy.map(([, n]) => n),
-          saturated: busy.filter(([, n]) => n >= this.opts.perWebhookConcurrency).map(([id]) => id),
+          saturated: busy.filter(([, n]) => n >= this.laneDepth).map(([id]) => id),
           leaseMs: this.opts.leaseMs,
         });
-        for (const row of rows) this.launch(row);
+        for (const row of rows) if (row.send) this.enqueue(row);
+        this.pump();
         if (rows.length === limit) this.again = true;
       } while (this.again && this.running);
     } catch (err) {
@@ -108,47 +136,79 @@ export class Worker {
     }
   }
 
-  private launch(row: ClaimedDelivery): void {
-    if (!row.send) return;
-    this.inflight++;
-    this.perWebhook.set(row.webhook_id, (this.perWebhook.get(row.webhook_id) ?? 0) + 1);
-    const task = this.deliver(row)
+  private enqueue(row: ClaimedDelivery): void {
+    let lane = this.lanes.get(row.webhook_id);
+    if (!lane) this.lanes.set(row.webhook_id, (lane = { active: 0, queue: [] }));
+    lane.queue.push(row);
+    this.held++;
+  }
+
+  /** Starts waiting deliveries while their lane and the worker have free slots. */
+  private pump(): void {
+    for (const [id, lane] of this.lanes) {
+      while (lane.queue.length && lane.active < this.opts.perWebhookConcurrency && this.active < this.opts.concurrency) {
+        this.launch(lane, lane.queue.shift()!);
+      }
+      if (this.active >= this.opts.concurrency) break;
+      if (lane.active === 0 && lane.queue.length === 0) this.lanes.delete(id);
+    }
+  }
+
+  private launch(lane: Lane, row: ClaimedDelivery): void {
+    lane.active++;
+    this.active++;
+    const task = this.deliver(row, () => {
+      lane.active--;
+      this.active--;
+      this.held--;
+      this.pump();
+      this.wake();
+    })
       .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
-      .finally(() => {
-        this.inflight--;
-        const n = (this.perWebhook.get(row.webhook_id) ?? 1) - 1;
-        if (n <= 0) this.perWebhook.delete(row.webhook_id);
-        else this.perWebhook.set(row.webhook_id, n);
-        this.tasks.delete(task);
-        this.wake();
-      });
+      .finally(() => this.tasks.delete(task));
     this.tasks.add(task);
   }
 
-  private async deliver(row: ClaimedDelivery): Promise<void> {
-    const sent = await this.sender.send({
-      url: row.destination_url,
-      eventId: row.event_id,
-      body: row.body,
-      bearerToken: row.bearer_token,
-      hmacSecret: row.hmac_secret,
-    });
-    const decision = decide(sent.result, row.attempt_count, this.opts.retry, this.now(), this.random());
-    await this.recorder.record({
-      deliveryId: row.id,
-      webhookId: row.webhook_id,
-      eventId: row.event_id,
-      attemptNumber: row.attempt_count,
-      outcome: decision.outcome,
-      responseStatus: sent.responseStatus,
-      responseBody: sent.responseBody,
-      errorMessage: sent.errorMessage,
-      durationMs: sent.durationMs,
-      startedAt: sent.startedAt,
-      nextStatus: decision.deliveryStatus,
-      nextAttemptAt: decision.nextAttemptAt,
-    });
-    if (decision.disableReason) await this.disable(row.webhook_id, decision.disableReason);
+  private async deliver(row: ClaimedDelivery, sent: () => void): Promise<void> {
+    let released = false;
+    const release = () => {
+      if (!released) sent();
+      released = true;
+    };
+    try {
+      const result = await this.sender.send({
+        url: row.destination_url,
+        eventId: row.event_id,
+        body: row.body,
+        bearerToken: row.bearer_token,
+        hmacSecret: row.hmac_secret,
+      });
+      // The destination's slot is free as soon as it has answered; writing the result is ours.
+      release();
+      const decision = decide(result.result, row.attempt_count, this.opts.retry, this.now(), this.random());
+      this.unrecorded++;
+      try {
+        await this.recorder.record({
+          deliveryId: row.id,
+          webhookId: row.webhook_id,
+          eventId: row.event_id,
+          attemptNumber: row.attempt_count,
+          outcome: decision.outcome,
+          responseStatus: result.responseStatus,
+          responseBody: result.responseBody,
+          errorMessage: result.errorMessage,
+          durationMs: result.durationMs,
+          startedAt: result.startedAt,
+          nextStatus: decision.deliveryStatus,
+          nextAttemptAt: decision.nextAttemptAt,
+        });
+      } finally {
+        this.unrecorded--;
+      }
+      if (decision.disableReason) await this.disable(row.webhook_id, decision.disableReason);
+    } finally {
+      release();
+    }
   }
 
   private async checkHealth(rows: WebhookHealth[]): Promise<void> {
@@ -172,18 +232,23 @@ export class Worker {
     }
   }
 
-  /** Stop claiming, let attempts in flight finish (bounded), write their results. */
+  /** Stop claiming, hand back claims not yet started, let attempts in flight finish (bounded), write their results. */
   async stop(timeoutMs: number): Promise<void> {
     this.running = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.unlisten?.();
+    const unsent = [...this.lanes.values()].flatMap((l) => l.queue.splice(0));
+    this.held -= unsent.length;
+    await releaseClaims(this.pool, unsent.map((r) => ({ id: r.id, attempt: r.attempt_count }))).catch((err: Error) =>
+      this.log.warn({ err: err.message, claims: unsent.length }, 'could not hand back claims; they are retried after their lease'),
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     const settled = Promise.allSettled([...this.tasks]).then(() => this.recorder.drain());
     const result = await Promise.race([settled, timeout]);
     clearTimeout(timer);
     if (result === 'timeout') {
-      this.log.warn({ inFlight: this.inflight }, 'shutdown timeout: attempts still in flight are retried after their lease');
+      this.log.warn({ inFlight: this.active }, 'shutdown timeout: attempts still in flight are retried after their lease');
     }
   }
 }

@@ -108,10 +108,10 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
 }
 
 /**
- * A claim must outlast the attempt it covers, with room to write the result.
- * It is also how long a crashed worker's deliveries wait before another
- * worker takes them, so it is kept short: claimed deliveries start at once.
+ * A claim must outlast the wait in its webhook's lane (at most one attempt),
+ * the attempt itself, and writing the result. It is also how long a crashed
+ * worker's deliveries wait before another worker takes them.
  */
 export function leaseFor(timeoutMs: number): number {
-  return timeoutMs + 15_000;
+  return timeoutMs * 2 + 15_000;
 }
