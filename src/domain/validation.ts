@@ -23,6 +23,7 @@ export function validName(field: string, value: string): string {
 
 export function validDestination(field: string, value: string, allowPrivate: boolean): string {
   const url = value.trim();
+  if (CONTROL.test(url)) throw badInput(field, 'must not contain control characters (line breaks, tabs, NUL)');
   const problem = destinationProblem(url, allowPrivate);
   if (problem) throw badInput(field, problem);
   return url;

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { getNamedType, getNullableType, isListType, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getNamedType, getNullableType, isListType, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { HooklineError } from '../domain/errors.js';
 
@@ -27,13 +27,20 @@ export function queryCostPlugin(schema: GraphQLSchema): ApolloServerPlugin {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const cost = getComplexity({
-            schema,
-            query: document,
-            variables: request.variables ?? {},
-            operationName: request.operationName ?? undefined,
-            estimators: [estimator],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              variables: request.variables ?? {},
+              operationName: request.operationName ?? undefined,
+              estimators: [estimator],
+            });
+          } catch (e) {
+            // It coerces the variables itself: a bad value is the caller's mistake, reported as such.
+            if (e instanceof GraphQLError) throw new HooklineError('BAD_USER_INPUT', e.message);
+            throw e;
+          }
           if (cost > MAX_QUERY_COST) {
             throw new HooklineError(
               'BAD_USER_INPUT',

@@ -1,0 +1,165 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { startTestServer } from '../helpers/server.js';
+
+// The hookline CLI as an operator runs it: a real process against a real,
+// initially empty, database.
+
+// dist/test/cli/ → dist/src/cli/index.js
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'index.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOKLINE_LOG_LEVEL: 'silent', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const TOKEN = /^hkl_[A-Za-z0-9_-]{43}$/;
+
+describe('hookline CLI', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  let token: string;
+  let keyId: string;
+  // Runs that touch no database start at once, alongside the others.
+  let early: Promise<[Run, Run]>;
+  let unknown: Run;
+
+  before(async () => {
+    db = await freshDatabase('cli', { migrated: false });
+    env = { DATABASE_URL: db.url };
+    early = Promise.all([
+      run(['api-keys', 'create', '--role', 'bogus', '--name', 'bogus-role-key'], env),
+      run(['migrate'], { ...env, PORT: 'abc' }),
+    ]);
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  const fmt = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+  // Each CLI process spends seconds loading modules: independent runs go side by side.
+
+  it('migrate: exit 0, creates the tables', async () => {
+    const r = await run(['migrate'], env);
+    assert.equal(r.code, 0, fmt(r));
+    assert.match(r.stderr, /applied: Initial1764380000000/);
+    const { rows } = await db.pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
+    assert.deepEqual(
+      rows.map((x) => x.table_name),
+      ['api_keys', 'deliveries', 'delivery_attempts', 'events', 'migrations', 'webhook_subscriptions', 'webhooks'],
+    );
+  });
+
+  it('api-keys create: exit 0, stdout is exactly the token; the DB keeps only its hash', async () => {
+    const r = await run(['api-keys', 'create', '--name', 'ci', '--role', 'publisher'], env);
+    assert.equal(r.code, 0, fmt(r));
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.length, 2, `one line and its newline: ${JSON.stringify(r.stdout)}`);
+    assert.equal(lines[1], '');
+    token = lines[0]!;
+    assert.match(token, TOKEN);
+    assert.ok(!r.stderr.includes(token), 'the token goes to stdout only');
+
+    const { rows } = await db.pool.query('SELECT id, name, role, token_hash, revoked_at FROM api_keys');
+    assert.equal(rows.length, 1);
+    keyId = rows[0].id;
+    assert.deepEqual(
+      { name: rows[0].name, role: rows[0].role, revoked_at: rows[0].revoked_at },
+      { name: 'ci', role: 'PUBLISHER', revoked_at: null },
+    );
+    assert.equal(rows[0].token_hash, createHash('sha256').update(token).digest('hex'));
+    assert.match(r.stderr, new RegExp(keyId), 'stderr names the new key');
+  });
+
+  it('api-keys list shows id and role, never the token; migrate again applies nothing', async () => {
+    let r: Run;
+    let again: Run;
+    [r, again, unknown] = await Promise.all([
+      run(['api-keys', 'list'], env),
+      run(['migrate'], env),
+      run(['api-keys', 'revoke', '00000000-0000-4000-8000-000000000000'], env),
+    ]);
+    assert.equal(r.code, 0, fmt(r));
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, fmt(r));
+    assert.ok(lines[0]!.includes(keyId), fmt(r));
+    assert.match(lines[0]!, /PUBLISHER/);
+    assert.match(lines[0]!, /\bactive\b/);
+    assert.match(lines[0]!, /\bci$/);
+    const all = r.stdout + r.stderr;
+    assert.ok(!all.includes(token) && !all.includes(token.slice(4)), 'list shows the token');
+    assert.ok(!all.includes(createHash('sha256').update(token).digest('hex')), 'list shows the hash');
+
+    assert.equal(again.code, 0, fmt(again));
+    assert.match(again.stderr, /nothing to apply/);
+    assert.equal(again.stdout, '');
+  });
+
+  it('a CLI-made key authenticates against the API with its role', async () => {
+    const s = await startTestServer('cli_server', { HOOKLINE_WORKER: 'false' }, db);
+    try {
+      const v = await s.gql('{ viewer { id role name } }', {}, token);
+      assert.deepEqual(v, { data: { viewer: { id: keyId, role: 'PUBLISHER', name: 'ci' } } });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('api-keys revoke <id>: exit 0, list shows it revoked', async () => {
+    const r = await run(['api-keys', 'revoke', keyId], env);
+    assert.equal(r.code, 0, fmt(r));
+    assert.match(r.stderr, new RegExp(`revoked ${keyId}`));
+    const { rows } = await db.pool.query('SELECT revoked_at FROM api_keys WHERE id = $1', [keyId]);
+    assert.ok(rows[0].revoked_at instanceof Date);
+
+    const l = await run(['api-keys', 'list'], env);
+    assert.equal(l.code, 0, fmt(l));
+    const line = l.stdout.split('\n').find((x) => x.includes(keyId));
+    assert.ok(line, fmt(l));
+    assert.match(line, /\brevoked\b/);
+    assert.doesNotMatch(line, /\bactive\b/);
+  });
+
+  it('refusals: bad role, unknown key id, invalid environment', async () => {
+    const [bogus, badPort] = await early;
+
+    // --role bogus: non-zero, names the allowed roles, creates nothing.
+    assert.notEqual(bogus.code, 0, fmt(bogus));
+    for (const role of ['SUPPORT', 'PUBLISHER', 'VIEWER']) assert.ok(bogus.stderr.includes(role), `stderr should name ${role}: ${fmt(bogus)}`);
+    assert.equal(bogus.stdout, '');
+    const { rows } = await db.pool.query(`SELECT id FROM api_keys WHERE name = 'bogus-role-key'`);
+    assert.deepEqual(rows, []);
+
+    // An unknown id (run beside the list above): non-zero, and said so; nothing revoked.
+    assert.notEqual(unknown.code, 0, fmt(unknown));
+    assert.match(unknown.stderr, /does not exist/, fmt(unknown));
+    assert.equal(unknown.stdout, '');
+
+    // An invalid environment: exit 2, naming the variable.
+    assert.equal(badPort.code, 2, fmt(badPort));
+    assert.match(badPort.stderr, /PORT/);
+    assert.equal(badPort.stdout, '');
+  });
+});

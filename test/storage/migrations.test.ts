@@ -1,0 +1,134 @@
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DataSource } from 'typeorm';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { createDataSource, migrate, pendingMigrations } from '../../src/storage/data-source.js';
+
+// The migrations from an empty database: what they create, that they are
+// idempotent, the constraints and indexes the code relies on, and down/up.
+
+const TABLES = ['api_keys', 'deliveries', 'delivery_attempts', 'events', 'migrations', 'webhook_subscriptions', 'webhooks'];
+const APP_TABLES = TABLES.filter((t) => t !== 'migrations');
+
+describe('migrations', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+
+  const tables = async (): Promise<string[]> =>
+    (await db.pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).rows.map(
+      (r) => r.table_name as string,
+    );
+
+  before(async () => {
+    db = await freshDatabase('migrations', { migrated: false });
+    ds = createDataSource(db.url, 2);
+    await ds.initialize();
+  });
+  after(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('starts from an empty database with migrations pending', async () => {
+    assert.deepEqual(await tables(), []);
+    assert.equal(await pendingMigrations(ds), true);
+  });
+
+  it('creates every table', async () => {
+    const applied = await migrate(ds);
+    assert.deepEqual(applied, ['Initial1764380000000']);
+    assert.deepEqual(await tables(), TABLES);
+    assert.equal(await pendingMigrations(ds), false);
+    const { rows } = await db.pool.query('SELECT name FROM migrations');
+    assert.deepEqual(rows.map((r) => r.name), ['Initial1764380000000']);
+  });
+
+  it('running again applies nothing and changes nothing', async () => {
+    assert.deepEqual(await migrate(ds), []);
+    assert.deepEqual(await tables(), TABLES);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM migrations');
+    assert.equal(rows[0].n, 1);
+  });
+
+  it('webhook_subscriptions_unique rejects a duplicate (webhook, resource, action)', async () => {
+    const w = await db.pool.query(`INSERT INTO webhooks (name, destination_url) VALUES ('m', 'https://example.com/') RETURNING id`);
+    const id = w.rows[0].id as string;
+    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [id]);
+    await assert.rejects(
+      db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [id]),
+      (e: { code?: string; constraint?: string }) => e.code === '23505' && e.constraint === 'webhook_subscriptions_unique',
+    );
+    // Another action, or the same pair on another webhook, is fine.
+    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'UPDATE')`, [id]);
+    const w2 = await db.pool.query(`INSERT INTO webhooks (name, destination_url) VALUES ('m2', 'https://example.com/') RETURNING id`);
+    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [w2.rows[0].id]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions');
+    assert.equal(rows[0].n, 3);
+  });
+
+  it('other constraints the code relies on', async () => {
+    const reject = (sql: string, code: string) =>
+      assert.rejects(db.pool.query(sql), (e: { code?: string }) => e.code === code, sql);
+    await reject(`INSERT INTO webhooks (name, destination_url, status) VALUES ('x', 'https://e.com/', 'BROKEN')`, '23514');
+    await reject(`INSERT INTO webhooks (name, destination_url) VALUES ('', 'https://e.com/')`, '23514');
+    await reject(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'ROOT', 'h')`, '23514');
+    await db.pool.query(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'VIEWER', 'same-hash')`);
+    await reject(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k2', 'VIEWER', 'same-hash')`, '23505');
+    const ev = `INSERT INTO events (resource, action, type, payload, occurred_at, idempotency_key) VALUES ('USERS', 'CREATE', 'user.created', '{}', now(), 'k-1')`;
+    await db.pool.query(ev);
+    await reject(ev, '23505');
+    // Defaults: millisecond created_at (cursors compare exactly), ACTIVE status.
+    const { rows } = await db.pool.query(
+      `INSERT INTO webhooks (name, destination_url) VALUES ('d', 'https://e.com/') RETURNING status, consecutive_failures, created_at = date_trunc('milliseconds', created_at) AS ms`,
+    );
+    assert.deepEqual(rows[0], { status: 'ACTIVE', consecutive_failures: 0, ms: true });
+  });
+
+  it('the deliveries_due partial index exists and serves the claim scan', async () => {
+    const idx = await db.pool.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = 'deliveries_due'`);
+    assert.equal(idx.rows.length, 1, 'deliveries_due is missing');
+    assert.match(idx.rows[0].indexdef, /\(next_attempt_at\)/);
+    assert.match(idx.rows[0].indexdef, /WHERE .*status = 'PENDING'/);
+
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      const plan = async (sql: string) => (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      const inner = await plan(`SELECT id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 10`);
+      assert.match(inner, /deliveries_due/, inner);
+      // The worker's actual inner scan (storage/sql/deliveries.ts claimDue), with no saturated webhooks.
+      const claim = await plan(
+        `SELECT id, webhook_id, next_attempt_at FROM deliveries
+         WHERE status = 'PENDING' AND next_attempt_at <= now() AND webhook_id <> ALL ('{}'::uuid[])
+         ORDER BY next_attempt_at LIMIT 40`,
+      );
+      assert.match(claim, /deliveries_due/, claim);
+      // Control: a condition the partial index cannot answer does not use it.
+      const other = await plan(`SELECT id FROM deliveries WHERE status = 'FAILED' ORDER BY next_attempt_at LIMIT 10`);
+      assert.doesNotMatch(other, /deliveries_due/, other);
+    } finally {
+      await client.query('RESET enable_seqscan');
+      client.release();
+    }
+  });
+
+  it('migrates down to nothing and up again', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    assert.deepEqual(await tables(), ['migrations']);
+    assert.equal(await pendingMigrations(ds), true);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM migrations');
+    assert.equal(rows[0].n, 0);
+
+    assert.deepEqual(await migrate(ds), ['Initial1764380000000']);
+    assert.deepEqual(await tables(), TABLES);
+    for (const t of APP_TABLES) {
+      const r = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}`);
+      assert.equal(r.rows[0].n, 0, `${t} is empty after down/up`);
+    }
+    const idx = await db.pool.query(`SELECT indexname FROM pg_indexes WHERE indexname IN ('deliveries_due', 'webhooks_page', 'events_idempotency_key')`);
+    assert.equal(idx.rows.length, 3);
+    const c = await db.pool.query(`SELECT conname FROM pg_constraint WHERE conname = 'webhook_subscriptions_unique'`);
+    assert.equal(c.rows.length, 1);
+  });
+});
