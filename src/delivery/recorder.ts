@@ -9,6 +9,12 @@ import { recordAttempts, type AttemptRecord, type RecordedAttempt, type WebhookH
 
 const MAX_BATCH = 500;
 
+/** SQLSTATE class 22: the data itself is unacceptable, so the same batch would fail forever. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
 interface Pending {
   rec: AttemptRecord;
   resolve: (r: RecordedAttempt) => void;
@@ -44,14 +50,25 @@ export class AttemptRecorder {
         const { attempts, health } = await recordAttempts(this.pool, batch.map((p) => p.rec));
         this.queue.splice(0, batch.length);
         failures = 0;
-        const byKey = new Map(attempts.map((a) => [a.delivery_id, a]));
+        const byKey = new Map(attempts.map((a) => [`${a.delivery_id}/${a.attempt_number}`, a]));
         const written = batch.map((p) => {
-          const r = byKey.get(p.rec.deliveryId) ?? { id: '', delivery_id: p.rec.deliveryId, applied: false };
+          const r = byKey.get(`${p.rec.deliveryId}/${p.rec.attemptNumber}`) ?? {
+            id: '',
+            delivery_id: p.rec.deliveryId,
+            attempt_number: p.rec.attemptNumber,
+            applied: false,
+          };
           p.resolve(r);
           return { rec: p.rec, id: r.id };
         });
         this.onWritten(written, health);
       } catch (err) {
+        if (isDataError(err) && !batch.every((p) => p.rec.responseBody === null && p.rec.errorMessage === null)) {
+          // Something a destination sent cannot be stored as text: keep the attempts, drop the excerpts.
+          this.log.warn({ err: (err as Error).message }, 'attempt excerpts could not be stored; recording without them');
+          for (const p of batch) p.rec = { ...p.rec, responseBody: null, errorMessage: null };
+          continue;
+        }
         failures++;
         const delay = Math.min(100 * 2 ** failures, 5_000);
         this.log.error({ err: (err as Error).message, batch: batch.length, retryInMs: delay }, 'writing attempts failed; retrying');

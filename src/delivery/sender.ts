@@ -10,6 +10,9 @@ import { BlockedDestinationError, blockedLiteral, guardedLookup } from './guarde
 // HTTP errors as values rather than exceptions.
 
 export const RESPONSE_BODY_LIMIT = 4096;
+// Read at most this much of a response, then drop the connection: a destination
+// streaming without end must not hold memory or turn a success into a timeout.
+const RESPONSE_READ_LIMIT = 64 * 1024;
 
 export interface OutgoingMessage {
   url: string;
@@ -101,20 +104,55 @@ export class Sender {
     if (literal) return done({ kind: 'blocked' }, { errorMessage: `destination is a non-public address (${literal})` });
 
     try {
-      const res = await this.client.post(url, {
-        body: m.body,
-        headers: this.headers(m, Math.floor(started / 1000)),
-        responseType: 'buffer',
-      });
-      const body = res.body.length ? res.body.subarray(0, RESPONSE_BODY_LIMIT).toString('utf8') : null;
+      const res = await this.post(url, m.body, this.headers(m, Math.floor(started / 1000)));
       const retryAfter = res.headers['retry-after'];
       return done(
-        { kind: 'response', status: res.statusCode, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined },
-        { responseStatus: res.statusCode, responseBody: body },
+        { kind: 'response', status: res.status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined },
+        { responseStatus: res.status, responseBody: excerpt(res.body) },
       );
     } catch (e) {
       return done(...classifyError(e, this.opts.timeoutMs));
     }
+  }
+
+  /** POSTs and reads the first RESPONSE_BODY_LIMIT bytes of the answer (at most RESPONSE_READ_LIMIT are read). */
+  private post(url: URL, body: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const stream = this.client.stream.post(url, { body, headers });
+      let status = 0;
+      let resHeaders: http.IncomingHttpHeaders = {};
+      const kept: Buffer[] = [];
+      let keptBytes = 0;
+      let seen = 0;
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        resolve({ status, headers: resHeaders, body: Buffer.concat(kept) });
+      };
+      stream.on('response', (res: http.IncomingMessage) => {
+        status = res.statusCode ?? 0;
+        resHeaders = res.headers;
+      });
+      stream.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (keptBytes < RESPONSE_BODY_LIMIT + 4) {
+          const part = chunk.subarray(0, RESPONSE_BODY_LIMIT + 4 - keptBytes);
+          kept.push(part);
+          keptBytes += part.length;
+        }
+        if (seen > RESPONSE_READ_LIMIT) {
+          finish();
+          stream.destroy();
+        }
+      });
+      stream.on('end', finish);
+      stream.on('error', (err) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      });
+    });
   }
 
   close(): void {
@@ -133,6 +171,20 @@ function classifyError(e: unknown, timeoutMs: number): [AttemptResult, Partial<S
   if (code === 'ETIMEDOUT' || (e as Error).name === 'TimeoutError') {
     return [{ kind: 'timeout' }, { errorMessage: `no response within ${timeoutMs} ms` }];
   }
-  const message = (e as Error).message ?? String(e);
+  const message = ((e as Error).message ?? String(e)).replace(/\u0000/g, '').slice(0, 1000);
   return [{ kind: 'network' }, { errorMessage: code ? `${code}: ${message}` : message }];
+}
+
+/**
+ * The first RESPONSE_BODY_LIMIT bytes as text, cut at a UTF-8 character
+ * boundary, without NUL (PostgreSQL text cannot hold it); null when empty.
+ */
+export function excerpt(body: Buffer): string | null {
+  if (body.length === 0) return null;
+  let end = Math.min(body.length, RESPONSE_BODY_LIMIT);
+  if (body.length > RESPONSE_BODY_LIMIT) {
+    // Step back over continuation bytes (10xxxxxx) so a character is never split.
+    while (end > 0 && (body[end]! & 0xc0) === 0x80) end--;
+  }
+  return body.subarray(0, end).toString('utf8').replace(/\u0000/g, '');
 }

@@ -95,6 +95,7 @@ export interface AttemptRecord {
 export interface RecordedAttempt {
   id: string;
   delivery_id: string;
+  attempt_number: number;
   /** false when the claim was stale (lease expired and re-claimed, or cancelled): logged, not applied. */
   applied: boolean;
 }
@@ -117,7 +118,7 @@ export async function recordAttempts(
   batch: AttemptRecord[],
 ): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[] }> {
   const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
-  const { rows } = await db.query<{ kind: 'a' | 'h'; id: string; delivery_id: string | null; applied: boolean | null; status: string | null; failing_since: Date | null; consecutive_failures: number | null }>(
+  const { rows } = await db.query<{ kind: 'a' | 'h'; id: string; delivery_id: string | null; attempt_number: number | null; applied: boolean | null; status: string | null; failing_since: Date | null; consecutive_failures: number | null }>(
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
                             $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[])
@@ -128,30 +129,35 @@ export async function recordAttempts(
                                       response_body, error_message, duration_ms, started_at)
        SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
               error_message, duration_ms, started_at FROM input
-       RETURNING id, delivery_id
+       RETURNING id, delivery_id, attempt_number
      ), settled AS (
        UPDATE deliveries d SET status = i.next_status, next_attempt_at = i.next_at, last_attempt_at = i.started_at
        FROM input i
        WHERE d.id = i.delivery_id AND d.attempt_count = i.attempt_number AND d.status = 'PENDING'
-       RETURNING d.id
+       RETURNING d.id, d.attempt_count
+     ), marked AS (
+       SELECT webhook_id, outcome, started_at,
+              max(started_at) FILTER (WHERE outcome = 'SUCCESS') OVER (PARTITION BY webhook_id) AS last_ok
+       FROM input
      ), streaks AS (
-       SELECT webhook_id, bool_or(outcome = 'SUCCESS') AS ok,
-              count(*) FILTER (WHERE outcome <> 'SUCCESS')::int AS fails,
-              min(started_at) FILTER (WHERE outcome <> 'SUCCESS') AS first_fail
-       FROM input GROUP BY webhook_id
+       -- Only failures after the batch's last success continue (or start) the streak.
+       SELECT webhook_id, last_ok IS NOT NULL AS ok,
+              count(*) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok))::int AS fails,
+              min(started_at) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok)) AS first_fail
+       FROM marked GROUP BY webhook_id, last_ok
      ), health AS (
        UPDATE webhooks w SET
-         consecutive_failures = CASE WHEN s.ok THEN 0 ELSE w.consecutive_failures + s.fails END,
-         failing_since = CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.first_fail) END
+         consecutive_failures = CASE WHEN s.ok THEN s.fails ELSE w.consecutive_failures + s.fails END,
+         failing_since = CASE WHEN s.ok THEN s.first_fail ELSE coalesce(w.failing_since, s.first_fail) END
        FROM streaks s
-       WHERE w.id = s.webhook_id AND (NOT s.ok OR w.consecutive_failures > 0)
+       WHERE w.id = s.webhook_id AND (s.fails > 0 OR w.consecutive_failures > 0)
        RETURNING w.id, w.status, w.failing_since, w.consecutive_failures
      )
-     SELECT 'a' AS kind, a.id, a.delivery_id, s.id IS NOT NULL AS applied,
+     SELECT 'a' AS kind, a.id, a.delivery_id, a.attempt_number, s.id IS NOT NULL AS applied,
             NULL AS status, NULL::timestamptz AS failing_since, NULL::int AS consecutive_failures
-     FROM attempts a LEFT JOIN settled s ON s.id = a.delivery_id
+     FROM attempts a LEFT JOIN settled s ON s.id = a.delivery_id AND s.attempt_count = a.attempt_number
      UNION ALL
-     SELECT 'h', h.id, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h`,
+     SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h`,
     [
       col('deliveryId'), col('webhookId'), col('eventId'), col('attemptNumber'), col('outcome'),
       col('responseStatus'), col('responseBody'), col('errorMessage'), col('durationMs'), col('startedAt'),
@@ -161,7 +167,7 @@ export async function recordAttempts(
   const attempts: RecordedAttempt[] = [];
   const health: WebhookHealth[] = [];
   for (const r of rows) {
-    if (r.kind === 'a') attempts.push({ id: r.id, delivery_id: r.delivery_id!, applied: r.applied! });
+    if (r.kind === 'a') attempts.push({ id: r.id, delivery_id: r.delivery_id!, attempt_number: r.attempt_number!, applied: r.applied! });
     else health.push({ id: r.id, status: r.status!, failing_since: r.failing_since, consecutive_failures: r.consecutive_failures! });
   }
   return { attempts, health };
