@@ -7,14 +7,15 @@ import { createLoaders, type Context } from '../graphql/context.js';
 import type { Services } from '../services/index.js';
 import type { ApiKey } from '../storage/entities/index.js';
 import { bearerToken } from './http.js';
+import { SlowConsumerError } from '../feed/bounded-pubsub.js';
 
 // graphql-ws on the HTTP server's port and path. The key is checked once, in
 // connection_init: no valid key → close 4403 Forbidden (the protocol's code).
-// A dashboard that stops reading is closed with 4408 rather than buffering
-// without bound in this process.
+// graphql-ws waits for each send to complete, so a dashboard that stops
+// reading backs up into its BoundedPubSub queue; when that overflows the
+// connection is closed with 4408 and a reason, never blocking anyone else.
 
 export const KEEP_ALIVE_MS = 12_000;
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const CLOSE_SLOW_CONSUMER = 4408;
 
 export function attachWebSocket(server: http.Server, schema: GraphQLSchema, services: Services, log: Logger) {
@@ -32,14 +33,21 @@ export function attachWebSocket(server: http.Server, schema: GraphQLSchema, serv
         return true;
       },
       context: (ctx): Context => ({ apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services.ds) }),
-      onNext: (ctx) => {
-        const socket = ctx.extra.socket;
-        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-          socket.close(CLOSE_SLOW_CONSUMER, 'Subscriber too slow: reconnect and catch up from the delivery log');
+      onError: (ctx, _id, _payload, errors) => {
+        if (errors.some((e) => e.originalError instanceof SlowConsumerError)) {
+          log.warn({ apiKey: ctx.extra.apiKey?.id }, 'live feed subscriber too slow; closing');
+          ctx.extra.socket.close(CLOSE_SLOW_CONSUMER, 'Subscriber too slow: reconnect and catch up from the delivery log');
+          return;
         }
+        // Errors without a code of ours are either the request's fault (no original error) or internal.
+        return errors.map((e) => {
+          const code = e.extensions?.code as string | undefined;
+          if (code) return { message: e.message, extensions: { code } };
+          return e.originalError
+            ? { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }
+            : { message: e.message, extensions: { code: 'BAD_USER_INPUT' } };
+        });
       },
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => ({ message: e.message, extensions: { code: (e.extensions?.code as string) ?? 'BAD_USER_INPUT' } })),
     },
     wss,
     KEEP_ALIVE_MS,

@@ -51,6 +51,7 @@ export class SubscriptionResolver {
     // Read fresh, relations included: a subscription's DataLoaders live as long as it does and would go stale.
     const w = await ctx.services.ds.getRepository(Webhook).findOne({ where: { id: notice.webhookId }, relations: { subscriptions: true } });
     if (!w) throw new Error(`webhook ${notice.webhookId} vanished`);
-    return w;
+    // The status this notice announces, even if a later change has already landed.
+    return Object.assign(w, { status: notice.status, statusReason: notice.reason });
   }
 }
