@@ -39,6 +39,8 @@ const MAX_UNRECORDED = 5_000;
 interface Lane {
   active: number;
   queue: ClaimedDelivery[];
+  /** The last claim filled this lane to the brim, so more are probably due. */
+  maybeMore: boolean;
 }
 
 /**
@@ -125,7 +127,16 @@ export class Worker {
           saturated: busy.filter(([, n]) => n >= this.laneDepth).map(([id]) => id),
           leaseMs: this.opts.leaseMs,
         });
-        for (const row of rows) if (row.send) this.enqueue(row);
+        const got = new Map<string, number>();
+        for (const row of rows) {
+          got.set(row.webhook_id, (got.get(row.webhook_id) ?? 0) + 1);
+          if (row.send) this.enqueue(row);
+        }
+        const before = new Map(busy);
+        for (const [id, lane] of this.lanes) {
+          const room = this.laneDepth - (before.get(id) ?? 0);
+          if (room > 0) lane.maybeMore = (got.get(id) ?? 0) >= room;
+        }
         this.pump();
         if (rows.length === limit) this.again = true;
       } while (this.again && this.running);
@@ -138,7 +149,7 @@ export class Worker {
 
   private enqueue(row: ClaimedDelivery): void {
     let lane = this.lanes.get(row.webhook_id);
-    if (!lane) this.lanes.set(row.webhook_id, (lane = { active: 0, queue: [] }));
+    if (!lane) this.lanes.set(row.webhook_id, (lane = { active: 0, queue: [], maybeMore: false }));
     lane.queue.push(row);
     this.held++;
   }
@@ -162,7 +173,9 @@ export class Worker {
       this.active--;
       this.held--;
       this.pump();
-      this.wake();
+      // Refill a lane once half of its waiting room is used up, and only if
+      // more are known to be due: a claim per response cost as much as the response.
+      if (lane.maybeMore && lane.queue.length <= this.opts.perWebhookConcurrency / 2) this.wake();
     })
       .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
       .finally(() => this.tasks.delete(task));

@@ -3,7 +3,9 @@ import type pg from 'pg';
 import { CATALOG, eventType, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validPair, isUuid } from '../domain/validation.js';
-import { eventByIdempotencyKey, insertEventWithDeliveries, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
+import { randomUUID } from 'node:crypto';
+import { eventsByIdempotencyKeys, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
+import { PublishBatcher } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
 import { redeliver, retryFailed } from '../storage/sql/deliveries.js';
 
@@ -27,12 +29,15 @@ function compileSchemas(): Map<ResourceType, ValidateFunction> {
 
 export class EventService {
   private readonly validators = compileSchemas();
+  private readonly batcher: PublishBatcher;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly maxPayloadBytes: number,
     private readonly onPublished: () => void = () => undefined,
-  ) {}
+  ) {
+    this.batcher = new PublishBatcher(pool);
+  }
 
   /** Returns the stored event: the first one for a repeated idempotency key. */
   async publish(input: PublishInput): Promise<{ event: Event; created: boolean }> {
@@ -58,7 +63,8 @@ export class EventService {
       throw badInput('input.occurredAt', 'must be an ISO 8601 date-time');
     }
     const type = eventType(input.resource, input.action);
-    const inserted = await insertEventWithDeliveries(this.pool, {
+    const inserted = await this.batcher.submit({
+      id: randomUUID(),
       resource: input.resource,
       action: input.action,
       type,
@@ -83,7 +89,7 @@ export class EventService {
       return { event, created: true };
     }
     // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
-    const existing = await eventByIdempotencyKey(this.pool, key!);
+    const [existing] = await eventsByIdempotencyKeys(this.pool, [key!]);
     if (!existing) throw new Error('idempotency key conflicted but no event holds it');
     const event = eventFromRow(existing);
     return { event, created: false };

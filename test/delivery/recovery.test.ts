@@ -4,7 +4,8 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { claimDue, recordAttempts, type AttemptRecord, type ClaimRequest } from '../../src/storage/sql/deliveries.js';
-import { insertEventWithDeliveries } from '../../src/storage/sql/events.js';
+import { randomUUID } from 'node:crypto';
+import { insertEvents } from '../../src/storage/sql/events.js';
 import { inTransaction, type Db } from '../../src/storage/sql/db.js';
 import { Marker, createWebhook, getDelivery, receivedAt, uniquePath, waitForAttempts } from './support.js';
 
@@ -31,14 +32,15 @@ async function insertWebhook(db: Db, opts: { url?: string; pair?: [string, strin
 }
 
 async function insertEvent(db: Db, payload: Record<string, unknown> = { id: '1' }, pair: [string, string] = ['USERS', 'CREATE']): Promise<string> {
-  const ev = await insertEventWithDeliveries(db, {
+  const [ev] = await insertEvents(db, [{
+    id: randomUUID(),
     resource: pair[0],
     action: pair[1],
     type: 'user.created',
     payload: JSON.stringify(payload),
     occurredAt: null,
     idempotencyKey: null,
-  });
+  }]);
   assert.ok(ev);
   return ev.id;
 }

@@ -1,13 +1,15 @@
 import type { Db } from './db.js';
 
-// Publishing: the event and its fan-out in one statement (one round trip, one
-// implicit transaction). Webhooks that are not ACTIVE get a parked delivery
+// Publishing: events and their fan-out in one statement (one round trip, one
+// transaction). Webhooks that are not ACTIVE get a parked delivery
 // (next_attempt_at NULL) that resumeWebhook releases. NOTIFY is transactional:
 // workers hear about the deliveries only once they are committed.
+// Ids are made by the caller so each inserted row can be matched to its request.
 
 export const DUE_CHANNEL = 'hookline_due';
 
 export interface NewEvent {
+  id: string;
   resource: string;
   action: string;
   type: string;
@@ -24,28 +26,37 @@ export interface InsertedEvent {
   deliveries: number;
 }
 
-export async function insertEventWithDeliveries(db: Db, e: NewEvent): Promise<InsertedEvent | null> {
+/** Inserts the events that are new; one whose idempotency key is taken is left out of the result. */
+export async function insertEvents(db: Db, events: NewEvent[]): Promise<InsertedEvent[]> {
+  const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
   const { rows } = await db.query<InsertedEvent>(
-    `WITH ev AS (
-       INSERT INTO events (resource, action, type, payload, occurred_at, idempotency_key)
-       VALUES ($1, $2, $3, $4::jsonb, coalesce($5::timestamptz, now()), $6)
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+         WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, ord)
+     ), ev AS (
+       INSERT INTO events (id, resource, action, type, payload, occurred_at, idempotency_key)
+       SELECT id, resource, action, type, payload::jsonb, coalesce(occurred_at, now()), idempotency_key
+       FROM input ORDER BY ord
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, occurred_at, created_at
+       RETURNING id, resource, action, occurred_at, created_at
      ), d AS (
        INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
        SELECT ev.id, s.webhook_id, CASE WHEN w.status = 'ACTIVE' THEN now() END
        FROM ev
-       JOIN webhook_subscriptions s ON s.resource = $1 AND s.action = $2
+       JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
-       RETURNING next_attempt_at
+       RETURNING event_id, next_attempt_at
      ), n AS (
-       SELECT count(*)::int AS deliveries, count(next_attempt_at) AS due FROM d
+       SELECT event_id, count(*)::int AS deliveries, count(next_attempt_at)::int AS due FROM d GROUP BY event_id
+     ), notified AS (
+       SELECT pg_notify('${DUE_CHANNEL}', '') FROM n WHERE due > 0 LIMIT 1
      )
-     SELECT ev.id, ev.occurred_at, ev.created_at, n.deliveries, CASE WHEN n.due > 0 THEN pg_notify('${DUE_CHANNEL}', '') END AS notified
-     FROM ev, n`,
-    [e.resource, e.action, e.type, e.payload, e.occurredAt, e.idempotencyKey],
+     SELECT ev.id, ev.occurred_at, ev.created_at, coalesce(n.deliveries, 0) AS deliveries
+     FROM ev LEFT JOIN n ON n.event_id = ev.id
+     WHERE (SELECT count(*) FROM notified) >= 0`,
+    [col('id'), col('resource'), col('action'), col('type'), col('payload'), col('occurredAt'), col('idempotencyKey')],
   );
-  return rows[0] ?? null;
+  return rows;
 }
 
 export interface StoredEvent {
@@ -60,15 +71,15 @@ export interface StoredEvent {
   is_test: boolean;
 }
 
-export async function eventByIdempotencyKey(db: Db, key: string): Promise<StoredEvent | null> {
-  const { rows } = await db.query<StoredEvent>('SELECT * FROM events WHERE idempotency_key = $1', [key]);
-  return rows[0] ?? null;
+export async function eventsByIdempotencyKeys(db: Db, keys: string[]): Promise<StoredEvent[]> {
+  const { rows } = await db.query<StoredEvent>('SELECT * FROM events WHERE idempotency_key = ANY($1::text[])', [keys]);
+  return rows;
 }
 
 /** A test event goes to one webhook only, whatever it subscribes to. */
 export async function insertTestEvent(
   db: Db,
-  e: Omit<NewEvent, 'idempotencyKey' | 'occurredAt'>,
+  e: Omit<NewEvent, 'id' | 'idempotencyKey' | 'occurredAt'>,
   webhookId: string,
 ): Promise<{ eventId: string; deliveryId: string }> {
   const { rows } = await db.query<{ event_id: string; delivery_id: string }>(
