@@ -40,7 +40,8 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
 
   let worker: Worker | null = null;
   let sender: Sender | null = null;
-  const services = createServices(ds, pool, config, feed, () => worker?.wake());
+  // Workers, here or in any other process, hear of new deliveries through NOTIFY.
+  const services = createServices(ds, pool, config, feed);
   if (config.runWorker) {
     sender = new Sender({ timeoutMs: config.deliveryTimeoutMs, allowPrivate: () => config.allowPrivateDestinations, userAgent: USER_AGENT });
     worker = new Worker(pool, listener, sender, feed, log, {

@@ -34,7 +34,6 @@ export class EventService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly maxPayloadBytes: number,
-    private readonly onPublished: () => void = () => undefined,
   ) {
     this.batcher = new PublishBatcher(pool);
   }
@@ -73,7 +72,6 @@ export class EventService {
       idempotencyKey: key,
     });
     if (inserted) {
-      if (inserted.deliveries > 0) this.onPublished();
       // Built from the input rather than read back: one round trip per publish.
       const event = eventFromRow({
         id: inserted.id,
@@ -104,19 +102,15 @@ export class EventService {
       { resource: r, action: a, type: eventType(r, a), payload: JSON.stringify(samplePayload(r, a)) },
       webhookId,
     );
-    this.onPublished();
     return deliveryId;
   }
 
   async redeliver(deliveryId: string): Promise<void> {
     if (!isUuid(deliveryId) || !(await redeliver(this.pool, deliveryId))) throw notFound('delivery', deliveryId);
-    this.onPublished();
   }
 
-  async retryFailed(webhookId: string, since: Date): Promise<number> {
-    const n = await retryFailed(this.pool, webhookId, since);
-    if (n > 0) this.onPublished();
-    return n;
+  retryFailed(webhookId: string, since: Date): Promise<number> {
+    return retryFailed(this.pool, webhookId, since);
   }
 }
 

@@ -20,13 +20,12 @@ export function createServices(
   pool: pg.Pool,
   config: Config,
   feed: FeedPublisher,
-  onPublished: () => void,
 ): Services {
   return {
     ds,
     apiKeys: new ApiKeyService(ds),
     webhooks: new WebhookService(ds, feed, () => config.allowPrivateDestinations),
-    events: new EventService(pool, config.maxPayloadBytes, onPublished),
+    events: new EventService(pool, config.maxPayloadBytes),
     deliveries: new DeliveryQueries(ds),
   };
 }
