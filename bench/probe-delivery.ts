@@ -20,7 +20,7 @@ await pub.kill();
 await receiver.reset();
 const xacts = async () => Number((await db.pool.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
 const x0 = await xacts();
-const server = await startServer({ env: { DATABASE_URL: db.url }, extraArgs: process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [] });
+const server = await startServer({ env: { DATABASE_URL: db.url }, extraArgs: [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : [])] });
 await until(async () => (await receiver.stats()).total >= n * hooks, 300_000, 'drain', 100);
 const s = await receiver.stats();
 console.log(`${n * hooks} deliveries: ${((n * hooks - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9)).toFixed(0)}/s, peak RSS ${server.peakRssMb().toFixed(0)} MB, duplicates ${s.duplicates}`);

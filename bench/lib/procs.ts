@@ -8,6 +8,9 @@ import { sleep, until } from './stats.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DIST = path.resolve(here, '../..');
 
+// The V8 flags `npm start` runs the server with (package.json config.nodeFlags).
+const START_FLAGS = (JSON.parse(readFileSync(path.resolve(DIST, '../package.json'), 'utf8')) as { config?: { nodeFlags?: string } }).config?.nodeFlags?.split(' ').filter(Boolean) ?? [];
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -76,7 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProc> {
   const port = opts.port ?? (await freePort());
   const kind = opts.kind ?? 'server';
   const script = kind === 'server' ? 'src/main.js' : 'src/cli/index.js';
-  const args = [...(opts.extraArgs ?? []), path.join(DIST, script), ...(kind === 'worker' ? ['worker'] : [])];
+  const args = [...START_FLAGS, ...(opts.extraArgs ?? []), path.join(DIST, script), ...(kind === 'worker' ? ['worker'] : [])];
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
