@@ -109,6 +109,9 @@ async function endToEnd(receiver: ReceiverProc): Promise<void> {
   await createWebhooks(db, [`${receiver.url}/ok/e2e`]);
   const server = await startServer({ env: { DATABASE_URL: db.url } });
   const client = new GqlClient(server.url, key);
+  // Warm-up (JIT, pool connections, API key cache), as in the publish scenario.
+  for (let i = 0; i < 200; i++) await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`w${i}`) } });
+  await until(async () => (await receiver.stats('/ok/e2e')).unique >= 200, 30_000, 'warm-up receipts', 50);
   await receiver.reset(true);
   const rate = 200;
   const seconds = quick ? 5 : 30;

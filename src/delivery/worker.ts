@@ -33,8 +33,15 @@ export interface WorkerOptions {
 
 // Claims at most this many per statement; larger batches only add latency.
 const CLAIM_BATCH = 100;
+// A lane holds this many times perWebhookConcurrency (in flight + waiting) and
+// is refilled when its waiting room falls to half. Measured on a 20,000-event
+// drain to one webhook: at 2× the lane ran dry while the refill claim was out.
+export const LANE_DEPTH = 4;
 // Attempts waiting to be written before claiming pauses (the database is slow or away).
 const MAX_UNRECORDED = 5_000;
+// Envelope bytes held in lanes before claiming pauses: 400 claimed deliveries
+// of 256 KiB payloads would otherwise be 100 MB in memory.
+const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 interface Lane {
   active: number;
@@ -56,6 +63,7 @@ export class Worker {
   private again = false;
   private active = 0;
   private held = 0;
+  private heldBytes = 0;
   private unrecorded = 0;
   private readonly lanes = new Map<string, Lane>();
   private readonly tasks = new Set<Promise<void>>();
@@ -107,7 +115,7 @@ export class Worker {
   }
 
   private get laneDepth(): number {
-    return this.opts.perWebhookConcurrency * 2;
+    return this.opts.perWebhookConcurrency * LANE_DEPTH;
   }
 
   private async pass(): Promise<void> {
@@ -116,7 +124,7 @@ export class Worker {
       do {
         this.again = false;
         const room = this.opts.concurrency * 2 - this.held;
-        if (room <= 0 || this.unrecorded >= MAX_UNRECORDED) break;
+        if (room <= 0 || this.unrecorded >= MAX_UNRECORDED || this.heldBytes >= MAX_HELD_BYTES) break;
         const limit = Math.min(room, CLAIM_BATCH);
         const busy = [...this.lanes].map(([id, l]) => [id, l.active + l.queue.length] as const);
         const rows = await claimDue(this.pool, {
@@ -152,6 +160,7 @@ export class Worker {
     if (!lane) this.lanes.set(row.webhook_id, (lane = { active: 0, queue: [], maybeMore: false }));
     lane.queue.push(row);
     this.held++;
+    this.heldBytes += row.body.length;
   }
 
   /** Starts waiting deliveries while their lane and the worker have free slots. */
@@ -172,10 +181,11 @@ export class Worker {
       lane.active--;
       this.active--;
       this.held--;
+      this.heldBytes -= row.body.length;
       this.pump();
       // Refill a lane once half of its waiting room is used up, and only if
       // more are known to be due: a claim per response cost as much as the response.
-      if (lane.maybeMore && lane.queue.length <= this.opts.perWebhookConcurrency / 2) this.wake();
+      if (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2) this.wake();
     })
       .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
       .finally(() => this.tasks.delete(task));
@@ -252,6 +262,7 @@ export class Worker {
     this.unlisten?.();
     const unsent = [...this.lanes.values()].flatMap((l) => l.queue.splice(0));
     this.held -= unsent.length;
+    for (const r of unsent) this.heldBytes -= r.body.length;
     await releaseClaims(this.pool, unsent.map((r) => ({ id: r.id, attempt: r.attempt_count }))).catch((err: Error) =>
       this.log.warn({ err: err.message, claims: unsent.length }, 'could not hand back claims; they are retried after their lease'),
     );

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Sender } from '../delivery/sender.js';
-import { Worker } from '../delivery/worker.js';
+import { LANE_DEPTH, Worker } from '../delivery/worker.js';
 import { createSchema } from '../graphql/schema.js';
 import { createServices, type Services } from '../services/index.js';
 import { openDatabase, type DatabaseHandle } from '../storage/database.js';
@@ -39,12 +39,14 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
   const feed = new LiveFeed(pool, listener, log);
 
   let worker: Worker | null = null;
+  let workerPool: ReturnType<typeof createPool> | null = null;
   let sender: Sender | null = null;
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
   const services = createServices(ds, pool, config, feed);
   if (config.runWorker) {
     sender = new Sender({ timeoutMs: config.deliveryTimeoutMs, allowPrivate: () => config.allowPrivateDestinations, userAgent: USER_AGENT });
-    worker = new Worker(pool, listener, sender, feed, log, {
+    workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
+    worker = new Worker(workerPool, listener, sender, feed, log, {
       concurrency: config.workerConcurrency,
       perWebhookConcurrency: config.perWebhookConcurrency,
       pollIntervalMs: config.pollIntervalMs,
@@ -99,6 +101,7 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
       sender?.close();
       await feed.close();
       await listener.stop();
+      await workerPool?.end();
       await pool.end();
       await ds.destroy();
       await database.stop();
@@ -109,10 +112,10 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
 }
 
 /**
- * A claim must outlast the wait in its webhook's lane (at most one attempt),
- * the attempt itself, and writing the result. It is also how long a crashed
- * worker's deliveries wait before another worker takes them.
+ * A claim must outlast the wait in its webhook's lane (LANE_DEPTH - 1 attempts
+ * of every slot ahead of it), the attempt itself, and writing the result. It is
+ * also how long a crashed worker's deliveries wait before another worker takes them.
  */
 export function leaseFor(timeoutMs: number): number {
-  return timeoutMs * 2 + 15_000;
+  return timeoutMs * LANE_DEPTH + 15_000;
 }
