@@ -47,6 +47,16 @@ async function publishBurst(client: GqlClient, n: number, prefix: string, concur
   return ids;
 }
 
+/** Publishes through an API-only server (no worker), so the delivering servers start with the whole burst queued. */
+async function queueBurst(db: BenchDb, key: string, n: number, prefix: string): Promise<string[]> {
+  const api = await startServer({ env: { DATABASE_URL: db.url, HOOKLINE_WORKER: 'false' } });
+  const client = new GqlClient(api.url, key);
+  const ids = await publishBurst(client, n, prefix);
+  await client.close();
+  await api.kill();
+  return ids;
+}
+
 async function tally(receiver: ReceiverProc, prefix: string, acknowledged: string[]): Promise<{ lost: number; duplicated: number }> {
   const got = new Set(await receiver.ids(prefix));
   const s = await receiver.stats(prefix);
@@ -62,12 +72,10 @@ async function sigkillDrill(receiver: ReceiverProc): Promise<void> {
   const db = await freshDb('kill');
   const key = await createKey(db, 'SUPPORT');
   await createWebhooks(db, [`${receiver.url}/ok/kill`]);
+  const ids = await queueBurst(db, key, BURST, 'k');
   let server = await startServer({ env: { DATABASE_URL: db.url, ...FAST } });
-  const client = new GqlClient(server.url, key);
-  const ids = await publishBurst(client, BURST, 'k');
-  await client.close();
   for (let k = 1; k <= 5; k++) {
-    await sleep(200 + Math.random() * 1500);
+    await sleep(200 + Math.random() * 1000);
     const before = (await receiver.stats('/ok/kill')).unique;
     await server.kill('SIGKILL');
     say(`- kill ${k}: after ${before} of ${BURST} distinct receipts`);
@@ -86,13 +94,12 @@ async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
   const db = await freshDb('pgrestart');
   const key = await createKey(db, 'SUPPORT');
   await createWebhooks(db, [`${receiver.url}/ok/pgr`]);
+  const ids = await queueBurst(db, key, BURST, 'r');
   const server = await startServer({ env: { DATABASE_URL: db.url, ...FAST } });
   const client = new GqlClient(server.url, key);
-  const ids = await publishBurst(client, BURST, 'r');
-  await sleep(300);
+  await sleep(300 + Math.random() * 1000);
   const before = (await receiver.stats('/ok/pgr')).unique;
   if (isEmbedded()) {
-    await db.pool.end();
     await restartEmbedded();
     say(`- embedded PostgreSQL stopped and started after ${before} receipts`);
   } else {
@@ -111,25 +118,23 @@ async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await client.close();
   await server.kill();
-  if (isEmbedded()) {
-    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-    (db as { pool: pg.Pool }).pool = pool;
-  }
   await db.drop();
 }
 
-async function healthyRate(receiver: ReceiverProc, db: BenchDb, key: string, n: number, prefix: string, env: Record<string, string>): Promise<{ rate: number; ids: string[] }> {
+async function healthyRate(receiver: ReceiverProc, db: BenchDb, key: string, n: number, prefix: string, env: Record<string, string>): Promise<{ rate: number; allRate: number; ids: string[] }> {
   const publisher = await startServer({ env: { DATABASE_URL: db.url, HOOKLINE_WORKER: 'false' } });
   const client = new GqlClient(publisher.url, key);
   const ids = await publishBurst(client, n, prefix);
   await client.close();
   await publisher.kill();
+  await receiver.reset();
   const server = await startServer({ env: { DATABASE_URL: db.url, ...env } });
   const t0 = Date.now();
   await waitAll(receiver, '/ok/healthy', n);
-  const rate = n / ((Date.now() - t0) / 1000);
+  const seconds = (Date.now() - t0) / 1000;
+  const all = (await receiver.stats()).total;
   await server.kill();
-  return { rate, ids };
+  return { rate: n / seconds, allRate: all / seconds, ids };
 }
 
 async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
@@ -141,7 +146,6 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
   await createWebhooks(base, [`${receiver.url}/ok/healthy`]);
   const baseline = await healthyRate(receiver, base, key1, n, 'hb', env);
   await base.drop();
-  await receiver.reset();
 
   const db = await freshDb('bad2');
   const key2 = await createKey(db, 'SUPPORT');
@@ -151,6 +155,7 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
   const s = await receiver.stats();
   say(`- healthy webhook alone: ${baseline.rate.toFixed(0)} deliveries/s`);
   say(`- healthy webhook beside slow (2 s), resetting, 50 % 500 and never-answering ones: ${mixed.rate.toFixed(0)} deliveries/s (${((mixed.rate / baseline.rate) * 100).toFixed(0)} % of alone)`);
+  say(`- requests per second from the worker to all destinations meanwhile: ${mixed.allRate.toFixed(0)} (${((mixed.allRate / baseline.allRate) * 100).toFixed(0)} % of the healthy webhook alone): the resetting and 500-answering destinations answer at once, so they share the worker's capacity with the healthy one; the slow and silent ones hold only their ${10} slots each`);
   say(`- requests seen by the bad destinations: ${JSON.stringify(s.byPath)}`);
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await db.drop();
@@ -162,12 +167,12 @@ async function twoInstancesDrill(receiver: ReceiverProc): Promise<void> {
   const db = await freshDb('two');
   const key = await createKey(db, 'SUPPORT');
   await createWebhooks(db, [`${receiver.url}/ok/two`]);
-  const a = await startServer({ env: { DATABASE_URL: db.url, ...FAST } });
-  const b: ServerProc = await startServer({ env: { DATABASE_URL: db.url, ...FAST } });
-  const client = new GqlClient(a.url, key);
-  const ids = await publishBurst(client, BURST, 't');
-  await client.close();
-  await sleep(300);
+  const ids = await queueBurst(db, key, BURST, 't');
+  const [a, b]: ServerProc[] = await Promise.all([
+    startServer({ env: { DATABASE_URL: db.url, ...FAST } }),
+    startServer({ env: { DATABASE_URL: db.url, ...FAST } }),
+  ]);
+  await sleep(300 + Math.random() * 1000);
   const before = (await receiver.stats('/ok/two')).unique;
   await a.kill('SIGKILL');
   say(`- instance A killed after ${before} of ${BURST} receipts; B carries on`);

@@ -64,6 +64,8 @@ export class Worker {
   private active = 0;
   private held = 0;
   private heldBytes = 0;
+  /** The last pass stopped for want of room, not of due deliveries. */
+  private full = false;
   private unrecorded = 0;
   private readonly lanes = new Map<string, Lane>();
   private readonly tasks = new Set<Promise<void>>();
@@ -124,7 +126,8 @@ export class Worker {
       do {
         this.again = false;
         const room = this.opts.concurrency * 2 - this.held;
-        if (room <= 0 || this.unrecorded >= MAX_UNRECORDED || this.heldBytes >= MAX_HELD_BYTES) break;
+        this.full = room <= 0 || this.unrecorded >= MAX_UNRECORDED || this.heldBytes >= MAX_HELD_BYTES;
+        if (this.full) break;
         const limit = Math.min(room, CLAIM_BATCH);
         const busy = [...this.lanes].map(([id, l]) => [id, l.active + l.queue.length] as const);
         const rows = await claimDue(this.pool, {
@@ -141,12 +144,18 @@ export class Worker {
           if (row.send) this.enqueue(row);
         }
         const before = new Map(busy);
+        let filled = false;
         for (const [id, lane] of this.lanes) {
           const room = this.laneDepth - (before.get(id) ?? 0);
           if (room > 0) lane.maybeMore = (got.get(id) ?? 0) >= room;
+          if (room > 0 && lane.maybeMore) filled = true;
         }
         this.pump();
-        if (rows.length === limit) this.again = true;
+        // A lane filled to the brim is skipped by the next claim, which then
+        // reaches the deliveries of other webhooks queued behind its backlog.
+        // Found by the bad-receivers drill: 2,000 due deliveries of a
+        // never-answering destination hid a healthy webhook's from every claim.
+        if (rows.length === limit || filled) this.again = true;
       } while (this.again && this.running);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'claiming deliveries failed; the next poll tries again');
@@ -185,7 +194,7 @@ export class Worker {
       this.pump();
       // Refill a lane once half of its waiting room is used up, and only if
       // more are known to be due: a claim per response cost as much as the response.
-      if (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2) this.wake();
+      if (this.full || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2)) this.wake();
     })
       .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
       .finally(() => this.tasks.delete(task));

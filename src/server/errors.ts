@@ -21,7 +21,9 @@ export function formatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof HooklineError) {
-      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: original.extensions };
+      // extensions.http sets the response status; it is not for the client.
+      const { http: _status, ...extensions } = original.extensions;
+      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && REQUEST_ERRORS.has(code)) {

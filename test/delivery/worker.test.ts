@@ -1,0 +1,48 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { insertEvents } from '../../src/storage/sql/events.js';
+import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { createWebhook, receivedAt, uniquePath } from './support.js';
+
+// The worker's fairness between webhooks: one destination's backlog must not
+// keep the others waiting, whatever the order of the due index.
+
+describe('worker lanes', () => {
+  let s: TestServer;
+  let r: Receiver;
+  before(async () => {
+    s = await startTestServer('worker', { HOOKLINE_DELIVERY_TIMEOUT: '5s', HOOKLINE_PER_WEBHOOK_CONCURRENCY: '2' });
+    r = await startReceiver();
+  });
+  after(async () => {
+    await s.stop();
+    await r.close();
+  });
+
+  it('a never-answering destination with a large, older backlog does not hold back a healthy webhook', async () => {
+    const hang = uniquePath('hang');
+    const ok = uniquePath('ok');
+    r.on(hang, () => 'hang');
+    await createWebhook(s, { url: `${r.url}${hang}`, subs: [['USERS', 'UPDATE']] });
+    await createWebhook(s, { url: `${r.url}${ok}`, subs: [['USERS', 'CREATE']] });
+    // 600 due deliveries for the hanging destination, all older than the healthy one's:
+    // more than a claim's scan of the due index reaches at once.
+    await insertEvents(
+      s.db.pool,
+      Array.from({ length: 600 }, (_, i) => ({
+        id: randomUUID(), resource: 'USERS', action: 'UPDATE', type: 'user.updated',
+        payload: JSON.stringify({ id: String(i) }), occurredAt: null, idempotencyKey: null,
+      })),
+    );
+    await eventually(() => receivedAt(r, hang).length >= 2, 10_000, 'the hanging destination to be tried');
+    const [healthy] = await insertEvents(s.db.pool, [
+      { id: randomUUID(), resource: 'USERS', action: 'CREATE', type: 'user.created', payload: '{"id":"h"}', occurredAt: null, idempotencyKey: null },
+    ]);
+    const got = await eventually(() => receivedAt(r, ok).find((x) => x.headers['webhook-id'] === healthy!.id), 4_000, 'the healthy delivery');
+    assert.ok(got);
+    // The per-webhook cap held: never more than 2 requests open to the hanging destination.
+    assert.ok(receivedAt(r, hang).length <= 2, `hanging destination got ${receivedAt(r, hang).length} requests`);
+  });
+});
