@@ -194,7 +194,10 @@ export class Worker {
       this.pump();
       // Refill a lane once half of its waiting room is used up, and only if
       // more are known to be due: a claim per response cost as much as the response.
-      if (this.full || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2)) this.wake();
+      // After a pass that ran out of room, claim again once half the room is back
+      // (a claim per response made a 1,000-webhook fan-out slower, not faster).
+      const roomBack = this.full && this.held <= this.opts.concurrency;
+      if (roomBack || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2)) this.wake();
     })
       .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
       .finally(() => this.tasks.delete(task));
