@@ -102,10 +102,6 @@ export class Worker {
     this.wake();
   }
 
-  get inFlight(): number {
-    return this.active;
-  }
-
   /** Ask for a claim pass now; passes never overlap, a request during one runs another after it. */
   wake(): void {
     if (!this.running) return;

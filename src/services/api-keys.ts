@@ -56,10 +56,6 @@ export class ApiKeyService {
     this.cache.set(hash, { key, until: now + CACHE_TTL_MS });
     return key;
   }
-
-  forget(): void {
-    this.cache.clear();
-  }
 }
 
 export function requireKey(key: ApiKey | null): ApiKey {

@@ -13,6 +13,7 @@ import {
 } from '../domain/validation.js';
 import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
+import { isUniqueViolation } from '../storage/sql/db.js';
 import type { FeedPublisher } from '../feed/feed.js';
 
 export interface CreateWebhookInput {
@@ -75,13 +76,6 @@ export class WebhookService {
     const rows = await qb.take(limit + 1).getMany();
     const items = rows.slice(0, limit);
     return { items, hasNextPage: rows.length > limit, totalCount };
-  }
-
-  async subscriptionsOf(webhookIds: readonly string[]): Promise<WebhookSubscription[]> {
-    return this.ds.getRepository(WebhookSubscription).find({
-      where: { webhookId: In([...webhookIds]) },
-      order: { createdAt: 'ASC', id: 'ASC' },
-    });
   }
 
   async create(input: CreateWebhookInput): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
@@ -185,6 +179,10 @@ export class WebhookService {
       }
       await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
       await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
+    }).catch((e: unknown) => {
+      // A concurrent add of the same pair got there first.
+      if (isUniqueViolation(e, 'webhook_subscriptions_unique')) throw conflict('webhook is already subscribed to one of these events');
+      throw e;
     });
     return this.getOrFail(webhookId);
   }
