@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type pg from 'pg';
-import { CATALOG, eventType, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
+import { CATALOG, eventType, resourceDefinition, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validPair, isUuid } from '../domain/validation.js';
 import { randomUUID } from 'node:crypto';
@@ -39,7 +39,7 @@ export class EventService {
   }
 
   /** Returns the stored event: the first one for a repeated idempotency key. */
-  async publish(input: PublishInput): Promise<{ event: Event; created: boolean }> {
+  async publish(input: PublishInput): Promise<Event> {
     validPair('input', { resource: input.resource, action: input.action });
     const json = JSON.stringify(input.payload);
     const size = Buffer.byteLength(json);
@@ -52,7 +52,7 @@ export class EventService {
     if (!validate(input.payload)) {
       const e = validate.errors![0]!;
       const where = e.instancePath ? `input.payload${e.instancePath.replace(/\//g, '.')}` : 'input.payload';
-      throw badInput(where, `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${CATALOG.find((r) => r.type === input.resource)!.payloadFormat})`);
+      throw badInput(where, `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${resourceDefinition(input.resource).payloadFormat})`);
     }
     const key = input.idempotencyKey ?? null;
     if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || key.includes('\u0000'))) {
@@ -84,13 +84,12 @@ export class EventService {
         idempotency_key: key,
         is_test: false,
       });
-      return { event, created: true };
+      return event;
     }
     // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
     const [existing] = await eventsByIdempotencyKeys(this.pool, [key!]);
     if (!existing) throw new Error('idempotency key conflicted but no event holds it');
-    const event = eventFromRow(existing);
-    return { event, created: false };
+    return eventFromRow(existing);
   }
 
   async sendTest(webhookId: string, resource: ResourceType | null, action: EventAction | null): Promise<string> {

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { Logger } from '../logger.js';
 import { insertEvents, type InsertedEvent, type NewEvent } from '../storage/sql/events.js';
 
 // Group commit for publishEvent: requests that arrive while a batch is being
@@ -21,7 +20,7 @@ export class PublishBatcher {
   private queue: Pending[] = [];
   private running = 0;
 
-  constructor(private readonly pool: pg.Pool, private readonly log?: Logger) {}
+  constructor(private readonly pool: pg.Pool) {}
 
   /** Resolves with the inserted event, or null when its idempotency key was already taken. */
   submit(event: NewEvent): Promise<InsertedEvent | null> {
@@ -48,7 +47,6 @@ export class PublishBatcher {
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       // One bad event must not fail the others: write them one by one.
-      this.log?.warn({ err: (err as Error).message, batch: batch.length }, 'batched publish failed; retrying singly');
       for (const p of batch) await this.write([p]);
     }
   }

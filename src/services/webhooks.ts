@@ -47,18 +47,14 @@ export class WebhookService {
     private readonly allowPrivate: () => boolean,
   ) {}
 
-  async get(id: string): Promise<Webhook | null> {
+  /** A webhook that is not deleted, with its subscriptions. */
+  async get(id: string, manager: EntityManager = this.ds.manager): Promise<Webhook | null> {
     if (!isUuid(id)) return null;
-    return this.ds.getRepository(Webhook).findOne({
-      where: { id, deletedAt: IsNull() },
-      relations: { subscriptions: true },
-    });
+    return manager.getRepository(Webhook).findOne({ where: { id, deletedAt: IsNull() }, relations: { subscriptions: true } });
   }
 
   async getOrFail(id: string, manager: EntityManager = this.ds.manager): Promise<Webhook> {
-    const found = isUuid(id)
-      ? await manager.getRepository(Webhook).findOne({ where: { id, deletedAt: IsNull() }, relations: { subscriptions: true } })
-      : null;
+    const found = await this.get(id, manager);
     if (!found) throw notFound('webhook', id);
     return found;
   }

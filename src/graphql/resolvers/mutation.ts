@@ -110,6 +110,6 @@ export class MutationResolver {
   @Authorized('publish')
   @Mutation(() => EventGql)
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
-    return (await ctx.services.events.publish(input)).event;
+    return ctx.services.events.publish(input);
   }
 }
