@@ -1,7 +1,16 @@
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import { adminUrl, createKey, createWebhooks, freshDb, isEmbedded, restartEmbedded, stopDatabase, type BenchDb } from './lib/db.js';
+import {
+  adminUrl,
+  createKey,
+  createWebhooks,
+  freshDb,
+  isEmbedded,
+  restartEmbedded,
+  stopDatabase,
+  type BenchDb,
+} from './lib/db.js';
 import { GqlClient, PUBLISH, userPayload } from './lib/load.js';
 import { startReceiver, startServer, type ReceiverProc, type ServerProc } from './lib/procs.js';
 import { sleep, until } from './lib/stats.js';
@@ -32,7 +41,12 @@ async function publishBurst(client: GqlClient, n: number, prefix: string, concur
         for (let tries = 0; ; tries++) {
           try {
             const r = await client.post<{ publishEvent: { id: string } }>(PUBLISH, {
-              input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`${prefix}${i}`), idempotencyKey: `${prefix}${i}` },
+              input: {
+                resource: 'USERS',
+                action: 'CREATE',
+                payload: userPayload(`${prefix}${i}`),
+                idempotencyKey: `${prefix}${i}`,
+              },
             });
             ids[i] = r.publishEvent.id;
             break;
@@ -57,14 +71,23 @@ async function queueBurst(db: BenchDb, key: string, n: number, prefix: string): 
   return ids;
 }
 
-async function tally(receiver: ReceiverProc, prefix: string, acknowledged: string[]): Promise<{ lost: number; duplicated: number }> {
+async function tally(
+  receiver: ReceiverProc,
+  prefix: string,
+  acknowledged: string[],
+): Promise<{ lost: number; duplicated: number }> {
   const got = new Set(await receiver.ids(prefix));
   const s = await receiver.stats(prefix);
   return { lost: acknowledged.filter((id) => !got.has(id)).length, duplicated: s.duplicates };
 }
 
 async function waitAll(receiver: ReceiverProc, prefix: string, n: number, timeoutMs = 300_000): Promise<void> {
-  await until(async () => (await receiver.stats(prefix)).unique >= n, timeoutMs, `${n} receipts on ${prefix}`, 200).catch(() => undefined);
+  await until(
+    async () => (await receiver.stats(prefix)).unique >= n,
+    timeoutMs,
+    `${n} receipts on ${prefix}`,
+    200,
+  ).catch(() => undefined);
 }
 
 async function sigkillDrill(receiver: ReceiverProc): Promise<void> {
@@ -106,7 +129,10 @@ async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
     const admin = new pg.Client({ connectionString: await adminUrl() });
     await admin.connect();
     const dbName = new URL(db.url).pathname.slice(1);
-    const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+    const { rowCount } = await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [dbName],
+    );
     await admin.end();
     say(`- terminated ${rowCount} server connections (pg_terminate_backend) after ${before} receipts`);
   }
@@ -114,14 +140,23 @@ async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
   const more = await publishBurst(client, 100, 'r2-');
   await waitAll(receiver, '/ok/pgr', BURST + 100);
   const t = await tally(receiver, '/ok/pgr', [...ids, ...more]);
-  say(`- server process restarted: no (same pid ${server.child.pid}, still running: ${server.child.exitCode === null})`);
+  say(
+    `- server process restarted: no (same pid ${server.child.pid}, still running: ${server.child.exitCode === null})`,
+  );
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await client.close();
   await server.kill();
   await db.drop();
 }
 
-async function healthyRate(receiver: ReceiverProc, db: BenchDb, key: string, n: number, prefix: string, env: Record<string, string>): Promise<{ rate: number; allRate: number; ids: string[] }> {
+async function healthyRate(
+  receiver: ReceiverProc,
+  db: BenchDb,
+  key: string,
+  n: number,
+  prefix: string,
+  env: Record<string, string>,
+): Promise<{ rate: number; allRate: number; ids: string[] }> {
   const publisher = await startServer({ env: { DATABASE_URL: db.url, HOOKLINE_WORKER: 'false' } });
   const client = new GqlClient(publisher.url, key);
   const ids = await publishBurst(client, n, prefix);
@@ -149,13 +184,23 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
 
   const db = await freshDb('bad2');
   const key2 = await createKey(db, 'SUPPORT');
-  await createWebhooks(db, [`${receiver.url}/ok/healthy`, `${receiver.url}/slow/x`, `${receiver.url}/reset/x`, `${receiver.url}/flaky/x`, `${receiver.url}/hang/x`]);
+  await createWebhooks(db, [
+    `${receiver.url}/ok/healthy`,
+    `${receiver.url}/slow/x`,
+    `${receiver.url}/reset/x`,
+    `${receiver.url}/flaky/x`,
+    `${receiver.url}/hang/x`,
+  ]);
   const mixed = await healthyRate(receiver, db, key2, n, 'hm', env);
   const t = await tally(receiver, '/ok/healthy', mixed.ids);
   const s = await receiver.stats();
   say(`- healthy webhook alone: ${baseline.rate.toFixed(0)} deliveries/s`);
-  say(`- healthy webhook beside slow (2 s), resetting, 50 % 500 and never-answering ones: ${mixed.rate.toFixed(0)} deliveries/s (${((mixed.rate / baseline.rate) * 100).toFixed(0)} % of alone)`);
-  say(`- requests per second from the worker to all destinations meanwhile: ${mixed.allRate.toFixed(0)} (${((mixed.allRate / baseline.allRate) * 100).toFixed(0)} % of the healthy webhook alone): the resetting and 500-answering destinations answer at once, so they share the worker's capacity with the healthy one; the slow and silent ones hold only their ${10} slots each`);
+  say(
+    `- healthy webhook beside slow (2 s), resetting, 50 % 500 and never-answering ones: ${mixed.rate.toFixed(0)} deliveries/s (${((mixed.rate / baseline.rate) * 100).toFixed(0)} % of alone)`,
+  );
+  say(
+    `- requests per second from the worker to all destinations meanwhile: ${mixed.allRate.toFixed(0)} (${((mixed.allRate / baseline.allRate) * 100).toFixed(0)} % of the healthy webhook alone): the resetting and 500-answering destinations answer at once, so they share the worker's capacity with the healthy one; the slow and silent ones hold only their ${10} slots each`,
+  );
   say(`- requests seen by the bad destinations: ${JSON.stringify(s.byPath)}`);
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await db.drop();
@@ -189,19 +234,33 @@ async function badInputSweep(): Promise<void> {
   const key = await createKey(db, 'SUPPORT');
   await createWebhooks(db, ['https://example.com/existing']);
   const server = await startServer({ env: { DATABASE_URL: db.url, HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'false' } });
-  const counts = async () => (await db.pool.query(`SELECT (SELECT count(*) FROM webhooks) w, (SELECT count(*) FROM webhook_subscriptions) s, (SELECT count(*) FROM events) e, (SELECT count(*) FROM deliveries) d, (SELECT count(*) FROM api_keys) k`)).rows[0];
+  const counts = async () =>
+    (
+      await db.pool.query(
+        `SELECT (SELECT count(*) FROM webhooks) w, (SELECT count(*) FROM webhook_subscriptions) s, (SELECT count(*) FROM events) e, (SELECT count(*) FROM deliveries) d, (SELECT count(*) FROM api_keys) k`,
+      )
+    ).rows[0];
   const before = JSON.stringify(await counts());
   const cases = sweepCases();
   let clear = 0;
   const unclear: string[] = [];
   for (const c of cases) {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': c.contentType ?? 'application/json', authorization: `Bearer ${key}` }, body: c.body });
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': c.contentType ?? 'application/json', authorization: `Bearer ${key}` },
+      body: c.body,
+    });
     const text = await res.text();
     let ok = false;
     try {
       const json = JSON.parse(text) as { errors?: { message: string; extensions?: { code?: string } }[] };
       const e = json.errors?.[0];
-      ok = res.status < 500 && !!e && typeof e.message === 'string' && e.message.length > 0 && ['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'CONFLICT'].includes(e.extensions?.code ?? '');
+      ok =
+        res.status < 500 &&
+        !!e &&
+        typeof e.message === 'string' &&
+        e.message.length > 0 &&
+        ['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'CONFLICT'].includes(e.extensions?.code ?? '');
     } catch {
       ok = false;
     }
@@ -210,7 +269,9 @@ async function badInputSweep(): Promise<void> {
   }
   const alive = (await fetch(`http://127.0.0.1:${server.port}/healthz`)).ok && server.child.exitCode === null;
   const after = JSON.stringify(await counts());
-  say(`- ${cases.length} hostile requests; answered with a clear error: ${clear}; server alive afterwards: ${alive ? 'yes' : 'no'}; rows added: ${before === after ? 0 : `${before} → ${after}`}`);
+  say(
+    `- ${cases.length} hostile requests; answered with a clear error: ${clear}; server alive afterwards: ${alive ? 'yes' : 'no'}; rows added: ${before === after ? 0 : `${before} → ${after}`}`,
+  );
   for (const u of unclear) say(`  - unclear: ${u}`);
   say(`lost: 0, duplicated: 0`);
   await server.kill();
@@ -219,8 +280,10 @@ async function badInputSweep(): Promise<void> {
 
 function sweepCases(): { name: string; body: string; contentType?: string }[] {
   const q = (query: string, variables?: unknown) => JSON.stringify({ query, variables });
-  const create = (input: Record<string, unknown>) => q('mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }', { i: input });
-  const publish = (input: Record<string, unknown>) => q('mutation($i: PublishEventInput!) { publishEvent(input: $i) { id } }', { i: input });
+  const create = (input: Record<string, unknown>) =>
+    q('mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }', { i: input });
+  const publish = (input: Record<string, unknown>) =>
+    q('mutation($i: PublishEventInput!) { publishEvent(input: $i) { id } }', { i: input });
   const ok = { name: 'n', destinationUrl: 'https://example.com/h' };
   const cases: { name: string; body: string; contentType?: string }[] = [
     { name: 'not JSON', body: '{"query": ' },
@@ -236,8 +299,18 @@ function sweepCases(): { name: string; body: string; contentType?: string }[] {
     { name: 'first: -1', body: q('{ webhooks(first: -1) { totalCount } }') },
     { name: 'bad cursor', body: q('{ webhooks(after: "DROP TABLE") { totalCount } }') },
     { name: 'unknown enum', body: q('{ webhooks(status: EXPLODED) { totalCount } }') },
-    { name: 'deep nesting', body: q(`{ webhooks { edges { node { deliveries { edges { node { webhook { deliveries { edges { node { event { deliveries { webhook { deliveries { edges { node { id } } } } } } } } } } } } } } } } }`) },
-    { name: '1,000 aliases of a list', body: q(`{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: webhooks(first: 100) { edges { node { deliveries(first: 100) { edges { node { attempts { id } } } } } } }`).join(' ')} }`) },
+    {
+      name: 'deep nesting',
+      body: q(
+        `{ webhooks { edges { node { deliveries { edges { node { webhook { deliveries { edges { node { event { deliveries { webhook { deliveries { edges { node { id } } } } } } } } } } } } } } } } }`,
+      ),
+    },
+    {
+      name: '1,000 aliases of a list',
+      body: q(
+        `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: webhooks(first: 100) { edges { node { deliveries(first: 100) { edges { node { attempts { id } } } } } } }`).join(' ')} }`,
+      ),
+    },
     { name: 'huge string name', body: create({ ...ok, name: 'x'.repeat(100_000) }) },
     { name: 'empty name', body: create({ ...ok, name: '' }) },
     { name: 'name with injection', body: create({ ...ok, name: "'; DROP TABLE webhooks; --".repeat(10) }) },
@@ -254,7 +327,16 @@ function sweepCases(): { name: string; body: string; contentType?: string }[] {
     { name: 'bearer token with CRLF', body: create({ ...ok, bearerToken: 'abc\r\nX-Evil: 1' }) },
     { name: 'bad whsec secret', body: create({ ...ok, hmacSecret: 'whsec_***' }) },
     { name: 'USERS/COMPLETE', body: create({ ...ok, subscriptions: [{ resource: 'USERS', action: 'COMPLETE' }] }) },
-    { name: 'duplicate subscriptions', body: create({ ...ok, subscriptions: [{ resource: 'USERS', action: 'CREATE' }, { resource: 'USERS', action: 'CREATE' }] }) },
+    {
+      name: 'duplicate subscriptions',
+      body: create({
+        ...ok,
+        subscriptions: [
+          { resource: 'USERS', action: 'CREATE' },
+          { resource: 'USERS', action: 'CREATE' },
+        ],
+      }),
+    },
     { name: 'unknown resource', body: create({ ...ok, subscriptions: [{ resource: 'ROBOTS', action: 'CREATE' }] }) },
     { name: 'subscriptions not a list', body: create({ ...ok, subscriptions: 'all' }) },
     { name: 'name is an object', body: create({ ...ok, name: { $gt: '' } }) },
@@ -264,29 +346,60 @@ function sweepCases(): { name: string; body: string; contentType?: string }[] {
     { name: 'payload id boolean', body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: true } }) },
     { name: 'payload is a string', body: publish({ resource: 'USERS', action: 'CREATE', payload: 'id=1' }) },
     { name: 'payload is an array', body: publish({ resource: 'USERS', action: 'CREATE', payload: [{ id: 1 }] }) },
-    { name: 'payload too large', body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1', bio: 'x'.repeat(300_000) } }) },
-    { name: 'enrollment progress 7', body: publish({ resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', progress: 7 } }) },
-    { name: 'enrollment state bogus', body: publish({ resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', state: 'exploded' } }) },
-    { name: 'COURSES/COMPLETE publish', body: publish({ resource: 'COURSES', action: 'COMPLETE', payload: { id: '1' } }) },
-    { name: 'occurredAt garbage', body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1' }, occurredAt: 'yesterday' }) },
-    { name: 'idempotency key 1000 chars', body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1' }, idempotencyKey: 'k'.repeat(1000) }) },
+    {
+      name: 'payload too large',
+      body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1', bio: 'x'.repeat(300_000) } }),
+    },
+    {
+      name: 'enrollment progress 7',
+      body: publish({ resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', progress: 7 } }),
+    },
+    {
+      name: 'enrollment state bogus',
+      body: publish({ resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', state: 'exploded' } }),
+    },
+    {
+      name: 'COURSES/COMPLETE publish',
+      body: publish({ resource: 'COURSES', action: 'COMPLETE', payload: { id: '1' } }),
+    },
+    {
+      name: 'occurredAt garbage',
+      body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1' }, occurredAt: 'yesterday' }),
+    },
+    {
+      name: 'idempotency key 1000 chars',
+      body: publish({ resource: 'USERS', action: 'CREATE', payload: { id: '1' }, idempotencyKey: 'k'.repeat(1000) }),
+    },
     { name: 'webhook id injection', body: q(`mutation { deleteWebhook(id: "1' OR '1'='1") }`) },
     { name: 'webhook id huge', body: q(`mutation { pauseWebhook(id: "${'9'.repeat(10_000)}") { id } }`) },
-    { name: 'redeliver unknown', body: q(`mutation { redeliver(deliveryId: "00000000-0000-4000-8000-000000000000") { id } }`) },
+    {
+      name: 'redeliver unknown',
+      body: q(`mutation { redeliver(deliveryId: "00000000-0000-4000-8000-000000000000") { id } }`),
+    },
     { name: 'revoke unknown key', body: q(`mutation { revokeApiKey(id: "not-a-uuid") { id } }`) },
     { name: 'api key bad role', body: q(`mutation { createApiKey(name: "x", role: ROOT) { token } }`) },
-    { name: 'retryFailed future since', body: q(`mutation { retryFailedDeliveries(webhookId: "00000000-0000-4000-8000-000000000000", since: "2999-01-01T00:00:00Z") }`) },
+    {
+      name: 'retryFailed future since',
+      body: q(
+        `mutation { retryFailedDeliveries(webhookId: "00000000-0000-4000-8000-000000000000", since: "2999-01-01T00:00:00Z") }`,
+      ),
+    },
     { name: 'since not a date', body: q(`mutation { retryFailedDeliveries(webhookId: "x", since: "soon") }`) },
     { name: 'NUL bytes in name', body: create({ ...ok, name: 'a\u0000b' }) },
     { name: 'directive abuse', body: q(`{ ${'__typename @skip(if: false) '.repeat(2000)} }`) },
-    { name: 'batched array of 1000 queries', body: JSON.stringify(Array.from({ length: 1000 }, () => ({ query: '{ __typename }' }))) },
+    {
+      name: 'batched array of 1000 queries',
+      body: JSON.stringify(Array.from({ length: 1000 }, () => ({ query: '{ __typename }' }))),
+    },
   ];
   return cases;
 }
 
 async function main(): Promise<void> {
   say('# Fault drills');
-  say(`\nWritten by \`npm run drill\`${quick ? ' --quick' : ''} on ${new Date().toISOString()}; database: ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}.`);
+  say(
+    `\nWritten by \`npm run drill\`${quick ? ' --quick' : ''} on ${new Date().toISOString()}; database: ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}.`,
+  );
   const receiver = await startReceiver();
   await sigkillDrill(receiver);
   await receiver.reset();
@@ -305,7 +418,11 @@ async function main(): Promise<void> {
     /* new */
   }
   const marker = '<!-- drills -->';
-  const head = existing.includes(marker) ? existing.slice(0, existing.indexOf(marker)) : existing ? existing + '\n' : '';
+  const head = existing.includes(marker)
+    ? existing.slice(0, existing.indexOf(marker))
+    : existing
+      ? existing + '\n'
+      : '';
   writeFileSync(file, `${head}${marker}\n${lines.join('\n')}\n`);
 }
 

@@ -78,12 +78,23 @@ process.on('message', (m: { cmd: string; track?: boolean; prefix?: string }) => 
         unique++;
         duplicates += n - 1;
       }
-      process.send!({ cmd: 'stats', total: stats.total, byPath: stats.byPath, unique, duplicates, firstNs: stats.firstNs.toString(), lastNs: stats.lastNs.toString() });
+      process.send!({
+        cmd: 'stats',
+        total: stats.total,
+        byPath: stats.byPath,
+        unique,
+        duplicates,
+        firstNs: stats.firstNs.toString(),
+        lastNs: stats.lastNs.toString(),
+      });
       break;
     }
     case 'ids': {
       const prefix = m.prefix ?? '';
-      process.send!({ cmd: 'ids', ids: [...stats.ids.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.split(' ')[1]) });
+      process.send!({
+        cmd: 'ids',
+        ids: [...stats.ids.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.split(' ')[1]),
+      });
       break;
     }
     case 'arrivals':

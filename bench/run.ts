@@ -18,9 +18,21 @@ import { insertEvents } from '../src/storage/sql/events.js';
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 3;
 const CAP = 10; // HOOKLINE_PER_WEBHOOK_CONCURRENCY default: the concurrency the client limit is measured at
-const ENVELOPE = JSON.stringify({ id: '3f0c5a8e-0000-4000-8000-000000000000', type: 'user.created', timestamp: new Date().toISOString(), data: userPayload('42') });
+const ENVELOPE = JSON.stringify({
+  id: '3f0c5a8e-0000-4000-8000-000000000000',
+  type: 'user.created',
+  timestamp: new Date().toISOString(),
+  data: userPayload('42'),
+});
 
-type Row = { name: string; unit: string; values: number[]; target?: string; ok?: (median: number) => boolean; note?: string };
+type Row = {
+  name: string;
+  unit: string;
+  values: number[];
+  target?: string;
+  ok?: (median: number) => boolean;
+  note?: string;
+};
 const rows: Row[] = [];
 function record(name: string, unit: string, value: number, target?: string, ok?: (m: number) => boolean): void {
   let row = rows.find((r) => r.name === name);
@@ -39,26 +51,51 @@ async function clientLimit(receiver: ReceiverProc): Promise<{ got: number }> {
 }
 
 /** Publishes with workers off, then starts the server with its worker and times the drain. */
-async function deliveryThroughput(receiver: ReceiverProc, webhooks: number, perWebhook: number, gotLimit: number): Promise<void> {
+async function deliveryThroughput(
+  receiver: ReceiverProc,
+  webhooks: number,
+  perWebhook: number,
+  gotLimit: number,
+): Promise<void> {
   const total = webhooks * perWebhook;
   const db = await freshDb('throughput');
-  await createWebhooks(db, Array.from({ length: webhooks }, (_, i) => `${receiver.url}/ok/${i}`));
+  await createWebhooks(
+    db,
+    Array.from({ length: webhooks }, (_, i) => `${receiver.url}/ok/${i}`),
+  );
   // The backlog goes in through publishEvent's own statement, in batches: building it is not what is measured.
   for (let i = 0; i < perWebhook; i += 1000) {
-    await insertEvents(db.pool, Array.from({ length: Math.min(1000, perWebhook - i) }, (_, j) => ({
-      id: randomUUID(), resource: 'USERS', action: 'CREATE', type: 'user.created',
-      payload: JSON.stringify(userPayload(`t${i + j}`)), occurredAt: null, idempotencyKey: null,
-    })));
+    await insertEvents(
+      db.pool,
+      Array.from({ length: Math.min(1000, perWebhook - i) }, (_, j) => ({
+        id: randomUUID(),
+        resource: 'USERS',
+        action: 'CREATE',
+        type: 'user.created',
+        payload: JSON.stringify(userPayload(`t${i + j}`)),
+        occurredAt: null,
+        idempotencyKey: null,
+      })),
+    );
   }
   await receiver.reset();
 
   const server = await startServer({ env: { DATABASE_URL: db.url } });
   await until(async () => (await receiver.stats()).total >= total, 600_000, 'all deliveries', 100);
-  await until(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'SUCCEEDED'`)).rows[0].n === total, 60_000, 'all SUCCEEDED', 100);
+  await until(
+    async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'SUCCEEDED'`)).rows[0].n === total,
+    60_000,
+    'all SUCCEEDED',
+    100,
+  );
   const s = await receiver.stats();
   const seconds = Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9;
   const rate = (total - 1) / seconds;
-  const label = webhooks === 1 ? `delivery throughput: 1 webhook × ${total}` : `delivery throughput: ${webhooks} webhooks × ${perWebhook}`;
+  const label =
+    webhooks === 1
+      ? `delivery throughput: 1 webhook × ${total}`
+      : `delivery throughput: ${webhooks} webhooks × ${perWebhook}`;
   record(label, 'deliveries/s', rate);
   if (webhooks === 1) {
     record('delivery throughput ÷ got client limit', 'ratio', rate / gotLimit, '≥ 0.85', (m) => m >= 0.85);
@@ -93,10 +130,21 @@ async function publishRate(receiver: ReceiverProc, apiOnly: boolean): Promise<vo
   record(`${label}: events/s at concurrency 32`, 'events/s', pub.count / pub.seconds, '≥ 2000', (m) => m >= 2000);
   record(`${label}: p50 latency`, 'ms', l.p50);
   record(`${label}: p99 latency`, 'ms', l.p99, '≤ 30 ms', (m) => m <= 30);
-  await until(async () => (await receiver.stats('/ok/p')).unique >= pub.count, 300_000, 'publish backlog delivered', 200);
+  await until(
+    async () => (await receiver.stats('/ok/p')).unique >= pub.count,
+    300_000,
+    'publish backlog delivered',
+    200,
+  );
   const trivial = await closedLoop(32, quick ? 3000 : 5000, async () => void (await client.post('{ __typename }')));
   record(`${label}: GraphQL ceiling, { __typename } at concurrency 32`, 'req/s', trivial.count / trivial.seconds);
-  record(`${label}: publish ÷ trivial query rate`, 'ratio', pub.count / pub.seconds / (trivial.count / trivial.seconds), '≥ 0.5', (m) => m >= 0.5);
+  record(
+    `${label}: publish ÷ trivial query rate`,
+    'ratio',
+    pub.count / pub.seconds / (trivial.count / trivial.seconds),
+    '≥ 0.5',
+    (m) => m >= 0.5,
+  );
   await client.close();
   await worker?.kill();
   await server.kill();
@@ -110,7 +158,8 @@ async function endToEnd(receiver: ReceiverProc): Promise<void> {
   const server = await startServer({ env: { DATABASE_URL: db.url } });
   const client = new GqlClient(server.url, key);
   // Warm-up (JIT, pool connections, API key cache), as in the publish scenario.
-  for (let i = 0; i < 200; i++) await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`w${i}`) } });
+  for (let i = 0; i < 200; i++)
+    await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`w${i}`) } });
   await until(async () => (await receiver.stats('/ok/e2e')).unique >= 200, 30_000, 'warm-up receipts', 50);
   await receiver.reset(true);
   const rate = 200;
@@ -142,7 +191,10 @@ async function endToEnd(receiver: ReceiverProc): Promise<void> {
 async function fanOut(receiver: ReceiverProc): Promise<void> {
   const db = await freshDb('fanout');
   const key = await createKey(db, 'PUBLISHER');
-  await createWebhooks(db, Array.from({ length: 1000 }, (_, i) => `${receiver.url}/ok/f${i}`));
+  await createWebhooks(
+    db,
+    Array.from({ length: 1000 }, (_, i) => `${receiver.url}/ok/f${i}`),
+  );
   const server = await startServer({ env: { DATABASE_URL: db.url } });
   const client = new GqlClient(server.url, key);
   await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload('warm') } });
@@ -155,7 +207,13 @@ async function fanOut(receiver: ReceiverProc): Promise<void> {
     await until(async () => (await receiver.stats()).total >= 1000, 30_000, 'fan-out receipts', 5);
     const s = await receiver.stats();
     record('fan-out to 1,000 webhooks: publishEvent latency', 'ms', publishMs, '≤ 30 ms', (m) => m <= 30);
-    record('fan-out to 1,000 webhooks: all delivered', 'ms', Number(BigInt(s.lastNs) - t0) / 1e6, '≤ 1000 ms', (m) => m <= 1000);
+    record(
+      'fan-out to 1,000 webhooks: all delivered',
+      'ms',
+      Number(BigInt(s.lastNs) - t0) / 1e6,
+      '≤ 1000 ms',
+      (m) => m <= 1000,
+    );
   }
   await client.close();
   await server.kill();
@@ -172,7 +230,12 @@ async function liveFeed(receiver: ReceiverProc): Promise<void> {
   const latencies: number[] = [];
   const attempts = quick ? 200 : 1000;
   const clients = Array.from({ length: 100 }, () =>
-    createClient({ url: server.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${viewerKey}` }, lazy: false }),
+    createClient({
+      url: server.url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${viewerKey}` },
+      lazy: false,
+    }),
   );
   let received = 0;
   await Promise.all(
@@ -184,7 +247,10 @@ async function liveFeed(receiver: ReceiverProc): Promise<void> {
             {
               next: ({ data }) => {
                 received++;
-                if (data) latencies.push(Date.now() - (Date.parse(data.deliveryAttempts.startedAt) + data.deliveryAttempts.durationMs));
+                if (data)
+                  latencies.push(
+                    Date.now() - (Date.parse(data.deliveryAttempts.startedAt) + data.deliveryAttempts.durationMs),
+                  );
               },
               error: () => undefined,
               complete: () => undefined,
@@ -223,11 +289,16 @@ async function environment(): Promise<string[]> {
 }
 
 function table(): string[] {
-  const out = ['| scenario | median | min | max | unit | target | met |', '| --- | ---: | ---: | ---: | --- | --- | --- |'];
+  const out = [
+    '| scenario | median | min | max | unit | target | met |',
+    '| --- | ---: | ---: | ---: | --- | --- | --- |',
+  ];
   for (const r of rows) {
     const s = summary(r.values);
     const f = (x: number) => (r.unit === 'ratio' ? x.toFixed(2) : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-    out.push(`| ${r.name} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${r.unit} | ${r.target ?? ''} | ${r.ok ? (r.ok(s.median) ? 'yes' : '**no**') : ''} |`);
+    out.push(
+      `| ${r.name} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${r.unit} | ${r.target ?? ''} | ${r.ok ? (r.ok(s.median) ? 'yes' : '**no**') : ''} |`,
+    );
   }
   return out;
 }
@@ -250,7 +321,17 @@ async function main(): Promise<void> {
   await receiver.stop();
   await stopDatabase();
 
-  const md = ['# Benchmarks', '', 'Written by `npm run bench`' + (quick ? ' (--quick: one short run each; not the reference figures)' : '') + '.', '', ...env, `- wall time: ${((Date.now() - started) / 1000).toFixed(0)} s`, '', ...table(), ''];
+  const md = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench`' + (quick ? ' (--quick: one short run each; not the reference figures)' : '') + '.',
+    '',
+    ...env,
+    `- wall time: ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    '',
+    ...table(),
+    '',
+  ];
   const file = quick ? 'BENCHMARKS.quick.md' : 'BENCHMARKS.md';
   writeFileSync(file, mergeNotes(file, md.join('\n')));
   process.stdout.write(md.join('\n') + '\n');

@@ -27,7 +27,9 @@ async function main(): Promise<number> {
   let stop = async () => undefined as void;
   if (!adminUrl) {
     const port = Number(process.env.HOOKLINE_TEST_PG_PORT ?? 54339);
-    const pg = await startEmbedded(process.env.HOOKLINE_TEST_DATA_DIR ?? '.data/test', port, (m) => process.stderr.write(`${m}\n`));
+    const pg = await startEmbedded(process.env.HOOKLINE_TEST_DATA_DIR ?? '.data/test', port, (m) =>
+      process.stderr.write(`${m}\n`),
+    );
     adminUrl = pg.adminUrl;
     stop = pg.stop;
   }

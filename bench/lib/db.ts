@@ -69,12 +69,21 @@ export async function freshDb(label: string): Promise<BenchDb> {
 
 export async function createKey(db: BenchDb, role: 'SUPPORT' | 'PUBLISHER' | 'VIEWER'): Promise<string> {
   const token = newApiToken();
-  await db.pool.query('INSERT INTO api_keys (name, role, token_hash) VALUES ($1, $2, $3)', [`bench ${role}`, role, hashToken(token)]);
+  await db.pool.query('INSERT INTO api_keys (name, role, token_hash) VALUES ($1, $2, $3)', [
+    `bench ${role}`,
+    role,
+    hashToken(token),
+  ]);
   return token;
 }
 
 /** Webhooks created straight in SQL: setting up 1,000 of them is not what is measured. */
-export async function createWebhooks(db: BenchDb, urls: string[], resource = 'USERS', action = 'CREATE'): Promise<string[]> {
+export async function createWebhooks(
+  db: BenchDb,
+  urls: string[],
+  resource = 'USERS',
+  action = 'CREATE',
+): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `WITH w AS (
        INSERT INTO webhooks (name, destination_url) SELECT 'bench ' || ord, u FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)

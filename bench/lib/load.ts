@@ -5,7 +5,11 @@ import { Pool, request } from 'undici';
 // Load generation. Closed loops: `concurrency` workers each send the next
 // request as soon as the previous one is answered.
 
-export async function closedLoop(concurrency: number, durationMs: number, fn: () => Promise<void>): Promise<{ count: number; errors: number; latenciesMs: number[]; seconds: number }> {
+export async function closedLoop(
+  concurrency: number,
+  durationMs: number,
+  fn: () => Promise<void>,
+): Promise<{ count: number; errors: number; latenciesMs: number[]; seconds: number }> {
   const end = performance.now() + durationMs;
   const latenciesMs: number[] = [];
   let count = 0;
@@ -31,7 +35,12 @@ export async function closedLoop(concurrency: number, durationMs: number, fn: ()
 /** The got configuration the sender uses (keep-alive, no retries), posting `body` at `concurrency`. */
 export async function gotRate(url: string, body: string, concurrency: number, durationMs: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const client = got.extend({ agent: { http: agent }, retry: { limit: 0 }, followRedirect: false, throwHttpErrors: false });
+  const client = got.extend({
+    agent: { http: agent },
+    retry: { limit: 0 },
+    followRedirect: false,
+    throwHttpErrors: false,
+  });
   const r = await closedLoop(concurrency, durationMs, async () => {
     await client.post(url, { body, headers: { 'content-type': 'application/json' } });
   });
@@ -50,7 +59,11 @@ export async function undiciRate(url: string, body: string, concurrency: number,
 export class GqlClient {
   private pool: Pool;
   private path: string;
-  constructor(url: string, private readonly token: string, connections = 64) {
+  constructor(
+    url: string,
+    private readonly token: string,
+    connections = 64,
+  ) {
     const u = new URL(url);
     this.pool = new Pool(u.origin, { connections, pipelining: 1 });
     this.path = u.pathname;
@@ -76,5 +89,12 @@ export class GqlClient {
 export const PUBLISH = `mutation($input: PublishEventInput!) { publishEvent(input: $input) { id } }`;
 
 export function userPayload(id: string): Record<string, unknown> {
-  return { id, first_name: 'Ada', last_name: 'Lovelace', email: `ada${id}@example.com`, roles: ['learner'], locale: 'en' };
+  return {
+    id,
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    email: `ada${id}@example.com`,
+    roles: ['learner'],
+    locale: 'en',
+  };
 }

@@ -9,7 +9,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const DIST = path.resolve(here, '../..');
 
 // The V8 flags `npm start` runs the server with (package.json config.nodeFlags).
-const START_FLAGS = (JSON.parse(readFileSync(path.resolve(DIST, '../package.json'), 'utf8')) as { config?: { nodeFlags?: string } }).config?.nodeFlags?.split(' ').filter(Boolean) ?? [];
+const START_FLAGS =
+  (
+    JSON.parse(readFileSync(path.resolve(DIST, '../package.json'), 'utf8')) as { config?: { nodeFlags?: string } }
+  ).config?.nodeFlags
+    ?.split(' ')
+    .filter(Boolean) ?? [];
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -24,7 +29,16 @@ export async function freePort(): Promise<number> {
 export interface ReceiverProc {
   url: string;
   child: ChildProcess;
-  stats(prefix?: string): Promise<{ total: number; byPath: Record<string, number>; unique: number; duplicates: number; firstNs: string; lastNs: string }>;
+  stats(
+    prefix?: string,
+  ): Promise<{
+    total: number;
+    byPath: Record<string, number>;
+    unique: number;
+    duplicates: number;
+    firstNs: string;
+    lastNs: string;
+  }>;
   ids(prefix?: string): Promise<string[]>;
   arrivals(): Promise<Map<string, bigint>>;
   reset(track?: boolean): Promise<void>;
@@ -49,7 +63,13 @@ export async function startReceiver(): Promise<ReceiverProc> {
     child,
     stats: (prefix) => ask({ cmd: 'stats', prefix }, 'stats'),
     ids: async (prefix) => (await ask<{ ids: string[] }>({ cmd: 'ids', prefix }, 'ids')).ids,
-    arrivals: async () => new Map((await ask<{ arrivals: [string, string][] }>({ cmd: 'arrivals' }, 'arrivals')).arrivals.map(([k, v]) => [k, BigInt(v)])),
+    arrivals: async () =>
+      new Map(
+        (await ask<{ arrivals: [string, string][] }>({ cmd: 'arrivals' }, 'arrivals')).arrivals.map(([k, v]) => [
+          k,
+          BigInt(v),
+        ]),
+      ),
     reset: async (track = false) => void (await ask({ cmd: 'reset', track }, 'reset')),
     stop: async () => {
       child.kill('SIGKILL');
@@ -79,7 +99,12 @@ export async function startServer(opts: ServerOptions): Promise<ServerProc> {
   const port = opts.port ?? (await freePort());
   const kind = opts.kind ?? 'server';
   const script = kind === 'server' ? 'src/main.js' : 'src/cli/index.js';
-  const args = [...START_FLAGS, ...(opts.extraArgs ?? []), path.join(DIST, script), ...(kind === 'worker' ? ['worker'] : [])];
+  const args = [
+    ...START_FLAGS,
+    ...(opts.extraArgs ?? []),
+    path.join(DIST, script),
+    ...(kind === 'worker' ? ['worker'] : []),
+  ];
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,

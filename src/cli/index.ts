@@ -86,8 +86,18 @@ keys
   .action(async (opts: { json?: boolean }) => {
     const list = await withDataSource((s) => s.list());
     for (const k of list) {
-      const row = { id: k.id, name: k.name, role: k.role, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null };
-      process.stdout.write(opts.json ? `${JSON.stringify(row)}\n` : `${row.id}  ${row.role.padEnd(9)}  ${row.revokedAt ? 'revoked' : 'active '}  ${row.name}\n`);
+      const row = {
+        id: k.id,
+        name: k.name,
+        role: k.role,
+        createdAt: k.createdAt.toISOString(),
+        revokedAt: k.revokedAt?.toISOString() ?? null,
+      };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(row)}\n`
+          : `${row.id}  ${row.role.padEnd(9)}  ${row.revokedAt ? 'revoked' : 'active '}  ${row.name}\n`,
+      );
     }
   });
 keys
@@ -105,7 +115,11 @@ program
     const cfg = { ...config(), runWorker: true };
     const log = createLogger(cfg.logLevel);
     const h = await startHookline(cfg, log, { serveHttp: false });
-    const stop = () => h.stop().then(() => process.exit(0), () => process.exit(1));
+    const stop = () =>
+      h.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

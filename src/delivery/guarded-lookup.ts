@@ -7,7 +7,10 @@ import { isPublicAddress } from '../domain/url-policy.js';
 
 export class BlockedDestinationError extends Error {
   readonly code = 'HOOKLINE_BLOCKED';
-  constructor(readonly hostname: string, readonly address: string) {
+  constructor(
+    readonly hostname: string,
+    readonly address: string,
+  ) {
     super(`${hostname} resolves to non-public address ${address}`);
   }
 }

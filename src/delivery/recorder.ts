@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
-import { recordAttempts, type AttemptRecord, type RecordedAttempt, type WebhookHealth } from '../storage/sql/deliveries.js';
+import {
+  recordAttempts,
+  type AttemptRecord,
+  type RecordedAttempt,
+  type WebhookHealth,
+} from '../storage/sql/deliveries.js';
 
 // Group commit for the attempt log: while one batch is being written, the
 // next one gathers, so under load each statement carries many attempts and at
@@ -52,7 +57,10 @@ export class AttemptRecorder {
     while (this.queue.length) {
       const batch = this.queue.slice(0, MAX_BATCH);
       try {
-        const { attempts, health } = await recordAttempts(this.pool, batch.map((p) => p.rec));
+        const { attempts, health } = await recordAttempts(
+          this.pool,
+          batch.map((p) => p.rec),
+        );
         this.queue.splice(0, batch.length);
         failures = 0;
         const byKey = new Map(attempts.map((a) => [`${a.delivery_id}/${a.attempt_number}`, a]));
@@ -70,13 +78,19 @@ export class AttemptRecorder {
       } catch (err) {
         if (isDataError(err) && !batch.every((p) => p.rec.responseBody === null && p.rec.errorMessage === null)) {
           // Something a destination sent cannot be stored as text: keep the attempts, drop the excerpts.
-          this.log.warn({ err: (err as Error).message }, 'attempt excerpts could not be stored; recording without them');
+          this.log.warn(
+            { err: (err as Error).message },
+            'attempt excerpts could not be stored; recording without them',
+          );
           for (const p of batch) p.rec = { ...p.rec, responseBody: null, errorMessage: null };
           continue;
         }
         failures++;
         const delay = Math.min(100 * 2 ** failures, 5_000);
-        this.log.error({ err: (err as Error).message, batch: batch.length, retryInMs: delay }, 'writing attempts failed; retrying');
+        this.log.error(
+          { err: (err as Error).message, batch: batch.length, retryInMs: delay },
+          'writing attempts failed; retrying',
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }

@@ -116,7 +116,11 @@ export class Sender {
   }
 
   /** POSTs and reads the first RESPONSE_BODY_LIMIT bytes of the answer (at most RESPONSE_READ_LIMIT are read). */
-  private post(url: URL, body: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  private post(
+    url: URL,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const stream = this.client.stream.post(url, { body, headers });
       let status = 0;
@@ -164,7 +168,8 @@ export class Sender {
 function classifyError(e: unknown, timeoutMs: number): [AttemptResult, Partial<SendResult>] {
   const cause = e instanceof RequestError ? (e.cause ?? e) : e;
   if (cause instanceof BlockedDestinationError || (e as { code?: string }).code === 'HOOKLINE_BLOCKED') {
-    const msg = cause instanceof BlockedDestinationError ? cause.message : 'destination resolves to a non-public address';
+    const msg =
+      cause instanceof BlockedDestinationError ? cause.message : 'destination resolves to a non-public address';
     return [{ kind: 'blocked' }, { errorMessage: msg }];
   }
   const code = (e as { code?: string }).code;
@@ -186,5 +191,8 @@ export function excerpt(body: Buffer): string | null {
     // Step back over continuation bytes (10xxxxxx) so a character is never split.
     while (end > 0 && (body[end]! & 0xc0) === 0x80) end--;
   }
-  return body.subarray(0, end).toString('utf8').replace(/\u0000/g, '');
+  return body
+    .subarray(0, end)
+    .toString('utf8')
+    .replace(/\u0000/g, '');
 }

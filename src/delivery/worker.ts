@@ -171,7 +171,11 @@ export class Worker {
   /** Starts waiting deliveries while their lane and the worker have free slots. */
   private pump(): void {
     for (const [id, lane] of this.lanes) {
-      while (lane.queue.length && lane.active < this.opts.perWebhookConcurrency && this.active < this.opts.concurrency) {
+      while (
+        lane.queue.length &&
+        lane.active < this.opts.perWebhookConcurrency &&
+        this.active < this.opts.concurrency
+      ) {
         this.launch(lane, lane.queue.shift()!);
       }
       if (this.active >= this.opts.concurrency) break;
@@ -193,9 +197,12 @@ export class Worker {
       // After a pass that ran out of room, claim again once half the room is back
       // (a claim per response made a 1,000-webhook fan-out slower, not faster).
       const roomBack = this.full && this.held <= this.opts.concurrency;
-      if (roomBack || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2)) this.wake();
+      if (roomBack || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2))
+        this.wake();
     })
-      .catch((err) => this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'))
+      .catch((err) =>
+        this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'),
+      )
       .finally(() => this.tasks.delete(task));
     this.tasks.add(task);
   }
@@ -271,8 +278,14 @@ export class Worker {
     const unsent = [...this.lanes.values()].flatMap((l) => l.queue.splice(0));
     this.held -= unsent.length;
     for (const r of unsent) this.heldBytes -= r.body.length;
-    await releaseClaims(this.pool, unsent.map((r) => ({ id: r.id, attempt: r.attempt_count }))).catch((err: Error) =>
-      this.log.warn({ err: err.message, claims: unsent.length }, 'could not hand back claims; they are retried after their lease'),
+    await releaseClaims(
+      this.pool,
+      unsent.map((r) => ({ id: r.id, attempt: r.attempt_count })),
+    ).catch((err: Error) =>
+      this.log.warn(
+        { err: err.message, claims: unsent.length },
+        'could not hand back claims; they are retried after their lease',
+      ),
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -280,7 +293,10 @@ export class Worker {
     const result = await Promise.race([settled, timeout]);
     clearTimeout(timer);
     if (result === 'timeout') {
-      this.log.warn({ inFlight: this.active }, 'shutdown timeout: attempts still in flight are retried after their lease');
+      this.log.warn(
+        { inFlight: this.active },
+        'shutdown timeout: attempts still in flight are retried after their lease',
+      );
     }
   }
 }

@@ -66,10 +66,26 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: CRUD,
     payloadFormat: 'User object',
     payloadSchema: objectSchema('User object', {
-      uid: str, hris_id: str, first_name: str, last_name: str, full_name: str, sortable_name: str,
-      name: str, email: str, locale: str, roles: strings, job_title: str, department: str,
-      manager_id: ref, hire_date: date, sub_account_id: ref, avatar_url: str, bio: str,
-      unsubscribed: bool, ...timestamps, deleted_at: date,
+      uid: str,
+      hris_id: str,
+      first_name: str,
+      last_name: str,
+      full_name: str,
+      sortable_name: str,
+      name: str,
+      email: str,
+      locale: str,
+      roles: strings,
+      job_title: str,
+      department: str,
+      manager_id: ref,
+      hire_date: date,
+      sub_account_id: ref,
+      avatar_url: str,
+      bio: str,
+      unsubscribed: bool,
+      ...timestamps,
+      deleted_at: date,
     }),
   },
   {
@@ -79,11 +95,16 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: [...CRUD, 'COMPLETE'],
     payloadFormat: 'Enrollment object',
     payloadSchema: objectSchema('Enrollment object', {
-      user_id: ref, course_template: ref,
+      user_id: ref,
+      course_template: ref,
       state: { type: ['string', 'null'], enum: ['created', 'active', 'complete', 'failed', null] },
       progress: { type: ['number', 'null'], minimum: 0, maximum: 1 },
       score: { type: ['integer', 'null'], minimum: 0, maximum: 100 },
-      required: bool, end_at: date, completed_at: date, expires_at: date, ...timestamps,
+      required: bool,
+      end_at: date,
+      completed_at: date,
+      expires_at: date,
+      ...timestamps,
     }),
   },
   {
@@ -93,10 +114,21 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: CRUD,
     payloadFormat: 'Course object',
     payloadSchema: objectSchema('Course object', {
-      title: str, description: str, estimated_time: num, is_published: bool, published_at: date,
-      course_type: str, passing_threshold: num, has_certificate: bool, default_days_until_due: int,
-      program_ids: strings, enrollments_count: int, sub_account_id: ref, external_course_id: ref,
-      ...timestamps, deleted_at: date,
+      title: str,
+      description: str,
+      estimated_time: num,
+      is_published: bool,
+      published_at: date,
+      course_type: str,
+      passing_threshold: num,
+      has_certificate: bool,
+      default_days_until_due: int,
+      program_ids: strings,
+      enrollments_count: int,
+      sub_account_id: ref,
+      external_course_id: ref,
+      ...timestamps,
+      deleted_at: date,
     }),
   },
   {
@@ -106,9 +138,17 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: CRUD,
     payloadFormat: 'Live-training object',
     payloadSchema: objectSchema('Live-training object', {
-      title: str, description: str, author_id: ref, is_published: bool, sessions_count: int,
-      enrollments_count: int, has_certificate: bool, external_course_id: ref, sub_account_id: ref,
-      ...timestamps, deleted_at: date,
+      title: str,
+      description: str,
+      author_id: ref,
+      is_published: bool,
+      sessions_count: int,
+      enrollments_count: int,
+      has_certificate: bool,
+      external_course_id: ref,
+      sub_account_id: ref,
+      ...timestamps,
+      deleted_at: date,
     }),
   },
   {
@@ -118,8 +158,15 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: CRUD,
     payloadFormat: 'Registration object',
     payloadSchema: objectSchema('Registration object', {
-      live_course_session_id: ref, live_course_id: ref, user_id: ref, uid: str, name: str,
-      start_at: date, marked_complete_at: date, ...timestamps, deleted_at: date,
+      live_course_session_id: ref,
+      live_course_id: ref,
+      user_id: ref,
+      uid: str,
+      name: str,
+      start_at: date,
+      marked_complete_at: date,
+      ...timestamps,
+      deleted_at: date,
     }),
   },
   {
@@ -129,7 +176,10 @@ export const CATALOG: readonly ResourceDefinition[] = [
     actions: CRUD,
     payloadFormat: 'Program object',
     payloadSchema: objectSchema('Program object', {
-      title: str, description: str, is_published: bool, course_count: int,
+      title: str,
+      description: str,
+      is_published: bool,
+      course_count: int,
       items: {
         type: ['array', 'null'],
         items: {
@@ -137,8 +187,11 @@ export const CATALOG: readonly ResourceDefinition[] = [
           properties: { item_type: { type: 'string' }, item_id: { type: ['string', 'integer'] } },
         },
       },
-      open_enrollment: bool, has_certificate: bool, default_days_until_due: int,
-      sub_account_id: ref, ...timestamps,
+      open_enrollment: bool,
+      has_certificate: bool,
+      default_days_until_due: int,
+      sub_account_id: ref,
+      ...timestamps,
     }),
   },
 ];
@@ -170,9 +223,21 @@ export function samplePayload(resource: ResourceType, action: EventAction): Reco
   const base = { id: 'test-1', created_at: now, updated_at: now };
   switch (resource) {
     case 'USERS':
-      return { ...base, uid: 'test.user@example.com', first_name: 'Test', last_name: 'User', email: 'test.user@example.com' };
+      return {
+        ...base,
+        uid: 'test.user@example.com',
+        first_name: 'Test',
+        last_name: 'User',
+        email: 'test.user@example.com',
+      };
     case 'ENROLLMENTS':
-      return { ...base, user_id: 'test-user', course_template: 'test-course', state: action === 'COMPLETE' ? 'complete' : 'active', progress: action === 'COMPLETE' ? 1 : 0.5 };
+      return {
+        ...base,
+        user_id: 'test-user',
+        course_template: 'test-course',
+        state: action === 'COMPLETE' ? 'complete' : 'active',
+        progress: action === 'COMPLETE' ? 1 : 0.5,
+      };
     case 'COURSES':
       return { ...base, title: 'Test course', is_published: true };
     case 'LIVE_TRAININGS':

@@ -8,7 +8,10 @@ export function parseDuration(text: string): number {
 }
 
 export function parseDurationList(text: string): number[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new Error('expected a comma-separated list of durations, e.g. 5s,5m,30m');
   return items.map(parseDuration);
 }

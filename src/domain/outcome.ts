@@ -43,8 +43,7 @@ export function decide(
   if (outcome === 'SUCCESS') {
     return { outcome, deliveryStatus: 'SUCCEEDED', nextAttemptAt: null, disableReason: null };
   }
-  const disableReason =
-    result.kind === 'response' && result.status === 410 ? 'endpoint answered 410 Gone' : null;
+  const disableReason = result.kind === 'response' && result.status === 410 ? 'endpoint answered 410 Gone' : null;
   const scheduled = retryDelay(policy, attemptNumber, random);
   if (scheduled === null) {
     return { outcome, deliveryStatus: 'FAILED', nextAttemptAt: null, disableReason };

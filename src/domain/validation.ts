@@ -1,4 +1,12 @@
-import { EVENT_ACTIONS, RESOURCE_TYPES, eventType, resourceDefinition, supportsAction, type EventAction, type ResourceType } from './catalog.js';
+import {
+  EVENT_ACTIONS,
+  RESOURCE_TYPES,
+  eventType,
+  resourceDefinition,
+  supportsAction,
+  type EventAction,
+  type ResourceType,
+} from './catalog.js';
 import { badInput } from './errors.js';
 import { destinationProblem } from './url-policy.js';
 import { isWhsecSecret } from './signing.js';
@@ -31,7 +39,11 @@ export function validDestination(field: string, value: string, allowPrivate: boo
 
 /** Secrets travel in HTTP headers or feed an HMAC: visible ASCII only, no line breaks. */
 export function validSecret(field: string, value: string, kind: 'bearer' | 'hmac'): string {
-  if (value.length === 0) throw badInput(field, `must not be empty (use clear${kind === 'bearer' ? 'BearerToken' : 'HmacSecret'} to remove it)`);
+  if (value.length === 0)
+    throw badInput(
+      field,
+      `must not be empty (use clear${kind === 'bearer' ? 'BearerToken' : 'HmacSecret'} to remove it)`,
+    );
   if (value.length > MAX_SECRET_LENGTH) {
     throw badInput(field, `must be at most ${MAX_SECRET_LENGTH} characters (got ${value.length})`);
   }

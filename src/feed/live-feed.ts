@@ -23,7 +23,11 @@ export class LiveFeed implements FeedPublisher {
   readonly pubSub = new BoundedPubSub();
   private readonly unlisten: () => void;
 
-  constructor(private readonly pool: pg.Pool, listener: PgListener, private readonly log: Logger) {
+  constructor(
+    private readonly pool: pg.Pool,
+    listener: PgListener,
+    private readonly log: Logger,
+  ) {
     this.unlisten = listener.on(FEED_CHANNEL, (payload) => this.receive(payload));
   }
 
@@ -31,7 +35,10 @@ export class LiveFeed implements FeedPublisher {
     let chunk: AttemptNotice[] = [];
     let size = 0;
     for (const n of notices) {
-      const trimmed = n.errorMessage && n.errorMessage.length > MAX_ERROR_CHARS ? { ...n, errorMessage: n.errorMessage.slice(0, MAX_ERROR_CHARS) + '…' } : n;
+      const trimmed =
+        n.errorMessage && n.errorMessage.length > MAX_ERROR_CHARS
+          ? { ...n, errorMessage: n.errorMessage.slice(0, MAX_ERROR_CHARS) + '…' }
+          : n;
       const len = JSON.stringify(trimmed).length + 1;
       if (size + len > MAX_PAYLOAD && chunk.length) {
         this.send({ t: 'a', n: chunk });

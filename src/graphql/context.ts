@@ -44,21 +44,27 @@ export function createLoaders(ds: DataSource): Loaders {
     event: new DataLoader(async (ids) => byId(await ds.getRepository(Event).findBy({ id: In([...ids]) }), ids)),
     subscriptions: new DataLoader(async (ids) =>
       grouped(
-        await ds.getRepository(WebhookSubscription).find({ where: { webhookId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
+        await ds
+          .getRepository(WebhookSubscription)
+          .find({ where: { webhookId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
         ids,
         (s) => s.webhookId,
       ),
     ),
     deliveriesOfEvent: new DataLoader(async (ids) =>
       grouped(
-        await ds.getRepository(Delivery).find({ where: { eventId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
+        await ds
+          .getRepository(Delivery)
+          .find({ where: { eventId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
         ids,
         (d) => d.eventId,
       ),
     ),
     attempts: new DataLoader(async (ids) =>
       grouped(
-        await ds.getRepository(DeliveryAttempt).find({ where: { deliveryId: In([...ids]) }, order: { attemptNumber: 'ASC' } }),
+        await ds
+          .getRepository(DeliveryAttempt)
+          .find({ where: { deliveryId: In([...ids]) }, order: { attemptNumber: 'ASC' } }),
         ids,
         (a) => a.deliveryId,
       ),

@@ -2,7 +2,10 @@ import { decodeCursor, encodeCursor, type Position } from '../domain/cursor.js';
 import { badInput } from '../domain/errors.js';
 import { validPageSize } from '../domain/validation.js';
 
-export function pageArgs(first: number | null | undefined, after: string | null | undefined): { limit: number; after: Position | null } {
+export function pageArgs(
+  first: number | null | undefined,
+  after: string | null | undefined,
+): { limit: number; after: Position | null } {
   const limit = validPageSize(first);
   if (after === null || after === undefined) return { limit, after: null };
   const pos = decodeCursor(after);

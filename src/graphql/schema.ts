@@ -11,7 +11,15 @@ import { SubscriptionResolver } from './resolvers/subscription.js';
 // The schema needs a PubSub even when only printed; the server passes the live feed's.
 export async function createSchema(pubSub: PubSub = new BoundedPubSub()): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [QueryResolver, MutationResolver, SubscriptionResolver, WebhookFields, WebhookSubscriptionFields, EventFields, DeliveryFields],
+    resolvers: [
+      QueryResolver,
+      MutationResolver,
+      SubscriptionResolver,
+      WebhookFields,
+      WebhookSubscriptionFields,
+      EventFields,
+      DeliveryFields,
+    ],
     authChecker,
     authMode: 'error',
     validate: false,

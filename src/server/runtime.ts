@@ -25,7 +25,11 @@ export interface Hookline {
 }
 
 /** Starts everything one process runs: database (embedded unless DATABASE_URL), migrations, worker, HTTP and WebSocket. */
-export async function startHookline(config: Config, log: Logger, opts: { serveHttp?: boolean } = {}): Promise<Hookline> {
+export async function startHookline(
+  config: Config,
+  log: Logger,
+  opts: { serveHttp?: boolean } = {},
+): Promise<Hookline> {
   const serveHttp = opts.serveHttp ?? true;
   const database = await openDatabase(config, (msg) => log.info(msg));
   const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
@@ -44,7 +48,11 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
   const services = createServices(ds, pool, config, feed);
   if (config.runWorker) {
-    sender = new Sender({ timeoutMs: config.deliveryTimeoutMs, allowPrivate: () => config.allowPrivateDestinations, userAgent: USER_AGENT });
+    sender = new Sender({
+      timeoutMs: config.deliveryTimeoutMs,
+      allowPrivate: () => config.allowPrivateDestinations,
+      userAgent: USER_AGENT,
+    });
     workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
     worker = new Worker(workerPool, listener, sender, feed, log, {
       concurrency: config.workerConcurrency,
@@ -73,7 +81,11 @@ export async function startHookline(config: Config, log: Logger, opts: { serveHt
         const pending = await pendingMigrations(ds);
         return {
           ok: !pending,
-          detail: { database: 'reachable', migrations: pending ? 'pending' : 'applied', listener: listener.connected ? 'connected' : 'reconnecting' },
+          detail: {
+            database: 'reachable',
+            migrations: pending ? 'pending' : 'applied',
+            listener: listener.connected ? 'connected' : 'reconnecting',
+          },
         };
       },
     });

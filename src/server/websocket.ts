@@ -36,7 +36,10 @@ export function attachWebSocket(server: http.Server, schema: GraphQLSchema, serv
       onError: (ctx, _id, _payload, errors) => {
         if (errors.some((e) => e.originalError instanceof SlowConsumerError)) {
           log.warn({ apiKey: ctx.extra.apiKey?.id }, 'live feed subscriber too slow; closing');
-          ctx.extra.socket.close(CLOSE_SLOW_CONSUMER, 'Subscriber too slow: reconnect and catch up from the delivery log');
+          ctx.extra.socket.close(
+            CLOSE_SLOW_CONSUMER,
+            'Subscriber too slow: reconnect and catch up from the delivery log',
+          );
           return;
         }
         // Errors without a code of ours are either the request's fault (no original error) or internal.

@@ -15,7 +15,10 @@ const CACHE_TTL_MS = 2_000;
 export class ApiKeyService {
   private cache = new Map<string, { key: ApiKey | null; until: number }>();
 
-  constructor(private readonly ds: DataSource, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async create(name: string, role: ApiKeyRole): Promise<{ apiKey: ApiKey; token: string }> {
     const trimmed = validName('name', name);
@@ -60,10 +63,7 @@ export class ApiKeyService {
 
 export function requireKey(key: ApiKey | null): ApiKey {
   if (!key) {
-    throw new HooklineError(
-      'UNAUTHENTICATED',
-      'a valid API key is required: send "Authorization: Bearer <api key>"',
-    );
+    throw new HooklineError('UNAUTHENTICATED', 'a valid API key is required: send "Authorization: Bearer <api key>"');
   }
   return key;
 }

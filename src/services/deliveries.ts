@@ -19,7 +19,11 @@ async function page<T extends ObjectLiteral>(
   after: Position | null,
 ): Promise<Page<T>> {
   if (after) qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:at, :id)`, { at: after.createdAt, id: after.id });
-  const rows = await qb.orderBy(`${alias}.created_at`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1).getMany();
+  const rows = await qb
+    .orderBy(`${alias}.created_at`, 'DESC')
+    .addOrderBy(`${alias}.id`, 'DESC')
+    .take(limit + 1)
+    .getMany();
   return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
 }
 
@@ -40,7 +44,12 @@ export class DeliveryQueries {
     return isUuid(id) ? this.ds.getRepository(Delivery).findOneBy({ id }) : Promise.resolve(null);
   }
 
-  events(resource: ResourceType | null, action: EventAction | null, limit: number, after: Position | null): Promise<Page<Event>> {
+  events(
+    resource: ResourceType | null,
+    action: EventAction | null,
+    limit: number,
+    after: Position | null,
+  ): Promise<Page<Event>> {
     const qb = this.ds.getRepository(Event).createQueryBuilder('e').where('true');
     if (resource) qb.andWhere('e.resource = :resource', { resource });
     if (action) qb.andWhere('e.action = :action', { action });
@@ -48,7 +57,8 @@ export class DeliveryQueries {
   }
 
   async deliveries(f: DeliveryFilter, limit: number, after: Position | null): Promise<Page<Delivery>> {
-    if ((f.webhookId && !isUuid(f.webhookId)) || (f.eventId && !isUuid(f.eventId))) return { items: [], hasNextPage: false };
+    if ((f.webhookId && !isUuid(f.webhookId)) || (f.eventId && !isUuid(f.eventId)))
+      return { items: [], hasNextPage: false };
     const qb = this.ds.getRepository(Delivery).createQueryBuilder('d').where('true');
     if (f.webhookId) qb.andWhere('d.webhook_id = :webhookId', { webhookId: f.webhookId });
     if (f.eventId) qb.andWhere('d.event_id = :eventId', { eventId: f.eventId });

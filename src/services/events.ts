@@ -1,6 +1,13 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type pg from 'pg';
-import { CATALOG, eventType, resourceDefinition, samplePayload, type EventAction, type ResourceType } from '../domain/catalog.js';
+import {
+  CATALOG,
+  eventType,
+  resourceDefinition,
+  samplePayload,
+  type EventAction,
+  type ResourceType,
+} from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validPair, isUuid } from '../domain/validation.js';
 import { randomUUID } from 'node:crypto';
@@ -52,7 +59,10 @@ export class EventService {
     if (!validate(input.payload)) {
       const e = validate.errors![0]!;
       const where = e.instancePath ? `input.payload${e.instancePath.replace(/\//g, '.')}` : 'input.payload';
-      throw badInput(where, `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${resourceDefinition(input.resource).payloadFormat})`);
+      throw badInput(
+        where,
+        `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${resourceDefinition(input.resource).payloadFormat})`,
+      );
     }
     const key = input.idempotencyKey ?? null;
     if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || key.includes('\u0000'))) {

@@ -15,12 +15,7 @@ export interface Services {
   deliveries: DeliveryQueries;
 }
 
-export function createServices(
-  ds: DataSource,
-  pool: pg.Pool,
-  config: Config,
-  feed: FeedPublisher,
-): Services {
+export function createServices(ds: DataSource, pool: pg.Pool, config: Config, feed: FeedPublisher): Services {
   return {
     ds,
     apiKeys: new ApiKeyService(ds),

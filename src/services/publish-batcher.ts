@@ -41,7 +41,10 @@ export class PublishBatcher {
 
   private async write(batch: Pending[]): Promise<void> {
     try {
-      const rows = await insertEvents(this.pool, batch.map((p) => p.event));
+      const rows = await insertEvents(
+        this.pool,
+        batch.map((p) => p.event),
+      );
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const p of batch) p.resolve(byId.get(p.event.id) ?? null);
     } catch (err) {

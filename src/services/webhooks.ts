@@ -50,7 +50,9 @@ export class WebhookService {
   /** A webhook that is not deleted, with its subscriptions. */
   async get(id: string, manager: EntityManager = this.ds.manager): Promise<Webhook | null> {
     if (!isUuid(id)) return null;
-    return manager.getRepository(Webhook).findOne({ where: { id, deletedAt: IsNull() }, relations: { subscriptions: true } });
+    return manager
+      .getRepository(Webhook)
+      .findOne({ where: { id, deletedAt: IsNull() }, relations: { subscriptions: true } });
   }
 
   async getOrFail(id: string, manager: EntityManager = this.ds.manager): Promise<Webhook> {
@@ -59,7 +61,11 @@ export class WebhookService {
     return found;
   }
 
-  async page(status: WebhookStatus | null, limit: number, after: { createdAt: Date; id: string } | null): Promise<WebhookPage> {
+  async page(
+    status: WebhookStatus | null,
+    limit: number,
+    after: { createdAt: Date; id: string } | null,
+  ): Promise<WebhookPage> {
     const qb = this.ds
       .getRepository(Webhook)
       .createQueryBuilder('w')
@@ -77,9 +83,13 @@ export class WebhookService {
   async create(input: CreateWebhookInput): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
     const name = validName('input.name', input.name);
     const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.allowPrivate());
-    const bearerToken = input.bearerToken == null ? null : validSecret('input.bearerToken', input.bearerToken, 'bearer');
+    const bearerToken =
+      input.bearerToken == null ? null : validSecret('input.bearerToken', input.bearerToken, 'bearer');
     if (input.generateHmacSecret && input.hmacSecret != null) {
-      throw badInput('input.generateHmacSecret', 'cannot be combined with input.hmacSecret: give a secret or ask for one, not both');
+      throw badInput(
+        'input.generateHmacSecret',
+        'cannot be combined with input.hmacSecret: give a secret or ask for one, not both',
+      );
     }
     const generatedSecret = input.generateHmacSecret ? newWebhookSecret() : null;
     const hmacSecret =
@@ -106,10 +116,16 @@ export class WebhookService {
       changes.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.allowPrivate());
     }
     if (input.clearBearerToken && input.bearerToken != null) {
-      throw badInput('input.clearBearerToken', 'cannot be combined with input.bearerToken: set a token or clear it, not both');
+      throw badInput(
+        'input.clearBearerToken',
+        'cannot be combined with input.bearerToken: set a token or clear it, not both',
+      );
     }
     if (input.clearHmacSecret && input.hmacSecret != null) {
-      throw badInput('input.clearHmacSecret', 'cannot be combined with input.hmacSecret: set a secret or clear it, not both');
+      throw badInput(
+        'input.clearHmacSecret',
+        'cannot be combined with input.hmacSecret: set a secret or clear it, not both',
+      );
     }
     if (input.bearerToken != null) changes.bearerToken = validSecret('input.bearerToken', input.bearerToken, 'bearer');
     if (input.clearBearerToken) changes.bearerToken = null;
@@ -118,7 +134,9 @@ export class WebhookService {
 
     await this.getOrFail(id);
     if (Object.keys(changes).length) {
-      await this.ds.getRepository(Webhook).update({ id, deletedAt: IsNull() }, { ...changes, updatedAt: () => 'now()' });
+      await this.ds
+        .getRepository(Webhook)
+        .update({ id, deletedAt: IsNull() }, { ...changes, updatedAt: () => 'now()' });
     }
     return this.getOrFail(id);
   }
@@ -165,21 +183,26 @@ export class WebhookService {
   async addSubscriptions(webhookId: string, pairs: SubscriptionPair[]): Promise<Webhook> {
     const valid = validPairs('subscriptions', pairs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
-    await this.ds.transaction(async (m) => {
-      const webhook = await this.getOrFail(webhookId, m);
-      const existing = valid.filter((p) => webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action));
-      if (existing.length) {
-        throw conflict(
-          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}`,
+    await this.ds
+      .transaction(async (m) => {
+        const webhook = await this.getOrFail(webhookId, m);
+        const existing = valid.filter((p) =>
+          webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
         );
-      }
-      await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
-      await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
-    }).catch((e: unknown) => {
-      // A concurrent add of the same pair got there first.
-      if (isUniqueViolation(e, 'webhook_subscriptions_unique')) throw conflict('webhook is already subscribed to one of these events');
-      throw e;
-    });
+        if (existing.length) {
+          throw conflict(
+            `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}`,
+          );
+        }
+        await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
+        await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
+      })
+      .catch((e: unknown) => {
+        // A concurrent add of the same pair got there first.
+        if (isUniqueViolation(e, 'webhook_subscriptions_unique'))
+          throw conflict('webhook is already subscribed to one of these events');
+        throw e;
+      });
     return this.getOrFail(webhookId);
   }
 
@@ -188,7 +211,9 @@ export class WebhookService {
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await this.ds.transaction(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
-      const missing = valid.filter((p) => !webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action));
+      const missing = valid.filter(
+        (p) => !webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
+      );
       if (missing.length) {
         throw new HooklineError(
           'NOT_FOUND',

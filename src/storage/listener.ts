@@ -15,7 +15,10 @@ export class PgListener {
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly url: string, private readonly log: Logger) {}
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+  ) {}
 
   on(channel: string, handler: Handler): () => void {
     let set = this.handlers.get(channel);

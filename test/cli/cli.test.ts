@@ -65,7 +65,9 @@ describe('hookline CLI', () => {
     const r = await run(['migrate'], env);
     assert.equal(r.code, 0, fmt(r));
     assert.match(r.stderr, /applied: Initial1764380000000/);
-    const { rows } = await db.pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
+    const { rows } = await db.pool.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    );
     assert.deepEqual(
       rows.map((x) => x.table_name),
       ['api_keys', 'deliveries', 'delivery_attempts', 'events', 'migrations', 'webhook_subscriptions', 'webhooks'],
@@ -147,7 +149,8 @@ describe('hookline CLI', () => {
 
     // --role bogus: non-zero, names the allowed roles, creates nothing.
     assert.notEqual(bogus.code, 0, fmt(bogus));
-    for (const role of ['SUPPORT', 'PUBLISHER', 'VIEWER']) assert.ok(bogus.stderr.includes(role), `stderr should name ${role}: ${fmt(bogus)}`);
+    for (const role of ['SUPPORT', 'PUBLISHER', 'VIEWER'])
+      assert.ok(bogus.stderr.includes(role), `stderr should name ${role}: ${fmt(bogus)}`);
     assert.equal(bogus.stdout, '');
     const { rows } = await db.pool.query(`SELECT id FROM api_keys WHERE name = 'bogus-role-key'`);
     assert.deepEqual(rows, []);

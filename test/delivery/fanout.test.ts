@@ -15,13 +15,17 @@ async function tableCounts(s: TestServer): Promise<{ events: number; deliveries:
 }
 
 async function waitSettled(s: TestServer, eventId: string, n: number): Promise<void> {
-  await eventually(async () => {
-    const { rows } = await s.db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1 AND status = 'SUCCEEDED'`,
-      [eventId],
-    );
-    return rows[0]!.n === n;
-  }, 15_000, `${n} deliveries of ${eventId} to succeed`);
+  await eventually(
+    async () => {
+      const { rows } = await s.db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1 AND status = 'SUCCEEDED'`,
+        [eventId],
+      );
+      return rows[0]!.n === n;
+    },
+    15_000,
+    `${n} deliveries of ${eventId} to succeed`,
+  );
 }
 
 describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
@@ -49,7 +53,10 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     await eventually(() => receivedAt(r, crt).length === 1, 10_000, 'the user.created delivery');
 
     const updated = await publish(s, 'USERS', 'UPDATE', { id: 'u-1', first_name: 'New' });
-    assert.deepEqual(updated.deliveries.map((d) => d.webhook.id), [u.id]);
+    assert.deepEqual(
+      updated.deliveries.map((d) => d.webhook.id),
+      [u.id],
+    );
     await eventually(() => receivedAt(r, upd).length === 1, 10_000, 'the user.updated delivery');
     await marker.pass();
 
@@ -83,7 +90,9 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
       assert.equal(got[0]!.headers['webhook-id'], ev.id);
       assert.equal(JSON.parse(got[0]!.body).data.title, 'Fan-out');
     }
-    const { rows } = await s.db.pool.query('SELECT count(*)::int AS n FROM delivery_attempts WHERE event_id = $1', [ev.id]);
+    const { rows } = await s.db.pool.query('SELECT count(*)::int AS n FROM delivery_attempts WHERE event_id = $1', [
+      ev.id,
+    ]);
     assert.equal(rows[0].n, 30, 'one attempt per webhook');
   });
 
@@ -106,7 +115,9 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     await createWebhook(s, { url: `${r.url}${p2}`, subs: [['PROGRAMS', 'CREATE']] });
     const key = `idem-${Date.now()}-${Math.random()}`;
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => publishRaw(s, { resource: 'PROGRAMS', action: 'CREATE', payload: { id: 'prog-1' }, idempotencyKey: key })),
+      Array.from({ length: 20 }, () =>
+        publishRaw(s, { resource: 'PROGRAMS', action: 'CREATE', payload: { id: 'prog-1' }, idempotencyKey: key }),
+      ),
     );
     for (const res of results) assert.ok(res.data?.publishEvent.id, JSON.stringify(res));
     const ids = new Set(results.map((res) => res.data!.publishEvent.id));
@@ -115,7 +126,10 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     for (const res of results) assert.equal(res.data!.publishEvent.deliveries.length, 2);
 
     const ev = await s.db.pool.query('SELECT id FROM events WHERE idempotency_key = $1', [key]);
-    assert.deepEqual(ev.rows.map((x) => x.id), [eventId]);
+    assert.deepEqual(
+      ev.rows.map((x) => x.id),
+      [eventId],
+    );
     const dl = await s.db.pool.query('SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1', [eventId]);
     assert.equal(dl.rows[0].n, 2, 'one delivery per subscribed webhook');
 
@@ -139,14 +153,38 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     // Subscribers exist for every pair used, so a stored event would also create deliveries.
     const v = await createWebhook(s, {
       url: `${r.url}${uniquePath('validation')}`,
-      subs: [['LIVE_TRAININGS', 'CREATE'], ['ENROLLMENTS', 'UPDATE'], ['USERS', 'DELETE']],
+      subs: [
+        ['LIVE_TRAININGS', 'CREATE'],
+        ['ENROLLMENTS', 'UPDATE'],
+        ['USERS', 'DELETE'],
+      ],
     });
     const before = await tableCounts(s);
     const cases: { name: string; input: Record<string, unknown>; field: RegExp; message: RegExp }[] = [
-      { name: 'payload without id', input: { resource: 'LIVE_TRAININGS', action: 'CREATE', payload: { title: 'x' } }, field: /^input\.payload$/, message: /id/ },
-      { name: 'id of the wrong type', input: { resource: 'LIVE_TRAININGS', action: 'CREATE', payload: { id: true } }, field: /^input\.payload\.id$/, message: /./ },
-      { name: 'progress out of range', input: { resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', progress: 2 } }, field: /^input\.payload\.progress$/, message: /./ },
-      { name: 'USERS/COMPLETE', input: { resource: 'USERS', action: 'COMPLETE', payload: { id: '1' } }, field: /^input(\.action)?$/, message: /COMPLETE/ },
+      {
+        name: 'payload without id',
+        input: { resource: 'LIVE_TRAININGS', action: 'CREATE', payload: { title: 'x' } },
+        field: /^input\.payload$/,
+        message: /id/,
+      },
+      {
+        name: 'id of the wrong type',
+        input: { resource: 'LIVE_TRAININGS', action: 'CREATE', payload: { id: true } },
+        field: /^input\.payload\.id$/,
+        message: /./,
+      },
+      {
+        name: 'progress out of range',
+        input: { resource: 'ENROLLMENTS', action: 'UPDATE', payload: { id: '1', progress: 2 } },
+        field: /^input\.payload\.progress$/,
+        message: /./,
+      },
+      {
+        name: 'USERS/COMPLETE',
+        input: { resource: 'USERS', action: 'COMPLETE', payload: { id: '1' } },
+        field: /^input(\.action)?$/,
+        message: /COMPLETE/,
+      },
       {
         name: 'payload over HOOKLINE_MAX_PAYLOAD_BYTES',
         input: { resource: 'USERS', action: 'DELETE', payload: { id: '1', bio: 'x'.repeat(2990) } },
@@ -203,7 +241,9 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     assert.ok(sup.data?.publishEvent.id, JSON.stringify(sup));
     await eventually(() => receivedAt(r, p).length === 2, 10_000, 'both events delivered');
     assert.deepEqual(
-      receivedAt(r, p).map((m) => m.headers['webhook-id']).sort(),
+      receivedAt(r, p)
+        .map((m) => m.headers['webhook-id'])
+        .sort(),
       [pub.data.publishEvent.id, sup.data!.publishEvent.id].sort(),
     );
   });

@@ -46,15 +46,19 @@ describe('delivery survives SIGKILL mid-burst', () => {
   }
 
   async function ready(child: ChildProcess, which: string): Promise<void> {
-    const waiting = eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr}`);
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) });
-        return res.status === 200;
-      } catch {
-        return false;
-      }
-    }, 30_000, `the ${which} server to be ready`);
+    const waiting = eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr}`);
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) });
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      `the ${which} server to be ready`,
+    );
     await waiting.catch((e: Error) => {
       throw new Error(`${e.message}; server stderr: ${stderr.slice(-2_000)}`);
     });
@@ -154,7 +158,9 @@ describe('delivery survives SIGKILL mid-burst', () => {
       const publishedAtKill = ids.filter(Boolean).length;
 
       // The killed worker's claims hold leases of 2 × timeout + 30 s; end them now instead of waiting.
-      const { rowCount: pendingAtKill } = await db.pool.query(`UPDATE deliveries SET next_attempt_at = now() WHERE status = 'PENDING'`);
+      const { rowCount: pendingAtKill } = await db.pool.query(
+        `UPDATE deliveries SET next_attempt_at = now() WHERE status = 'PENDING'`,
+      );
 
       const second = startServer();
       await ready(second, 'restarted');
@@ -164,7 +170,11 @@ describe('delivery survives SIGKILL mid-burst', () => {
       assert.equal(expected.size, EVENTS, 'one event per idempotency key');
 
       const delivered = () => new Set(r.received.map((m) => String(m.headers['webhook-id'])));
-      await eventually(() => [...expected].every((id) => delivered().has(id)), 30_000, 'every published event to arrive');
+      await eventually(
+        () => [...expected].every((id) => delivered().has(id)),
+        30_000,
+        'every published event to arrive',
+      );
 
       const got = delivered();
       const lost = [...expected].filter((id) => !got.has(id));
@@ -176,14 +186,23 @@ describe('delivery survives SIGKILL mid-burst', () => {
       );
       assert.equal(lost.length, 0);
       assert.ok(receivedAtKill < EVENTS, 'the kill happened mid-burst');
-      assert.ok([...got].every((id) => expected.has(id)), 'nothing but the published events arrived');
+      assert.ok(
+        [...got].every((id) => expected.has(id)),
+        'nothing but the published events arrived',
+      );
 
       const events = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
       assert.equal(events.rows[0]!.n, EVENTS);
-      await eventually(async () => {
-        const { rows } = await db.pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM deliveries GROUP BY status');
-        return rows.length === 1 && rows[0]!.status === 'SUCCEEDED' && rows[0]!.n === EVENTS;
-      }, 15_000, 'every delivery to be SUCCEEDED');
+      await eventually(
+        async () => {
+          const { rows } = await db.pool.query<{ status: string; n: number }>(
+            'SELECT status, count(*)::int AS n FROM deliveries GROUP BY status',
+          );
+          return rows.length === 1 && rows[0]!.status === 'SUCCEEDED' && rows[0]!.n === EVENTS;
+        },
+        15_000,
+        'every delivery to be SUCCEEDED',
+      );
     } finally {
       // On failure, stop the publishers' retry loops so this process can exit.
       giveUp = true;

@@ -48,16 +48,27 @@ describe('delivery: webhook lifecycle', () => {
   });
 
   async function health(webhookId: string): Promise<Health> {
-    const { rows } = await s.db.pool.query<Health>('SELECT status, consecutive_failures, failing_since FROM webhooks WHERE id = $1', [webhookId]);
+    const { rows } = await s.db.pool.query<Health>(
+      'SELECT status, consecutive_failures, failing_since FROM webhooks WHERE id = $1',
+      [webhookId],
+    );
     return rows[0]!;
   }
 
-  async function row(deliveryId: string): Promise<{ status: string; attempt_count: number; next_attempt_at: Date | null }> {
-    const { rows } = await s.db.pool.query('SELECT status, attempt_count, next_attempt_at FROM deliveries WHERE id = $1', [deliveryId]);
+  async function row(
+    deliveryId: string,
+  ): Promise<{ status: string; attempt_count: number; next_attempt_at: Date | null }> {
+    const { rows } = await s.db.pool.query(
+      'SELECT status, attempt_count, next_attempt_at FROM deliveries WHERE id = $1',
+      [deliveryId],
+    );
     return rows[0];
   }
 
-  async function setStatus(op: 'pauseWebhook' | 'resumeWebhook', id: string): Promise<{ status: string; statusReason: string | null }> {
+  async function setStatus(
+    op: 'pauseWebhook' | 'resumeWebhook',
+    id: string,
+  ): Promise<{ status: string; statusReason: string | null }> {
     const res = await s.gql(`mutation($id: ID!) { ${op}(id: $id) { id status statusReason } }`, { id });
     return must<Record<string, { status: string; statusReason: string | null }>>(res, op)[op]!;
   }
@@ -115,7 +126,13 @@ describe('delivery: webhook lifecycle', () => {
     await setStatus('resumeWebhook', w.id);
     const done = await waitForAttempts(s, id, 2);
     assert.equal(done.status, 'SUCCEEDED');
-    assert.deepEqual(done.attempts.map((a) => [a.attemptNumber, a.outcome]), [[1, 'HTTP_ERROR'], [2, 'SUCCESS']]);
+    assert.deepEqual(
+      done.attempts.map((a) => [a.attemptNumber, a.outcome]),
+      [
+        [1, 'HTTP_ERROR'],
+        [2, 'SUCCESS'],
+      ],
+    );
     assert.equal(receivedAt(r, path).length, 2);
   });
 
@@ -143,7 +160,9 @@ describe('delivery: webhook lifecycle', () => {
       assert.equal(d.nextAttemptAt, null);
     }
     // Even with a past next_attempt_at, a cancelled delivery is not claimed.
-    await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = ANY($1)`, [[...retrying, parked]]);
+    await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = ANY($1)`, [
+      [...retrying, parked],
+    ]);
     await marker.pass();
     assert.equal(receivedAt(r, path).length, 2, 'only the two first attempts made before the delete');
     for (const id of [...retrying, parked]) {
@@ -163,11 +182,20 @@ describe('delivery: webhook lifecycle', () => {
     const id = deliveryFor(ev, w.id);
     assert.equal((await waitForAttempts(s, id, 1)).status, 'SUCCEEDED');
 
-    const res = await s.gql<{ redeliver: { id: string } }>(`mutation($id: ID!) { redeliver(deliveryId: $id) { id status } }`, { id });
+    const res = await s.gql<{ redeliver: { id: string } }>(
+      `mutation($id: ID!) { redeliver(deliveryId: $id) { id status } }`,
+      { id },
+    );
     assert.equal(must(res, 'redeliver').redeliver.id, id);
     const done = await waitForAttempts(s, id, 2);
     assert.equal(done.status, 'SUCCEEDED');
-    assert.deepEqual(done.attempts.map((a) => [a.attemptNumber, a.outcome]), [[1, 'SUCCESS'], [2, 'SUCCESS']]);
+    assert.deepEqual(
+      done.attempts.map((a) => [a.attemptNumber, a.outcome]),
+      [
+        [1, 'SUCCESS'],
+        [2, 'SUCCESS'],
+      ],
+    );
     assert.equal(done.attemptCount, 2);
     const got = receivedAt(r, path);
     assert.equal(got.length, 2);
@@ -200,7 +228,14 @@ describe('delivery: webhook lifecycle', () => {
     for (const id of recent) {
       const d = await waitForAttempts(s, id, 3);
       assert.equal(d.status, 'SUCCEEDED');
-      assert.deepEqual(d.attempts.map((a) => [a.attemptNumber, a.outcome]), [[1, 'HTTP_ERROR'], [2, 'HTTP_ERROR'], [3, 'SUCCESS']]);
+      assert.deepEqual(
+        d.attempts.map((a) => [a.attemptNumber, a.outcome]),
+        [
+          [1, 'HTTP_ERROR'],
+          [2, 'HTTP_ERROR'],
+          [3, 'SUCCESS'],
+        ],
+      );
     }
     assert.equal((await getDelivery(s, old)).status, 'FAILED', 'created before `since`: left alone');
     await marker.pass();
@@ -224,10 +259,14 @@ describe('delivery: webhook lifecycle', () => {
     await s.db.pool.query(`UPDATE webhooks SET failing_since = now() - interval '2 hours' WHERE id = $1`, [w.id]);
     await makeDue(s, id);
     await waitForAttempts(s, id, 2);
-    const disabled = await eventually(async () => {
-      const x = await getWebhook(s, w.id);
-      return x?.status === 'DISABLED' ? x : null;
-    }, 10_000, 'the webhook to be disabled');
+    const disabled = await eventually(
+      async () => {
+        const x = await getWebhook(s, w.id);
+        return x?.status === 'DISABLED' ? x : null;
+      },
+      10_000,
+      'the webhook to be disabled',
+    );
     assert.ok(disabled.statusReason && disabled.statusReason.length > 0, 'the reason is recorded');
     assert.match(disabled.statusReason!, /fail/i);
     assert.equal((await health(w.id)).consecutive_failures, 2);
@@ -261,10 +300,14 @@ describe('delivery: webhook lifecycle', () => {
 
     await makeDue(s, id);
     assert.equal((await waitForAttempts(s, id, 2)).status, 'SUCCEEDED');
-    const ok = await eventually(async () => {
-      const x = await health(w.id);
-      return x.consecutive_failures === 0 ? x : null;
-    }, 10_000, 'the streak to reset');
+    const ok = await eventually(
+      async () => {
+        const x = await health(w.id);
+        return x.consecutive_failures === 0 ? x : null;
+      },
+      10_000,
+      'the streak to reset',
+    );
     assert.equal(ok.failing_since, null);
     assert.equal(ok.status, 'ACTIVE');
   });

@@ -29,12 +29,25 @@ const SLACK = 3_000;
 
 /** Every (resource, action) pair: each test takes its own, so events never reach another test's webhooks. */
 const PAIRS: Pair[] = [
-  ['USERS', 'CREATE'], ['USERS', 'UPDATE'], ['USERS', 'DELETE'],
-  ['ENROLLMENTS', 'CREATE'], ['ENROLLMENTS', 'UPDATE'], ['ENROLLMENTS', 'DELETE'], ['ENROLLMENTS', 'COMPLETE'],
-  ['COURSES', 'CREATE'], ['COURSES', 'UPDATE'], ['COURSES', 'DELETE'],
-  ['LIVE_TRAININGS', 'CREATE'], ['LIVE_TRAININGS', 'UPDATE'], ['LIVE_TRAININGS', 'DELETE'],
-  ['LIVE_TRAINING_REGISTRATIONS', 'CREATE'], ['LIVE_TRAINING_REGISTRATIONS', 'UPDATE'], ['LIVE_TRAINING_REGISTRATIONS', 'DELETE'],
-  ['PROGRAMS', 'CREATE'], ['PROGRAMS', 'UPDATE'], ['PROGRAMS', 'DELETE'],
+  ['USERS', 'CREATE'],
+  ['USERS', 'UPDATE'],
+  ['USERS', 'DELETE'],
+  ['ENROLLMENTS', 'CREATE'],
+  ['ENROLLMENTS', 'UPDATE'],
+  ['ENROLLMENTS', 'DELETE'],
+  ['ENROLLMENTS', 'COMPLETE'],
+  ['COURSES', 'CREATE'],
+  ['COURSES', 'UPDATE'],
+  ['COURSES', 'DELETE'],
+  ['LIVE_TRAININGS', 'CREATE'],
+  ['LIVE_TRAININGS', 'UPDATE'],
+  ['LIVE_TRAININGS', 'DELETE'],
+  ['LIVE_TRAINING_REGISTRATIONS', 'CREATE'],
+  ['LIVE_TRAINING_REGISTRATIONS', 'UPDATE'],
+  ['LIVE_TRAINING_REGISTRATIONS', 'DELETE'],
+  ['PROGRAMS', 'CREATE'],
+  ['PROGRAMS', 'UPDATE'],
+  ['PROGRAMS', 'DELETE'],
 ];
 
 interface FirstAttempt {
@@ -137,10 +150,14 @@ describe('delivery: outcome of an attempt', () => {
     const a = await firstAttempt(() => ({ status: 410, body: 'gone' }));
     assert.equal(a.d.attempts[0]!.outcome, 'HTTP_ERROR');
     assert.equal(a.d.attempts[0]!.responseStatus, 410);
-    const w = await eventually(async () => {
-      const x = await getWebhook(s, a.webhookId);
-      return x?.status === 'DISABLED' ? x : null;
-    }, 10_000, 'the webhook to be disabled');
+    const w = await eventually(
+      async () => {
+        const x = await getWebhook(s, a.webhookId);
+        return x?.status === 'DISABLED' ? x : null;
+      },
+      10_000,
+      'the webhook to be disabled',
+    );
     assert.match(w.statusReason ?? '', /410/);
     assert.equal(a.d.status, 'PENDING', 'the delivery is kept, not failed or cancelled');
     const { rows } = await s.db.pool.query('SELECT status FROM deliveries WHERE id = $1', [a.deliveryId]);
@@ -214,11 +231,18 @@ describe('delivery: outcome of an attempt', () => {
 
   it('truncates a multi-byte response body within 4096 bytes, at a character boundary', async () => {
     const long = '✓'.repeat(3000); // 9000 bytes; 4096 is not a multiple of 3
-    const a = await firstAttempt(() => ({ status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: long }));
+    const a = await firstAttempt(() => ({
+      status: 500,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: long,
+    }));
     const body = a.d.attempts[0]!.responseBody ?? '';
     assert.ok(body.length > 0);
     assert.ok(Buffer.byteLength(body, 'utf8') <= 4096, `stored ${Buffer.byteLength(body, 'utf8')} bytes`);
-    assert.ok(long.startsWith(body), `stored body is not a prefix of the response (ends with ${JSON.stringify(body.slice(-3))})`);
+    assert.ok(
+      long.startsWith(body),
+      `stored body is not a prefix of the response (ends with ${JSON.stringify(body.slice(-3))})`,
+    );
   });
 
   it('after the last scheduled retry fails, the delivery is FAILED', async () => {
@@ -229,17 +253,25 @@ describe('delivery: outcome of an attempt', () => {
     assert.equal(second.status, 'PENDING');
     // Attempt 2 is followed by the second scheduled delay, 2 h ±20 %.
     const t = Date.now();
-    assertWithin(second.nextAttemptAt, ms(second.attempts[1]!.startedAt) + 1.6 * H - SLACK, t + 2.4 * H + SLACK, 'second nextAttemptAt');
+    assertWithin(
+      second.nextAttemptAt,
+      ms(second.attempts[1]!.startedAt) + 1.6 * H - SLACK,
+      t + 2.4 * H + SLACK,
+      'second nextAttemptAt',
+    );
     await makeDue(s, a.deliveryId);
     const third = await waitForAttempts(s, a.deliveryId, 3);
     assert.equal(third.status, 'FAILED');
     assert.equal(third.nextAttemptAt, null);
     assert.equal(third.attemptCount, 3);
-    assert.deepEqual(third.attempts.map((x) => [x.attemptNumber, x.outcome, x.responseStatus]), [
-      [1, 'HTTP_ERROR', 500],
-      [2, 'HTTP_ERROR', 500],
-      [3, 'HTTP_ERROR', 500],
-    ]);
+    assert.deepEqual(
+      third.attempts.map((x) => [x.attemptNumber, x.outcome, x.responseStatus]),
+      [
+        [1, 'HTTP_ERROR', 500],
+        [2, 'HTTP_ERROR', 500],
+        [3, 'HTTP_ERROR', 500],
+      ],
+    );
     assert.equal(receivedAt(r, a.path).length, 3);
   });
 });
@@ -261,14 +293,26 @@ describe('delivery: non-public destinations while they are not allowed', () => {
   });
 
   it('the API refuses such destinations (so these tests insert webhooks in SQL)', async () => {
-    const res = await s.gql(`mutation($u: String!) { createWebhook(input: {name: "x", destinationUrl: $u}) { id } }`, { u: `${r.url}/api` });
+    const res = await s.gql(`mutation($u: String!) { createWebhook(input: {name: "x", destinationUrl: $u}) { id } }`, {
+      u: `${r.url}/api`,
+    });
     assert.deepEqual(codes(res), ['BAD_USER_INPUT'], JSON.stringify(res));
   });
 
   const port = () => new URL(r.url).port;
   const cases: { name: string; url: () => string; path: string; pair: Pair }[] = [
-    { name: 'a hostname resolving to 127.0.0.1 (localhost)', url: () => `http://localhost:${port()}/x`, path: '/x', pair: ['USERS', 'CREATE'] },
-    { name: 'an IP literal (127.0.0.1)', url: () => `http://127.0.0.1:${port()}/y`, path: '/y', pair: ['USERS', 'UPDATE'] },
+    {
+      name: 'a hostname resolving to 127.0.0.1 (localhost)',
+      url: () => `http://localhost:${port()}/x`,
+      path: '/x',
+      pair: ['USERS', 'CREATE'],
+    },
+    {
+      name: 'an IP literal (127.0.0.1)',
+      url: () => `http://127.0.0.1:${port()}/y`,
+      path: '/y',
+      pair: ['USERS', 'UPDATE'],
+    },
   ];
   for (const c of cases) {
     it(`${c.name} → BLOCKED with the reason, nothing sent, retry scheduled`, async () => {
@@ -277,7 +321,10 @@ describe('delivery: non-public destinations while they are not allowed', () => {
         [c.url()],
       );
       const webhookId = rows[0]!.id;
-      await s.db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)`, [webhookId, ...c.pair]);
+      await s.db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)`, [
+        webhookId,
+        ...c.pair,
+      ]);
       const t0 = Date.now();
       const ev = await publish(s, c.pair[0], c.pair[1], { id: 'b-1' });
       const id = deliveryFor(ev, webhookId);

@@ -17,7 +17,15 @@ import { Marker, createWebhook, getDelivery, receivedAt, uniquePath, waitForAtte
 const LEASE_MS = 60_000;
 
 function req(over: Partial<ClaimRequest> = {}): ClaimRequest {
-  return { limit: 100, perWebhookCap: 1000, busyWebhooks: [], busyCounts: [], saturated: [], leaseMs: LEASE_MS, ...over };
+  return {
+    limit: 100,
+    perWebhookCap: 1000,
+    busyWebhooks: [],
+    busyCounts: [],
+    saturated: [],
+    leaseMs: LEASE_MS,
+    ...over,
+  };
 }
 
 async function insertWebhook(db: Db, opts: { url?: string; pair?: [string, string] } = {}): Promise<string> {
@@ -27,25 +35,39 @@ async function insertWebhook(db: Db, opts: { url?: string; pair?: [string, strin
   );
   const id = rows[0]!.id;
   const [resource, action] = opts.pair ?? ['USERS', 'CREATE'];
-  await db.query('INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)', [id, resource, action]);
+  await db.query('INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)', [
+    id,
+    resource,
+    action,
+  ]);
   return id;
 }
 
-async function insertEvent(db: Db, payload: Record<string, unknown> = { id: '1' }, pair: [string, string] = ['USERS', 'CREATE']): Promise<string> {
-  const [ev] = await insertEvents(db, [{
-    id: randomUUID(),
-    resource: pair[0],
-    action: pair[1],
-    type: 'user.created',
-    payload: JSON.stringify(payload),
-    occurredAt: null,
-    idempotencyKey: null,
-  }]);
+async function insertEvent(
+  db: Db,
+  payload: Record<string, unknown> = { id: '1' },
+  pair: [string, string] = ['USERS', 'CREATE'],
+): Promise<string> {
+  const [ev] = await insertEvents(db, [
+    {
+      id: randomUUID(),
+      resource: pair[0],
+      action: pair[1],
+      type: 'user.created',
+      payload: JSON.stringify(payload),
+      occurredAt: null,
+      idempotencyKey: null,
+    },
+  ]);
   assert.ok(ev);
   return ev.id;
 }
 
-function attempt(d: { id: string; webhook_id: string; event_id: string }, n: number, over: Partial<AttemptRecord> = {}): AttemptRecord {
+function attempt(
+  d: { id: string; webhook_id: string; event_id: string },
+  n: number,
+  over: Partial<AttemptRecord> = {},
+): AttemptRecord {
   return {
     deliveryId: d.id,
     webhookId: d.webhook_id,
@@ -71,12 +93,17 @@ interface Row {
 }
 
 async function deliveryRow(db: Db, id: string): Promise<Row> {
-  const { rows } = await db.query<Row>('SELECT status, attempt_count, next_attempt_at, last_attempt_at FROM deliveries WHERE id = $1', [id]);
+  const { rows } = await db.query<Row>(
+    'SELECT status, attempt_count, next_attempt_at, last_attempt_at FROM deliveries WHERE id = $1',
+    [id],
+  );
   return rows[0]!;
 }
 
 async function makeAllDue(db: Db): Promise<void> {
-  await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second', attempt_count = 0 WHERE status = 'PENDING'`);
+  await db.query(
+    `UPDATE deliveries SET next_attempt_at = now() - interval '1 second', attempt_count = 0 WHERE status = 'PENDING'`,
+  );
 }
 
 describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
@@ -91,7 +118,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     await db.pool.query('TRUNCATE delivery_attempts, deliveries, events, webhook_subscriptions, webhooks CASCADE');
   });
 
-  it('a dead worker\'s claim blocks others until its lease runs out; then the delivery is claimed again and only the new claim settles it', async () => {
+  it("a dead worker's claim blocks others until its lease runs out; then the delivery is claimed again and only the new claim settles it", async () => {
     const webhookId = await insertWebhook(db.pool);
     const eventId = await insertEvent(db.pool, { id: '42', name: 'Ada' });
 
@@ -109,12 +136,17 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.equal(body.type, 'user.created');
     assert.deepEqual(body.data, { id: '42', name: 'Ada' });
     const leased = await deliveryRow(db.pool, first.id);
-    assert.ok(leased.next_attempt_at && leased.next_attempt_at.getTime() > Date.now() + LEASE_MS / 2, 'the claim pushed next_attempt_at forward by the lease');
+    assert.ok(
+      leased.next_attempt_at && leased.next_attempt_at.getTime() > Date.now() + LEASE_MS / 2,
+      'the claim pushed next_attempt_at forward by the lease',
+    );
 
     // The "worker" dies here: it never records anything. While the lease holds, nobody else gets it.
     assert.deepEqual(await claimDue(db.pool, req()), []);
 
-    await db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [first.id]);
+    await db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      first.id,
+    ]);
     const [again] = await claimDue(db.pool, req());
     assert.ok(again, 'claimed again once the lease ran out');
     assert.equal(again.id, first.id);
@@ -126,19 +158,30 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.equal(stale.attempts.length, 1);
     assert.equal(stale.attempts[0]!.applied, false);
     assert.deepEqual(await deliveryRow(db.pool, first.id), reclaimed, 'a stale claim leaves the delivery unchanged');
-    const logged = await db.pool.query('SELECT attempt_number FROM delivery_attempts WHERE delivery_id = $1', [first.id]);
-    assert.deepEqual(logged.rows.map((x) => x.attempt_number), [1], 'the stale attempt is still in the log');
+    const logged = await db.pool.query('SELECT attempt_number FROM delivery_attempts WHERE delivery_id = $1', [
+      first.id,
+    ]);
+    assert.deepEqual(
+      logged.rows.map((x) => x.attempt_number),
+      [1],
+      'the stale attempt is still in the log',
+    );
 
     // The live claim (attempt 2) settles it.
     const next = new Date(Date.now() + 3_600_000);
-    const live = await recordAttempts(db.pool, [attempt(again, 2, { outcome: 'HTTP_ERROR', responseStatus: 500, nextStatus: 'PENDING', nextAttemptAt: next })]);
+    const live = await recordAttempts(db.pool, [
+      attempt(again, 2, { outcome: 'HTTP_ERROR', responseStatus: 500, nextStatus: 'PENDING', nextAttemptAt: next }),
+    ]);
     assert.equal(live.attempts[0]!.applied, true);
     const settled = await deliveryRow(db.pool, first.id);
     assert.equal(settled.status, 'PENDING');
     assert.equal(settled.attempt_count, 2);
     assert.equal(settled.next_attempt_at?.getTime(), next.getTime());
     assert.ok(settled.last_attempt_at);
-    assert.deepEqual(live.health.map((h) => [h.id, h.consecutive_failures]), [[webhookId, 1]]);
+    assert.deepEqual(
+      live.health.map((h) => [h.id, h.consecutive_failures]),
+      [[webhookId, 1]],
+    );
 
     // A later stale success cannot flip it either.
     const late = await recordAttempts(db.pool, [attempt(first, 1)]);
@@ -156,16 +199,26 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.equal(again.attempt_count, 2);
 
     const res = await recordAttempts(db.pool, [
-      attempt(first, 1, { outcome: 'TIMEOUT', responseStatus: null, nextStatus: 'PENDING', nextAttemptAt: new Date(Date.now() + 60_000) }),
+      attempt(first, 1, {
+        outcome: 'TIMEOUT',
+        responseStatus: null,
+        nextStatus: 'PENDING',
+        nextAttemptAt: new Date(Date.now() + 60_000),
+      }),
       attempt(again, 2),
     ]);
     assert.equal((await deliveryRow(db.pool, first.id)).status, 'SUCCEEDED', 'the live attempt settles the delivery');
     assert.equal(res.attempts.length, 2);
     const byAttempt = new Map<number, boolean>();
-    const numbers = await db.pool.query<{ id: string; attempt_number: number }>('SELECT id, attempt_number FROM delivery_attempts');
+    const numbers = await db.pool.query<{ id: string; attempt_number: number }>(
+      'SELECT id, attempt_number FROM delivery_attempts',
+    );
     const numberOf = new Map(numbers.rows.map((x) => [x.id, x.attempt_number]));
     for (const a of res.attempts) byAttempt.set(numberOf.get(a.id)!, a.applied);
-    assert.deepEqual([...byAttempt.entries()].sort(), [[1, false], [2, true]]);
+    assert.deepEqual([...byAttempt.entries()].sort(), [
+      [1, false],
+      [2, true],
+    ]);
   });
 
   it('the failure streak follows the order of attempts: a success followed by a failure in one batch leaves a streak of 1', async () => {
@@ -178,7 +231,13 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     const failedAt = new Date(t + 1_000);
     const res = await recordAttempts(db.pool, [
       attempt(x, 1, { startedAt: new Date(t) }),
-      attempt(y, 1, { outcome: 'HTTP_ERROR', responseStatus: 500, nextStatus: 'PENDING', nextAttemptAt: new Date(t + 3_600_000), startedAt: failedAt }),
+      attempt(y, 1, {
+        outcome: 'HTTP_ERROR',
+        responseStatus: 500,
+        nextStatus: 'PENDING',
+        nextAttemptAt: new Date(t + 3_600_000),
+        startedAt: failedAt,
+      }),
     ]);
     assert.ok(res.attempts.every((a) => a.applied));
     const { rows } = await db.pool.query<{ consecutive_failures: number; failing_since: Date | null }>(
@@ -263,17 +322,24 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     await makeAllDue(db.pool);
     const w2 = await insertWebhook(db.pool, { pair: ['PROGRAMS', 'CREATE'] });
     await insertEvent(db.pool, { id: 'p1' }, ['PROGRAMS', 'CREATE']);
-    const sat = await claimDue(db.pool, req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [3], saturated: [w1] }));
-    assert.deepEqual(sat.map((x) => x.webhook_id), [w2], 'the saturated webhook gets nothing; the other is still served');
+    const sat = await claimDue(
+      db.pool,
+      req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [3], saturated: [w1] }),
+    );
+    assert.deepEqual(
+      sat.map((x) => x.webhook_id),
+      [w2],
+      'the saturated webhook gets nothing; the other is still served',
+    );
     const { rows } = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM deliveries WHERE webhook_id = $1 AND attempt_count = 0 AND next_attempt_at <= now()`,
       [w1],
     );
-    assert.equal(rows[0]!.n, 10, 'the saturated webhook\'s deliveries are untouched');
+    assert.equal(rows[0]!.n, 10, "the saturated webhook's deliveries are untouched");
   });
 });
 
-describe('crash recovery end to end: a real worker picks up a dead worker\'s claim', () => {
+describe("crash recovery end to end: a real worker picks up a dead worker's claim", () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
@@ -302,19 +368,27 @@ describe('crash recovery end to end: a real worker picks up a dead worker\'s cla
     assert.equal(dead.attempt_count, 1);
 
     await marker.pass();
-    assert.equal(receivedAt(r, path).length, 0, 'not sent while the dead worker\'s lease holds');
+    assert.equal(receivedAt(r, path).length, 0, "not sent while the dead worker's lease holds");
     assert.equal((await deliveryRow(s.db.pool, dead.id)).attempt_count, 1);
 
-    await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [dead.id]);
+    await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      dead.id,
+    ]);
     const m = await eventually(() => receivedAt(r, path)[0], 10_000, 'the orphaned delivery');
     assert.equal(m.headers['webhook-id'], eventId);
     const d = await waitForAttempts(s, dead.id, 1);
     assert.equal(d.status, 'SUCCEEDED');
     assert.equal(d.attemptCount, 2);
-    assert.deepEqual(d.attempts.map((a) => [a.attemptNumber, a.outcome]), [[2, 'SUCCESS']], 'attempt 1 died unrecorded');
+    assert.deepEqual(
+      d.attempts.map((a) => [a.attemptNumber, a.outcome]),
+      [[2, 'SUCCESS']],
+      'attempt 1 died unrecorded',
+    );
 
     // The dead worker's late report changes nothing.
-    const late = await recordAttempts(s.db.pool, [attempt(dead, 1, { outcome: 'TIMEOUT', responseStatus: null, nextStatus: 'PENDING', nextAttemptAt: new Date() })]);
+    const late = await recordAttempts(s.db.pool, [
+      attempt(dead, 1, { outcome: 'TIMEOUT', responseStatus: null, nextStatus: 'PENDING', nextAttemptAt: new Date() }),
+    ]);
     assert.equal(late.attempts[0]!.applied, false);
     assert.equal((await getDelivery(s, dead.id)).status, 'SUCCEEDED');
     assert.equal(receivedAt(r, path).length, 1);

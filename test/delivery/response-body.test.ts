@@ -41,7 +41,7 @@ describe('delivery: hostile response bodies', () => {
     assert.equal(d.status, 'PENDING');
   });
 
-  it('keeps recording other webhooks\' attempts after such a response', async () => {
+  it("keeps recording other webhooks' attempts after such a response", async () => {
     const path = uniquePath('after-nul');
     const w = await createWebhook(s, { url: `${r.url}${path}`, subs: [['COURSES', 'CREATE']] });
     const ev = await publish(s, 'COURSES', 'CREATE', { id: 'c-1' });

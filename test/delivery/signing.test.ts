@@ -45,7 +45,15 @@ describe('delivery: headers, envelope and signature', () => {
     assert.ok(w.hasHmacSecret);
     assert.match(w.generatedHmacSecret ?? '', /^whsec_[A-Za-z0-9+/]+={0,2}$/);
 
-    const payload = { id: '42', first_name: 'Zoë', last_name: 'Ågren ✓', roles: ['admin', 'learner'], manager_id: 7, unsubscribed: false, bio: null };
+    const payload = {
+      id: '42',
+      first_name: 'Zoë',
+      last_name: 'Ågren ✓',
+      roles: ['admin', 'learner'],
+      manager_id: 7,
+      unsubscribed: false,
+      bio: null,
+    };
     const occurredAt = '2026-11-29T04:00:00.000Z';
     const t0 = Math.floor(Date.now() / 1000);
     const ev = await publish(s, 'USERS', 'CREATE', payload, { occurredAt });
@@ -78,10 +86,19 @@ describe('delivery: headers, envelope and signature', () => {
     const tampered = m.body.replace('Zoë', 'Zoe');
     assert.notEqual(tampered, m.body);
     assert.throws(() => wh.verify(tampered, sigHeaders(m)), WebhookVerificationError);
-    assert.throws(() => wh.verify(m.body, { ...sigHeaders(m), 'webhook-id': '00000000-0000-4000-8000-000000000000' }), WebhookVerificationError);
-    assert.throws(() => wh.verify(m.body, { ...sigHeaders(m), 'webhook-timestamp': String(ts - 1) }), WebhookVerificationError);
+    assert.throws(
+      () => wh.verify(m.body, { ...sigHeaders(m), 'webhook-id': '00000000-0000-4000-8000-000000000000' }),
+      WebhookVerificationError,
+    );
+    assert.throws(
+      () => wh.verify(m.body, { ...sigHeaders(m), 'webhook-timestamp': String(ts - 1) }),
+      WebhookVerificationError,
+    );
     // … and a different secret does not produce it.
-    assert.throws(() => new Webhook(`whsec_${Buffer.alloc(24, 7).toString('base64')}`).verify(m.body, sigHeaders(m)), WebhookVerificationError);
+    assert.throws(
+      () => new Webhook(`whsec_${Buffer.alloc(24, 7).toString('base64')}`).verify(m.body, sigHeaders(m)),
+      WebhookVerificationError,
+    );
   });
 
   it('uses the event time of publishing as the envelope timestamp when occurredAt is not given', async () => {
@@ -114,16 +131,24 @@ describe('delivery: headers, envelope and signature', () => {
   it('sends authorization: Bearer <token> only when a bearer token is set', async () => {
     const withToken = uniquePath('bearer');
     const without = uniquePath('nobearer');
-    const a = await createWebhook(s, { url: `${r.url}${withToken}`, subs: [['PROGRAMS', 'UPDATE']], bearerToken: 'tok_abc.123-XYZ' });
+    const a = await createWebhook(s, {
+      url: `${r.url}${withToken}`,
+      subs: [['PROGRAMS', 'UPDATE']],
+      bearerToken: 'tok_abc.123-XYZ',
+    });
     const b = await createWebhook(s, { url: `${r.url}${without}`, subs: [['PROGRAMS', 'UPDATE']] });
     assert.ok(a.hasBearerToken);
     assert.ok(!b.hasBearerToken);
     const ev = await publish(s, 'PROGRAMS', 'UPDATE', { id: 'p-1' });
-    const [ma, mb] = await eventually(() => {
-      const x = receivedAt(r, withToken)[0];
-      const y = receivedAt(r, without)[0];
-      return x && y ? [x, y] : null;
-    }, 10_000, 'both deliveries');
+    const [ma, mb] = await eventually(
+      () => {
+        const x = receivedAt(r, withToken)[0];
+        const y = receivedAt(r, without)[0];
+        return x && y ? [x, y] : null;
+      },
+      10_000,
+      'both deliveries',
+    );
     assert.equal(ma.headers.authorization, 'Bearer tok_abc.123-XYZ');
     assert.equal(mb.headers.authorization, undefined);
     assert.equal(ma.headers['webhook-signature'], undefined);
@@ -136,7 +161,11 @@ describe('delivery: headers, envelope and signature', () => {
     const target = uniquePath('test-target');
     const bystander = uniquePath('test-bystander');
     // The target subscribes to something else: a test event goes to it whatever it subscribes to.
-    const a = await createWebhook(s, { url: `${r.url}${target}`, subs: [['LIVE_TRAININGS', 'DELETE']], generateHmacSecret: true });
+    const a = await createWebhook(s, {
+      url: `${r.url}${target}`,
+      subs: [['LIVE_TRAININGS', 'DELETE']],
+      generateHmacSecret: true,
+    });
     await createWebhook(s, { url: `${r.url}${bystander}`, subs: [['USERS', 'CREATE']] });
 
     const res = await s.gql<{ sendTestEvent: { id: string; event: { id: string; type: string } } }>(
@@ -156,12 +185,22 @@ describe('delivery: headers, envelope and signature', () => {
 
     // Only the target has a delivery of the test event …
     const { rows } = await s.db.pool.query('SELECT webhook_id FROM deliveries WHERE event_id = $1', [sent.event.id]);
-    assert.deepEqual(rows.map((x) => x.webhook_id), [a.id]);
+    assert.deepEqual(
+      rows.map((x) => x.webhook_id),
+      [a.id],
+    );
     // … and a real user.created that the bystander does get arrives without the test flag.
     const real = await publish(s, 'USERS', 'CREATE', { id: 'real-1' });
-    const got = await eventually(() => receivedAt(r, bystander).find((x) => x.headers['webhook-id'] === real.id), 10_000, 'the real event');
+    const got = await eventually(
+      () => receivedAt(r, bystander).find((x) => x.headers['webhook-id'] === real.id),
+      10_000,
+      'the real event',
+    );
     assert.equal(JSON.parse(got.body).test, undefined);
-    assert.ok(!receivedAt(r, bystander).some((x) => x.headers['webhook-id'] === sent.event.id), 'the bystander never got the test event');
+    assert.ok(
+      !receivedAt(r, bystander).some((x) => x.headers['webhook-id'] === sent.event.id),
+      'the bystander never got the test event',
+    );
     assert.equal(receivedAt(r, target).length, 1);
   });
 
@@ -169,7 +208,11 @@ describe('delivery: headers, envelope and signature', () => {
     const path = uniquePath('retry');
     let calls = 0;
     r.on(path, () => (++calls === 1 ? { status: 500, body: 'try again' } : { status: 200 }));
-    const w = await createWebhook(s, { url: `${r.url}${path}`, subs: [['LIVE_TRAININGS', 'UPDATE']], generateHmacSecret: true });
+    const w = await createWebhook(s, {
+      url: `${r.url}${path}`,
+      subs: [['LIVE_TRAININGS', 'UPDATE']],
+      generateHmacSecret: true,
+    });
     const ev = await publish(s, 'LIVE_TRAININGS', 'UPDATE', { id: 'lt-1', title: 'Retried' });
     const id = deliveryFor(ev, w.id);
     const first = await waitForAttempts(s, id, 1);
@@ -178,7 +221,13 @@ describe('delivery: headers, envelope and signature', () => {
     await makeDue(s, id);
     const second = await waitForAttempts(s, id, 2);
     assert.equal(second.status, 'SUCCEEDED');
-    assert.deepEqual(second.attempts.map((a) => [a.attemptNumber, a.outcome]), [[1, 'HTTP_ERROR'], [2, 'SUCCESS']]);
+    assert.deepEqual(
+      second.attempts.map((a) => [a.attemptNumber, a.outcome]),
+      [
+        [1, 'HTTP_ERROR'],
+        [2, 'SUCCESS'],
+      ],
+    );
 
     const got = receivedAt(r, path);
     assert.equal(got.length, 2);

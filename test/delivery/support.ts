@@ -8,7 +8,10 @@ import type { Received, Receiver } from '../helpers/receiver.js';
 // through the public GraphQL API or plain SQL against the server's database.
 
 /** package.json of the project, read directly (not through src/version.ts, which is under test). */
-export const PKG = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+export const PKG = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  name: string;
+  version: string;
+};
 
 let pathCounter = 0;
 /** A receiver path no other test uses. */
@@ -166,7 +169,11 @@ export interface WebhookView {
 }
 
 export async function getWebhook(s: TestServer, id: string): Promise<WebhookView | null> {
-  const r = await s.gql<{ webhook: WebhookView | null }>(`query($id: ID!) { webhook(id: $id) { id status statusReason } }`, { id }, 'VIEWER');
+  const r = await s.gql<{ webhook: WebhookView | null }>(
+    `query($id: ID!) { webhook(id: $id) { id status statusReason } }`,
+    { id },
+    'VIEWER',
+  );
   return must(r, 'webhook').webhook;
 }
 
@@ -211,7 +218,11 @@ export class Marker {
   async pass(): Promise<void> {
     const before = receivedAt(this.r, this.path).length;
     const ev = await publish(this.s, this.pair[0], this.pair[1], { id: `marker-${Date.now()}` });
-    await eventually(() => receivedAt(this.r, this.path).some((x) => x.headers['webhook-id'] === ev.id), 10_000, 'marker event');
+    await eventually(
+      () => receivedAt(this.r, this.path).some((x) => x.headers['webhook-id'] === ev.id),
+      10_000,
+      'marker event',
+    );
     assert.ok(receivedAt(this.r, this.path).length > before);
     // One more full poll interval (200 ms in tests) after the marker, for anything claimed in the same pass.
     await new Promise((res) => setTimeout(res, 300));

@@ -32,15 +32,32 @@ describe('worker lanes', () => {
     await insertEvents(
       s.db.pool,
       Array.from({ length: 600 }, (_, i) => ({
-        id: randomUUID(), resource: 'USERS', action: 'UPDATE', type: 'user.updated',
-        payload: JSON.stringify({ id: String(i) }), occurredAt: null, idempotencyKey: null,
+        id: randomUUID(),
+        resource: 'USERS',
+        action: 'UPDATE',
+        type: 'user.updated',
+        payload: JSON.stringify({ id: String(i) }),
+        occurredAt: null,
+        idempotencyKey: null,
       })),
     );
     await eventually(() => receivedAt(r, hang).length >= 2, 10_000, 'the hanging destination to be tried');
     const [healthy] = await insertEvents(s.db.pool, [
-      { id: randomUUID(), resource: 'USERS', action: 'CREATE', type: 'user.created', payload: '{"id":"h"}', occurredAt: null, idempotencyKey: null },
+      {
+        id: randomUUID(),
+        resource: 'USERS',
+        action: 'CREATE',
+        type: 'user.created',
+        payload: '{"id":"h"}',
+        occurredAt: null,
+        idempotencyKey: null,
+      },
     ]);
-    const got = await eventually(() => receivedAt(r, ok).find((x) => x.headers['webhook-id'] === healthy!.id), 4_000, 'the healthy delivery');
+    const got = await eventually(
+      () => receivedAt(r, ok).find((x) => x.headers['webhook-id'] === healthy!.id),
+      4_000,
+      'the healthy delivery',
+    );
     assert.ok(got);
     // The per-webhook cap held: never more than 2 requests open to the hanging destination.
     assert.ok(receivedAt(r, hang).length <= 2, `hanging destination got ${receivedAt(r, hang).length} requests`);

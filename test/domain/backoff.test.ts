@@ -7,7 +7,10 @@ const SEC = 1000;
 const MIN = 60 * SEC;
 const HOUR = 60 * MIN;
 
-const policy: RetryPolicy = { schedule: [5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR], jitter: 0.2 };
+const policy: RetryPolicy = {
+  schedule: [5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR],
+  jitter: 0.2,
+};
 
 describe('retryDelay', () => {
   it('gives the nominal delay for random = 0.5', () => {
@@ -44,7 +47,10 @@ describe('retryDelay', () => {
         const random = k / N; // [0, 1)
         const d = retryDelay(policy, attempt, random)!;
         assert.ok(Number.isInteger(d), `delay ${d} is not a whole number of ms`);
-        assert.ok(d >= nominal * 0.8 && d <= nominal * 1.2, `attempt ${attempt}, random ${random}: ${d} outside ±20 % of ${nominal}`);
+        assert.ok(
+          d >= nominal * 0.8 && d <= nominal * 1.2,
+          `attempt ${attempt}, random ${random}: ${d} outside ±20 % of ${nominal}`,
+        );
         min = Math.min(min, d);
         max = Math.max(max, d);
       }

@@ -23,10 +23,14 @@ const validate = (type: ResourceType, data: unknown): boolean => validators.get(
 describe('catalog', () => {
   it('has the 6 resources', () => {
     assert.equal(CATALOG.length, 6);
-    assert.deepEqual(
-      [...RESOURCE_TYPES].sort(),
-      ['COURSES', 'ENROLLMENTS', 'LIVE_TRAININGS', 'LIVE_TRAINING_REGISTRATIONS', 'PROGRAMS', 'USERS'],
-    );
+    assert.deepEqual([...RESOURCE_TYPES].sort(), [
+      'COURSES',
+      'ENROLLMENTS',
+      'LIVE_TRAININGS',
+      'LIVE_TRAINING_REGISTRATIONS',
+      'PROGRAMS',
+      'USERS',
+    ]);
     assert.deepEqual(CATALOG.map((r) => r.type).sort(), [...RESOURCE_TYPES].sort());
     assert.equal(new Set(CATALOG.map((r) => r.singular)).size, 6, 'singular names are distinct');
   });
@@ -63,7 +67,12 @@ describe('eventType', () => {
   });
 
   it('eventTypes lists one type per supported action, all distinct across the catalog', () => {
-    assert.deepEqual(eventTypes('ENROLLMENTS').sort(), ['enrollment.completed', 'enrollment.created', 'enrollment.deleted', 'enrollment.updated']);
+    assert.deepEqual(eventTypes('ENROLLMENTS').sort(), [
+      'enrollment.completed',
+      'enrollment.created',
+      'enrollment.deleted',
+      'enrollment.updated',
+    ]);
     const all = RESOURCE_TYPES.flatMap((t) => eventTypes(t));
     assert.equal(all.length, 6 * 3 + 1);
     assert.equal(new Set(all).size, all.length);

@@ -34,13 +34,34 @@ describe('parseDuration', () => {
   });
 
   it('rejects what is not a duration', () => {
-    for (const bad of ['', ' ', 'abc', '5x', '5 sec', '-5s', '+5s', 'ms', 's5', '1e3', '5S', '5H', '.5s', '5.s', '5s5', '1,5s', '5sm']) {
+    for (const bad of [
+      '',
+      ' ',
+      'abc',
+      '5x',
+      '5 sec',
+      '-5s',
+      '+5s',
+      'ms',
+      's5',
+      '1e3',
+      '5S',
+      '5H',
+      '.5s',
+      '5.s',
+      '5s5',
+      '1,5s',
+      '5sm',
+    ]) {
       assert.throws(() => parseDuration(bad), /is not a duration/, JSON.stringify(bad));
     }
   });
 
   it('quotes the offending text in the error', () => {
-    assert.throws(() => parseDuration('7 weeks'), (e: unknown) => e instanceof Error && e.message.includes('"7 weeks"'));
+    assert.throws(
+      () => parseDuration('7 weeks'),
+      (e: unknown) => e instanceof Error && e.message.includes('"7 weeks"'),
+    );
   });
 });
 

@@ -1,14 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RetryPolicy } from '../../src/domain/backoff.js';
-import { classify, decide, shouldDisableForFailures, type AttemptResult, type HealthPolicy } from '../../src/domain/outcome.js';
+import {
+  classify,
+  decide,
+  shouldDisableForFailures,
+  type AttemptResult,
+  type HealthPolicy,
+} from '../../src/domain/outcome.js';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-const policy: RetryPolicy = { schedule: [5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR], jitter: 0.2 };
+const policy: RetryPolicy = {
+  schedule: [5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR],
+  jitter: 0.2,
+};
 const MAX_DELAY = 10 * HOUR;
 const now = Date.UTC(2025, 5, 1, 8, 30, 0);
 const NOMINAL = 0.5;
@@ -26,7 +35,12 @@ describe('decide: outcome table', () => {
     it(`${status} → SUCCESS / SUCCEEDED, no retry`, () => {
       for (const attempt of [1, 4, policy.schedule.length + 1]) {
         const d = decide(response(status), attempt, policy, now, NOMINAL);
-        assert.deepEqual(d, { outcome: 'SUCCESS', deliveryStatus: 'SUCCEEDED', nextAttemptAt: null, disableReason: null });
+        assert.deepEqual(d, {
+          outcome: 'SUCCESS',
+          deliveryStatus: 'SUCCEEDED',
+          nextAttemptAt: null,
+          disableReason: null,
+        });
       }
     });
   }
@@ -135,17 +149,32 @@ describe('decide: outcome table', () => {
 
   it('timeout → TIMEOUT, retried', () => {
     const d = decide({ kind: 'timeout' }, 1, policy, now, NOMINAL);
-    assert.deepEqual(d, { outcome: 'TIMEOUT', deliveryStatus: 'PENDING', nextAttemptAt: new Date(now + 5 * SEC), disableReason: null });
+    assert.deepEqual(d, {
+      outcome: 'TIMEOUT',
+      deliveryStatus: 'PENDING',
+      nextAttemptAt: new Date(now + 5 * SEC),
+      disableReason: null,
+    });
   });
 
   it('network error → NETWORK_ERROR, retried', () => {
     const d = decide({ kind: 'network' }, 3, policy, now, NOMINAL);
-    assert.deepEqual(d, { outcome: 'NETWORK_ERROR', deliveryStatus: 'PENDING', nextAttemptAt: new Date(now + 30 * MIN), disableReason: null });
+    assert.deepEqual(d, {
+      outcome: 'NETWORK_ERROR',
+      deliveryStatus: 'PENDING',
+      nextAttemptAt: new Date(now + 30 * MIN),
+      disableReason: null,
+    });
   });
 
   it('blocked destination → BLOCKED, retried', () => {
     const d = decide({ kind: 'blocked' }, 5, policy, now, NOMINAL);
-    assert.deepEqual(d, { outcome: 'BLOCKED', deliveryStatus: 'PENDING', nextAttemptAt: new Date(now + 5 * HOUR), disableReason: null });
+    assert.deepEqual(d, {
+      outcome: 'BLOCKED',
+      deliveryStatus: 'PENDING',
+      nextAttemptAt: new Date(now + 5 * HOUR),
+      disableReason: null,
+    });
   });
 
   it('applies jitter from the injected random', () => {
@@ -157,8 +186,14 @@ describe('decide: outcome table', () => {
   describe('last attempt (attemptNumber = schedule length + 1)', () => {
     const last = policy.schedule.length + 1;
     const failures: AttemptResult[] = [
-      response(500), response(404), response(301), response(429), response(503, '10'),
-      { kind: 'timeout' }, { kind: 'network' }, { kind: 'blocked' },
+      response(500),
+      response(404),
+      response(301),
+      response(429),
+      response(503, '10'),
+      { kind: 'timeout' },
+      { kind: 'network' },
+      { kind: 'blocked' },
     ];
     for (const r of failures) {
       const label = r.kind === 'response' ? `${r.status}` : r.kind;

@@ -9,7 +9,11 @@ import { newWebhookSecret } from '../../src/domain/tokens.js';
 // Node's CJS named-export detection makes `import { Webhook }` work from ESM.
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const body = JSON.stringify({ type: 'enrollment.completed', timestamp: '2025-01-01T00:00:00Z', data: { id: '42', name: 'Zoë ✓' } });
+const body = JSON.stringify({
+  type: 'enrollment.completed',
+  timestamp: '2025-01-01T00:00:00Z',
+  data: { id: '42', name: 'Zoë ✓' },
+});
 
 function headers(id: string, ts: number, sig: string): Record<string, string> {
   return { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sig };
@@ -88,7 +92,10 @@ describe('sign', () => {
     it('a wrong secret fails verification', () => {
       const ts = nowSeconds();
       const sig = sign(signingKey(newWebhookSecret()), 'msg_w', ts, body);
-      assert.throws(() => new Webhook(newWebhookSecret()).verify(body, headers('msg_w', ts, sig)), WebhookVerificationError);
+      assert.throws(
+        () => new Webhook(newWebhookSecret()).verify(body, headers('msg_w', ts, sig)),
+        WebhookVerificationError,
+      );
       const plainSig = sign(signingKey('päss-wörd-✓'), 'msg_w', ts, body);
       const wrong = new Webhook(Buffer.from('pass-word-✓', 'utf8'), { format: 'raw' });
       assert.throws(() => wrong.verify(body, headers('msg_w', ts, plainSig)), WebhookVerificationError);

@@ -31,7 +31,12 @@ const PRIVATE_URLS = [
 
 describe('destinationProblem', () => {
   it('accepts public http(s) URLs', () => {
-    for (const url of ['https://example.com/hook', 'http://93.184.216.34/x', 'https://example.com:8443/a?b=c#d', 'http://[2606:4700:4700::1111]/']) {
+    for (const url of [
+      'https://example.com/hook',
+      'http://93.184.216.34/x',
+      'https://example.com:8443/a?b=c#d',
+      'http://[2606:4700:4700::1111]/',
+    ]) {
       assert.equal(destinationProblem(url, false), null, url);
     }
   });
@@ -117,9 +122,24 @@ describe('isPublicAddress', () => {
 
   it('is false for non-public addresses', () => {
     for (const a of [
-      '127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.0.10', '169.254.169.254', '100.64.0.1',
-      '0.0.0.0', '255.255.255.255', '224.0.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12:3456::1',
-      '::ffff:127.0.0.1', '::ffff:192.168.1.1', '2001:db8::1',
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.0.10',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '224.0.0.1',
+      '::1',
+      '::',
+      'fe80::1',
+      'fc00::1',
+      'fd12:3456::1',
+      '::ffff:127.0.0.1',
+      '::ffff:192.168.1.1',
+      '2001:db8::1',
     ]) {
       assert.equal(isPublicAddress(a), false, a);
     }

@@ -63,7 +63,9 @@ describe('live feed authentication', () => {
   });
 
   it('a key revoked with revokeApiKey → closed with 4403', async () => {
-    const created = await s.gql(`mutation { createApiKey(name: "soon revoked", role: VIEWER) { apiKey { id } token } }`);
+    const created = await s.gql(
+      `mutation { createApiKey(name: "soon revoked", role: VIEWER) { apiKey { id } token } }`,
+    );
     const { apiKey, token } = created.data!.createApiKey as { apiKey: { id: string }; token: string };
     // Works before revocation (and is now in the key cache) …
     const before = open(token);
@@ -88,9 +90,16 @@ describe('live feed authentication', () => {
       // onSubscribe sends an `error` message (the sink's error callback gets the
       // array). Either way: FORBIDDEN, no data, and the subscription is over.
       await eventually(() => sub.completed || sub.errors.length > 0, 10_000, `the ${field} refusal`);
-      const errors = (sub.errors.length ? sub.errors[0] : sub.resultErrors) as { message: string; extensions?: { code?: string } }[];
+      const errors = (sub.errors.length ? sub.errors[0] : sub.resultErrors) as {
+        message: string;
+        extensions?: { code?: string };
+      }[];
       assert.ok(Array.isArray(errors) && errors.length >= 1, `GraphQL errors expected, got ${JSON.stringify(sub)}`);
-      assert.deepEqual(errors.map((e) => e.extensions?.code), errors.map(() => 'FORBIDDEN'), JSON.stringify(errors));
+      assert.deepEqual(
+        errors.map((e) => e.extensions?.code),
+        errors.map(() => 'FORBIDDEN'),
+        JSON.stringify(errors),
+      );
       assert.match(errors[0]!.message, /PUBLISHER/);
       assert.deepEqual(sub.items, [], 'no data');
     }
@@ -103,7 +112,11 @@ describe('live feed authentication', () => {
     const attempts = collect<Attempt>(c, ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
     const statuses = collect<StatusChange>(c, STATUS_SUBSCRIPTION, { w }, 'webhookStatusChanged');
     let i = 0;
-    await armed('VIEWER attempts', () => publish(s, 'USERS', 'CREATE', { id: `v-${++i}` }), () => attempts.items.length > 0);
+    await armed(
+      'VIEWER attempts',
+      () => publish(s, 'USERS', 'CREATE', { id: `v-${++i}` }),
+      () => attempts.items.length > 0,
+    );
     let paused = false;
     await armed(
       'VIEWER statuses',

@@ -66,7 +66,11 @@ describe('BoundedPubSub', () => {
       if (i % 3 === 2) await tick();
     }
     await eventually(() => got.length === total, 5_000, 'the reader to get everything');
-    assert.deepEqual(got, Array.from({ length: total }, (_, i) => i), 'every message, in order');
+    assert.deepEqual(
+      got,
+      Array.from({ length: total }, (_, i) => i),
+      'every message, in order',
+    );
     assert.equal(readerError, null);
 
     // The slow one was dropped (no longer counted, so no longer buffered for) …
@@ -86,7 +90,11 @@ describe('BoundedPubSub', () => {
     }
     assert.ok(slowError instanceof SlowConsumerError, `expected SlowConsumerError, got ${String(slowError)}`);
     assert.equal((slowError as SlowConsumerError).code, 'SLOW_CONSUMER');
-    assert.deepEqual(slowGot, slowGot.length ? Array.from({ length: slowGot.length }, (_, i) => i) : [], 'a prefix, if anything');
+    assert.deepEqual(
+      slowGot,
+      slowGot.length ? Array.from({ length: slowGot.length }, (_, i) => i) : [],
+      'a prefix, if anything',
+    );
     // It stays ended.
     await assert.rejects(slow.next(), SlowConsumerError);
 
@@ -193,7 +201,9 @@ function stallRig(label: string) {
     async start() {
       rig.s = await startTestServer(label);
       rig.r = await startReceiver();
-      rig.webhookId = await createWebhook(rig.s, 'bulk', `${rig.r.url}/bulk`, [{ resource: 'USERS', action: 'CREATE' }]);
+      rig.webhookId = await createWebhook(rig.s, 'bulk', `${rig.r.url}/bulk`, [
+        { resource: 'USERS', action: 'CREATE' },
+      ]);
       rig.other = otherInstanceFeed(rig.s);
     },
     async stop() {
@@ -215,7 +225,11 @@ function stallRig(label: string) {
       const raw = new RawSubscriber(rig.s.url);
       rig.raws.push(raw);
       await raw.start(rig.s.keys.VIEWER);
-      await armed('the raw subscriber', async () => rig.other.feed.attempts([syntheticNotice(++rig.synthetic)]), () => raw.nexts() > 0);
+      await armed(
+        'the raw subscriber',
+        async () => rig.other.feed.attempts([syntheticNotice(++rig.synthetic)]),
+        () => raw.nexts() > 0,
+      );
       raw.stall();
       return raw;
     },
@@ -235,7 +249,9 @@ function stallRig(label: string) {
         while (Date.now() < until && server.writableLength === 0) await sleep(20);
       }
       assert.ok(server.writableLength > 0, 'the stalled subscriber never backed the server up');
-      console.log(`[backpressure] stalled subscriber holds the server back after ${sent} notices (${server.bytesWritten} bytes taken by the kernel)`);
+      console.log(
+        `[backpressure] stalled subscriber holds the server back after ${sent} notices (${server.bytesWritten} bytes taken by the kernel)`,
+      );
       return server;
     },
 
@@ -250,20 +266,33 @@ function stallRig(label: string) {
       const p0 = performance.now();
       for (let i = 0; i < count; i += 20) {
         const ids = await Promise.all(
-          Array.from({ length: Math.min(20, count - i) }, () => publish(s, 'USERS', 'CREATE', { id: `bulk-${++rig.seq}` })),
+          Array.from({ length: Math.min(20, count - i) }, () =>
+            publish(s, 'USERS', 'CREATE', { id: `bulk-${++rig.seq}` }),
+          ),
         );
         eventIds.push(...ids);
       }
       const succeeded = async () =>
-        (await s.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE event_id = ANY($1::uuid[]) AND status = 'SUCCEEDED'`, [eventIds])).rows[0]!.n;
+        (
+          await s.db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM deliveries WHERE event_id = ANY($1::uuid[]) AND status = 'SUCCEEDED'`,
+            [eventIds],
+          )
+        ).rows[0]!.n;
       const publishMs = performance.now() - p0;
       assert.equal(await succeeded(), 0, 'nothing is sent while the webhook is paused');
       const t0 = performance.now();
       await setPaused(s, rig.webhookId, false);
-      await eventually(async () => (await succeeded()) === count, 90_000, `${name}: all ${count} deliveries to succeed`);
+      await eventually(
+        async () => (await succeeded()) === count,
+        90_000,
+        `${name}: all ${count} deliveries to succeed`,
+      );
       const ms = performance.now() - t0;
       const rate = count / (ms / 1000);
-      console.log(`[backpressure] ${name}: ${count} deliveries in ${ms.toFixed(0)} ms = ${rate.toFixed(0)} deliveries/s (published beforehand in ${publishMs.toFixed(0)} ms)`);
+      console.log(
+        `[backpressure] ${name}: ${count} deliveries in ${ms.toFixed(0)} ms = ${rate.toFixed(0)} deliveries/s (published beforehand in ${publishMs.toFixed(0)} ms)`,
+      );
 
       const { rows } = await s.db.pool.query<{ status: string; n: number }>(
         `SELECT status, count(*)::int AS n FROM deliveries WHERE event_id = ANY($1::uuid[]) GROUP BY status`,
@@ -271,7 +300,11 @@ function stallRig(label: string) {
       );
       assert.deepEqual(rows, [{ status: 'SUCCEEDED', n: count }], `${name}: all deliveries SUCCEEDED`);
       const ids = new Set(eventIds);
-      assert.equal(r.received.filter((x) => ids.has(String(x.headers['webhook-id']))).length, count, `${name}: each sent exactly once`);
+      assert.equal(
+        r.received.filter((x) => ids.has(String(x.headers['webhook-id']))).length,
+        count,
+        `${name}: each sent exactly once`,
+      );
       return { rate, eventIds };
     },
   };
@@ -325,17 +358,28 @@ describe('a stalled live-feed subscriber', () => {
     // The readers kept up: each saw every attempt of every run, and nothing else.
     for (const eventIds of runs) {
       const ids = new Set(eventIds);
-      await eventually(() => readers.every((x) => x.items.filter((a) => ids.has(a.eventId)).length === N), 30_000, 'every reader to see every attempt');
+      await eventually(
+        () => readers.every((x) => x.items.filter((a) => ids.has(a.eventId)).length === N),
+        30_000,
+        'every reader to see every attempt',
+      );
     }
     for (const x of readers) {
       assert.deepEqual([...x.errors, ...x.resultErrors], []);
-      assert.deepEqual(x.items.filter((a) => a.webhookId !== rig.webhookId), [], 'the readers\' filter held under load');
+      assert.deepEqual(
+        x.items.filter((a) => a.webhookId !== rig.webhookId),
+        [],
+        "the readers' filter held under load",
+      );
     }
     // The only timing assertion, generous on purpose. It compares with the runs
     // that have the same readers and no stalled subscriber: the readers' own
     // cost is not the stalled subscriber's (the comparison with no subscribers
     // at all is logged above).
-    assert.ok(vsControl >= 0.5, `stalled-run rate ${best(stalled).toFixed(0)}/s is below half the control rate ${best(control).toFixed(0)}/s`);
+    assert.ok(
+      vsControl >= 0.5,
+      `stalled-run rate ${best(stalled).toFixed(0)}/s is below half the control rate ${best(control).toFixed(0)}/s`,
+    );
   });
 });
 
@@ -350,7 +394,11 @@ describe('a live-feed subscriber that falls too far behind', () => {
     // Past the per-subscriber buffer (1000 notices) while stalled. A reader of
     // the synthetic webhook tells when the server has fanned them all out.
     const watcher = rig.reader({ w: SYNTHETIC_WEBHOOK });
-    await armed('the watcher', async () => rig.other.feed.attempts([syntheticNotice(++rig.synthetic, SYNTHETIC_WEBHOOK)]), () => watcher.items.length > 0);
+    await armed(
+      'the watcher',
+      async () => rig.other.feed.attempts([syntheticNotice(++rig.synthetic, SYNTHETIC_WEBHOOK)]),
+      () => watcher.items.length > 0,
+    );
     const notices = Array.from({ length: 1500 }, () => syntheticNotice(++rig.synthetic, SYNTHETIC_WEBHOOK));
     rig.other.feed.attempts(notices);
     const lastId = notices.at(-1)!.id;
@@ -359,12 +407,18 @@ describe('a live-feed subscriber that falls too far behind', () => {
     raw.release();
     await eventually(() => raw.closed, 10_000, 'the slow subscriber to be closed').catch(() => null);
     const errors = raw.messages.filter((m) => m.type === 'error');
-    console.log(`[backpressure] slow subscriber after release: close ${JSON.stringify(raw.closed)}, ${raw.nexts()} next, error payloads ${JSON.stringify(errors.slice(0, 1))}`);
+    console.log(
+      `[backpressure] slow subscriber after release: close ${JSON.stringify(raw.closed)}, ${raw.nexts()} next, error payloads ${JSON.stringify(errors.slice(0, 1))}`,
+    );
     const problems: string[] = [];
-    if (raw.closed?.code !== 4408) problems.push(`expected close 4408 (websocket.ts CLOSE_SLOW_CONSUMER), got ${JSON.stringify(raw.closed)}`);
+    if (raw.closed?.code !== 4408)
+      problems.push(`expected close 4408 (websocket.ts CLOSE_SLOW_CONSUMER), got ${JSON.stringify(raw.closed)}`);
     // Whatever else it is told, a valid subscription that fell behind is not the client's bad input.
-    const codes = errors.flatMap((m) => (m.payload as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code));
-    if (codes.includes('BAD_USER_INPUT')) problems.push(`the slow-consumer error is labelled BAD_USER_INPUT: ${JSON.stringify(errors[0])}`);
+    const codes = errors.flatMap((m) =>
+      (m.payload as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code),
+    );
+    if (codes.includes('BAD_USER_INPUT'))
+      problems.push(`the slow-consumer error is labelled BAD_USER_INPUT: ${JSON.stringify(errors[0])}`);
     assert.deepEqual(problems, []);
   });
 });

@@ -13,7 +13,8 @@ import type { TestServer } from '../helpers/server.js';
 // message: the only proof that a subscription is live is that it received
 // something published after it was opened.
 
-export const ATTEMPT_FIELDS = 'id deliveryId webhookId eventId attemptNumber outcome responseStatus durationMs startedAt errorMessage';
+export const ATTEMPT_FIELDS =
+  'id deliveryId webhookId eventId attemptNumber outcome responseStatus durationMs startedAt errorMessage';
 
 export const ATTEMPTS_SUBSCRIPTION = `subscription($w: ID, $e: ID) { deliveryAttempts(webhookId: $w, eventId: $e) { ${ATTEMPT_FIELDS} } }`;
 export const STATUS_SUBSCRIPTION = `subscription($w: ID) { webhookStatusChanged(webhookId: $w) { id status statusReason } }`;
@@ -101,7 +102,12 @@ export interface Collected<T> {
 }
 
 /** Subscribes and collects `data[field]` of every result. */
-export function collect<T>(fc: FeedClient, query: string, variables: Record<string, unknown>, field: string): Collected<T> {
+export function collect<T>(
+  fc: FeedClient,
+  query: string,
+  variables: Record<string, unknown>,
+  field: string,
+): Collected<T> {
   const c: Collected<T> = { items: [], resultErrors: [], errors: [], completed: false, stop: () => undefined };
   c.stop = fc.client.subscribe<Record<string, T>>(
     { query, variables },
@@ -126,7 +132,13 @@ export function collect<T>(fc: FeedClient, query: string, variables: Record<stri
  * Repeats `trigger` until `ready()` holds: proves that subscriptions opened
  * before are registered on the server. Each try waits up to `perTryMs`.
  */
-export async function armed(what: string, trigger: () => Promise<unknown>, ready: () => boolean, perTryMs = 3000, totalMs = 30_000): Promise<void> {
+export async function armed(
+  what: string,
+  trigger: () => Promise<unknown>,
+  ready: () => boolean,
+  perTryMs = 3000,
+  totalMs = 30_000,
+): Promise<void> {
   const until = Date.now() + totalMs;
   while (Date.now() < until) {
     await trigger();
@@ -155,7 +167,12 @@ export async function createWebhook(
   return r.data.createWebhook.id;
 }
 
-export async function publish(s: TestServer, resource: string, action: string, payload: Record<string, unknown>): Promise<string> {
+export async function publish(
+  s: TestServer,
+  resource: string,
+  action: string,
+  payload: Record<string, unknown>,
+): Promise<string> {
   const r = await s.gql<{ publishEvent: { id: string } }>(
     `mutation($r: ResourceType!, $a: EventAction!, $p: JSONObject!) { publishEvent(input: {resource: $r, action: $a, payload: $p}) { id } }`,
     { r: resource, a: action, p: payload },
@@ -167,7 +184,10 @@ export async function publish(s: TestServer, resource: string, action: string, p
 
 export async function setPaused(s: TestServer, webhookId: string, paused: boolean): Promise<StatusChange> {
   const m = paused ? 'pauseWebhook' : 'resumeWebhook';
-  const r = await s.gql<Record<string, StatusChange>>(`mutation($id: ID!) { ${m}(id: $id) { id status statusReason } }`, { id: webhookId });
+  const r = await s.gql<Record<string, StatusChange>>(
+    `mutation($id: ID!) { ${m}(id: $id) { id status statusReason } }`,
+    { id: webhookId },
+  );
   if (!r.data?.[m]) throw new Error(`${m} failed: ${JSON.stringify(r)}`);
   return r.data[m]!;
 }
@@ -231,6 +251,7 @@ export function syntheticNotice(i: number, webhookId = '00000000-0000-4000-8000-
 export function serverSideOf(client: Socket): Socket | undefined {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   return handles.find(
-    (h): h is Socket => h instanceof Socket && h !== client && h.remotePort === client.localPort && h.localPort === client.remotePort,
+    (h): h is Socket =>
+      h instanceof Socket && h !== client && h.remotePort === client.localPort && h.localPort === client.remotePort,
   );
 }

@@ -51,7 +51,7 @@ describe('live feed across instances', () => {
     await db?.drop();
   });
 
-  it('a subscriber on A (no worker) receives the attempt B\'s worker made for an event published through A', async () => {
+  it("a subscriber on A (no worker) receives the attempt B's worker made for an event published through A", async () => {
     const w = await createWebhook(a, 'cross', `${r.url}/cross`, [{ resource: 'USERS', action: 'CREATE' }]);
     const onA = collect<Attempt>(viewerOn(a), ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
     const onB = collect<Attempt>(viewerOn(b), ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
@@ -63,11 +63,15 @@ describe('live feed across instances', () => {
 
     const received = r.received.length;
     const eventId = await publish(a, 'USERS', 'CREATE', { id: `m-${++n}` });
-    const [fromA] = await eventually(() => {
-      const got = onA.items.filter((x) => x.eventId === eventId);
-      return got.length > 0 && got;
-    }, 10_000, 'the attempt on A\'s feed');
-    await eventually(() => onB.items.some((x) => x.eventId === eventId), 10_000, 'the attempt on B\'s feed');
+    const [fromA] = await eventually(
+      () => {
+        const got = onA.items.filter((x) => x.eventId === eventId);
+        return got.length > 0 && got;
+      },
+      10_000,
+      "the attempt on A's feed",
+    );
+    await eventually(() => onB.items.some((x) => x.eventId === eventId), 10_000, "the attempt on B's feed");
 
     const [delivery] = await eventually(async () => {
       const ds = await deliveriesOfEvent(a, eventId);
@@ -75,8 +79,12 @@ describe('live feed across instances', () => {
     });
     assert.equal(fromA!.outcome, 'SUCCESS');
     assert.equal(fromA!.webhookId, w);
-    assert.deepEqual(fromA, delivery!.attempts[0], 'A\'s feed carries the attempt B recorded');
-    assert.deepEqual(onB.items.find((x) => x.eventId === eventId), fromA, 'both instances announce the same attempt');
+    assert.deepEqual(fromA, delivery!.attempts[0], "A's feed carries the attempt B recorded");
+    assert.deepEqual(
+      onB.items.find((x) => x.eventId === eventId),
+      fromA,
+      'both instances announce the same attempt',
+    );
     // Sent once, announced once on each instance.
     assert.equal(r.received.filter((x) => x.headers['webhook-id'] === eventId).length, 1);
     assert.ok(r.received.length > received);
@@ -99,20 +107,35 @@ describe('live feed across instances', () => {
       () => onA.items.length > 0 && onB.items.length > 0,
     );
     if (paused) await setPaused(b, w, false);
-    await eventually(() => onB.items.at(-1)?.status === 'ACTIVE' && onA.items.at(-1)?.status === 'ACTIVE', 10_000, 'the arming resume');
+    await eventually(
+      () => onB.items.at(-1)?.status === 'ACTIVE' && onA.items.at(-1)?.status === 'ACTIVE',
+      10_000,
+      'the arming resume',
+    );
     const fromB = onB.items.length;
     const fromA = onA.items.length;
 
     const p = await setPaused(a, w, true);
     assert.equal(p.status, 'PAUSED');
-    const seen = await eventually(() => onB.items.slice(fromB).find((x) => x.status === 'PAUSED'), 10_000, 'PAUSED on B\'s feed');
+    const seen = await eventually(
+      () => onB.items.slice(fromB).find((x) => x.status === 'PAUSED'),
+      10_000,
+      "PAUSED on B's feed",
+    );
     assert.deepEqual(seen, { id: w, status: 'PAUSED', statusReason: p.statusReason });
-    await eventually(() => onA.items.slice(fromA).some((x) => x.status === 'PAUSED'), 10_000, 'PAUSED on A\'s own feed');
+    await eventually(() => onA.items.slice(fromA).some((x) => x.status === 'PAUSED'), 10_000, "PAUSED on A's own feed");
 
     await setPaused(a, w, false);
     const at = onB.items.indexOf(seen);
-    const active = await eventually(() => onB.items.slice(at + 1).find((x) => x.status === 'ACTIVE'), 10_000, 'ACTIVE on B\'s feed');
+    const active = await eventually(
+      () => onB.items.slice(at + 1).find((x) => x.status === 'ACTIVE'),
+      10_000,
+      "ACTIVE on B's feed",
+    );
     assert.deepEqual(active, { id: w, status: 'ACTIVE', statusReason: null });
-    assert.deepEqual(onB.items.filter((x) => x.id !== w), []);
+    assert.deepEqual(
+      onB.items.filter((x) => x.id !== w),
+      [],
+    );
   });
 });

@@ -35,7 +35,8 @@ describe('live feed subscriptions', () => {
   };
   const attempts = (c: FeedClient, vars: { w?: string; e?: string } = {}) =>
     collect<Attempt>(c, ATTEMPTS_SUBSCRIPTION, vars, 'deliveryAttempts');
-  const statuses = (c: FeedClient, vars: { w?: string } = {}) => collect<StatusChange>(c, STATUS_SUBSCRIPTION, vars, 'webhookStatusChanged');
+  const statuses = (c: FeedClient, vars: { w?: string } = {}) =>
+    collect<StatusChange>(c, STATUS_SUBSCRIPTION, vars, 'webhookStatusChanged');
   const payload = () => ({ id: `obj-${++n}` });
   const forEvent = (c: Collected<Attempt>, eventId: string) => c.items.filter((a) => a.eventId === eventId);
 
@@ -79,11 +80,19 @@ describe('live feed subscriptions', () => {
     const w = await createWebhook(s, 'ok', `${r.url}/ok`, [{ resource: 'USERS', action: 'CREATE' }]);
     const c = viewer();
     const all = attempts(c);
-    await armed('unfiltered', () => publish(s, 'USERS', 'CREATE', payload()), () => all.items.length > 0);
+    await armed(
+      'unfiltered',
+      () => publish(s, 'USERS', 'CREATE', payload()),
+      () => all.items.length > 0,
+    );
     assert.ok(c.connected, 'the VIEWER key was accepted');
 
     const eventId = await publish(s, 'USERS', 'CREATE', payload());
-    const [fromFeed] = await eventually(() => forEvent(all, eventId).length > 0 && forEvent(all, eventId), 10_000, 'the attempt on the feed');
+    const [fromFeed] = await eventually(
+      () => forEvent(all, eventId).length > 0 && forEvent(all, eventId),
+      10_000,
+      'the attempt on the feed',
+    );
     const [delivery] = await eventually(async () => {
       const ds = await deliveriesOfEvent(s, eventId);
       return ds.length === 1 && ds[0]!.status === 'SUCCEEDED' && ds;
@@ -105,7 +114,7 @@ describe('live feed subscriptions', () => {
     assert.deepEqual(all.resultErrors, []);
   });
 
-  it('deliveryAttempts(webhookId) carries only that webhook\'s attempts', async () => {
+  it("deliveryAttempts(webhookId) carries only that webhook's attempts", async () => {
     const a = await createWebhook(s, 'A', `${r.url}/a`, [{ resource: 'COURSES', action: 'CREATE' }]);
     const b = await createWebhook(s, 'B', `${r.url}/b`, [{ resource: 'COURSES', action: 'CREATE' }]);
     const all = attempts(viewer());
@@ -117,23 +126,34 @@ describe('live feed subscriptions', () => {
     );
 
     const e1 = await publish(s, 'COURSES', 'CREATE', payload());
-    await eventually(() => {
-      const hooks = forEvent(all, e1).map((x) => x.webhookId);
-      return hooks.includes(a) && hooks.includes(b);
-    }, 10_000, 'both webhooks\' attempts on the unfiltered feed');
+    await eventually(
+      () => {
+        const hooks = forEvent(all, e1).map((x) => x.webhookId);
+        return hooks.includes(a) && hooks.includes(b);
+      },
+      10_000,
+      "both webhooks' attempts on the unfiltered feed",
+    );
     // Published after B's attempt for e1 reached the feed: once the filtered
     // subscriber has this one, it has had every chance to (wrongly) get B's.
     const e2 = await publish(s, 'COURSES', 'CREATE', payload());
     await eventually(() => forEvent(onlyA, e2).length > 0, 10_000, 'the sentinel on the filtered feed');
 
-    assert.deepEqual(onlyA.items.filter((x) => x.webhookId !== a), [], 'no other webhook\'s attempt');
+    assert.deepEqual(
+      onlyA.items.filter((x) => x.webhookId !== a),
+      [],
+      "no other webhook's attempt",
+    );
     assert.equal(forEvent(onlyA, e1).length, 1);
     assert.equal(forEvent(onlyA, e1)[0]!.webhookId, a);
-    assert.deepEqual(forEvent(onlyA, e1)[0], forEvent(all, e1).find((x) => x.webhookId === a));
+    assert.deepEqual(
+      forEvent(onlyA, e1)[0],
+      forEvent(all, e1).find((x) => x.webhookId === a),
+    );
     assert.deepEqual(onlyA.errors, []);
   });
 
-  it('deliveryAttempts(eventId) carries only that event\'s attempts, from every webhook; both filters combine', async () => {
+  it("deliveryAttempts(eventId) carries only that event's attempts, from every webhook; both filters combine", async () => {
     const a = await createWebhook(s, 'EA', `${r.url}/ea`, [{ resource: 'PROGRAMS', action: 'CREATE' }]);
     const b = await createWebhook(s, 'EB', `${r.url}/eb`, [{ resource: 'PROGRAMS', action: 'CREATE' }]);
     const e1 = await publish(s, 'PROGRAMS', 'CREATE', payload());
@@ -152,41 +172,74 @@ describe('live feed subscriptions', () => {
     const all = attempts(viewer());
     const onlyE1 = attempts(viewer(), { e: e1 });
     const e1AndA = attempts(viewer(), { w: a, e: e1 });
-    await armed('event filters', () => redeliver(toA), () => all.items.length > 0 && onlyE1.items.length > 0 && e1AndA.items.length > 0);
+    await armed(
+      'event filters',
+      () => redeliver(toA),
+      () => all.items.length > 0 && onlyE1.items.length > 0 && e1AndA.items.length > 0,
+    );
 
     const e2 = await publish(s, 'PROGRAMS', 'CREATE', payload());
     await redeliver(toB);
     await eventually(
       () => forEvent(all, e2).length === 2 && all.items.some((x) => x.deliveryId === toB),
       10_000,
-      'e2\'s attempts and e1\'s redelivery to B on the unfiltered feed',
+      "e2's attempts and e1's redelivery to B on the unfiltered feed",
     );
     const before = onlyE1.items.length;
     await redeliver(toA); // sentinel, after everything above reached the feed
-    const sentinel = await eventually(() => onlyE1.items.slice(before).find((x) => x.deliveryId === toA), 10_000, 'the sentinel on the event feed');
+    const sentinel = await eventually(
+      () => onlyE1.items.slice(before).find((x) => x.deliveryId === toA),
+      10_000,
+      'the sentinel on the event feed',
+    );
     await eventually(() => e1AndA.items.some((x) => x.id === sentinel.id), 10_000, 'the sentinel on the combined feed');
 
-    assert.deepEqual(onlyE1.items.filter((x) => x.eventId !== e1), [], 'no other event\'s attempt');
-    assert.ok(onlyE1.items.some((x) => x.webhookId === b), 'attempts to every webhook of the event');
-    assert.deepEqual(e1AndA.items.filter((x) => x.eventId !== e1 || x.webhookId !== a), [], 'both filters apply');
+    assert.deepEqual(
+      onlyE1.items.filter((x) => x.eventId !== e1),
+      [],
+      "no other event's attempt",
+    );
+    assert.ok(
+      onlyE1.items.some((x) => x.webhookId === b),
+      'attempts to every webhook of the event',
+    );
+    assert.deepEqual(
+      e1AndA.items.filter((x) => x.eventId !== e1 || x.webhookId !== a),
+      [],
+      'both filters apply',
+    );
     // Once live (it may have missed early arming attempts), the combined feed has every e1 attempt to A and nothing else.
     const toAOnEvent = onlyE1.items.filter((x) => x.webhookId === a).map((x) => x.id);
     const start = toAOnEvent.indexOf(e1AndA.items[0]!.id);
     assert.ok(start >= 0);
-    assert.deepEqual(e1AndA.items.map((x) => x.id), toAOnEvent.slice(start));
+    assert.deepEqual(
+      e1AndA.items.map((x) => x.id),
+      toAOnEvent.slice(start),
+    );
     // Redeliveries keep counting attempt numbers.
     const nums = onlyE1.items.filter((x) => x.deliveryId === toA).map((x) => x.attemptNumber);
-    assert.deepEqual(nums, [...nums].sort((p, q) => p - q));
+    assert.deepEqual(
+      nums,
+      [...nums].sort((p, q) => p - q),
+    );
     assert.ok(nums.every((x) => x >= 2));
   });
 
   it('failed attempts arrive too: a 500 answer is HTTP_ERROR with responseStatus 500', async () => {
     const w = await createWebhook(s, 'fails', `${r.url}/fail`, [{ resource: 'USERS', action: 'UPDATE' }]);
     const feed = attempts(viewer(), { w });
-    await armed('failing webhook', () => publish(s, 'USERS', 'UPDATE', payload()), () => feed.items.length > 0);
+    await armed(
+      'failing webhook',
+      () => publish(s, 'USERS', 'UPDATE', payload()),
+      () => feed.items.length > 0,
+    );
 
     const eventId = await publish(s, 'USERS', 'UPDATE', payload());
-    const [got] = await eventually(() => forEvent(feed, eventId).length > 0 && forEvent(feed, eventId), 10_000, 'the failed attempt');
+    const [got] = await eventually(
+      () => forEvent(feed, eventId).length > 0 && forEvent(feed, eventId),
+      10_000,
+      'the failed attempt',
+    );
     assert.equal(got!.outcome, 'HTTP_ERROR');
     assert.equal(got!.responseStatus, 500);
     assert.equal(got!.attemptNumber, 1);
@@ -223,14 +276,33 @@ describe('live feed subscriptions', () => {
     const resumed = await setPaused(s, w, false);
     assert.equal(resumed.status, 'ACTIVE');
     const at = onlyW.items.indexOf(seenPaused);
-    const seenActive = await eventually(() => onlyW.items.slice(at + 1).find((x) => x.status === 'ACTIVE'), 10_000, 'ACTIVE on the feed');
+    const seenActive = await eventually(
+      () => onlyW.items.slice(at + 1).find((x) => x.status === 'ACTIVE'),
+      10_000,
+      'ACTIVE on the feed',
+    );
     assert.equal(seenActive.id, w);
     assert.equal(seenActive.statusReason, null, 'resuming clears the reason');
 
-    await eventually(() => all.items.some((x) => x.id === w && x.statusReason === paused.statusReason), 10_000, 'PAUSED on the unfiltered feed');
-    assert.deepEqual(onlyW.items.filter((x) => x.id !== w), [], 'only the filtered webhook');
-    assert.deepEqual(onlyOther.items.filter((x) => x.id !== other), [], 'the other filter never sees this webhook');
-    assert.ok(all.items.some((x) => x.id === other), 'the unfiltered feed sees every webhook');
+    await eventually(
+      () => all.items.some((x) => x.id === w && x.statusReason === paused.statusReason),
+      10_000,
+      'PAUSED on the unfiltered feed',
+    );
+    assert.deepEqual(
+      onlyW.items.filter((x) => x.id !== w),
+      [],
+      'only the filtered webhook',
+    );
+    assert.deepEqual(
+      onlyOther.items.filter((x) => x.id !== other),
+      [],
+      'the other filter never sees this webhook',
+    );
+    assert.ok(
+      all.items.some((x) => x.id === other),
+      'the unfiltered feed sees every webhook',
+    );
     assert.deepEqual([...all.errors, ...onlyW.errors, ...all.resultErrors, ...onlyW.resultErrors], []);
   });
 
@@ -241,7 +313,11 @@ describe('live feed subscriptions', () => {
     const from = feed.items.length;
 
     await publish(s, 'USERS', 'DELETE', payload());
-    const disabled = await eventually(() => feed.items.slice(from).find((x) => x.status === 'DISABLED'), 10_000, 'DISABLED on the feed');
+    const disabled = await eventually(
+      () => feed.items.slice(from).find((x) => x.status === 'DISABLED'),
+      10_000,
+      'DISABLED on the feed',
+    );
     assert.equal(disabled.id, w);
     assert.match(disabled.statusReason ?? '', /410/);
     const api = await s.gql(`query($id: ID!) { webhook(id: $id) { status statusReason } }`, { id: w }, 'VIEWER');

@@ -32,25 +32,49 @@ const OPERATIONS: Operation[] = [
   // Queries
   { name: 'viewer', build: () => ({ query: '{ viewer { id role } }' }), allowed: ALL },
   { name: 'resources', build: () => ({ query: '{ resources { type eventTypes } }' }), allowed: ALL },
-  { name: 'webhooks', build: () => ({ query: '{ webhooks(first: 5) { totalCount edges { node { id } } } }' }), allowed: READERS },
-  { name: 'webhook', build: () => ({ query: 'query($id: ID!) { webhook(id: $id) { id } }', variables: { id: uid() } }), allowed: READERS },
+  {
+    name: 'webhooks',
+    build: () => ({ query: '{ webhooks(first: 5) { totalCount edges { node { id } } } }' }),
+    allowed: READERS,
+  },
+  {
+    name: 'webhook',
+    build: () => ({ query: 'query($id: ID!) { webhook(id: $id) { id } }', variables: { id: uid() } }),
+    allowed: READERS,
+  },
   { name: 'events', build: () => ({ query: '{ events(first: 5) { edges { node { id } } } }' }), allowed: READERS },
-  { name: 'event', build: () => ({ query: 'query($id: ID!) { event(id: $id) { id } }', variables: { id: uid() } }), allowed: READERS },
-  { name: 'deliveries', build: () => ({ query: '{ deliveries(first: 5) { edges { node { id } } } }' }), allowed: READERS },
-  { name: 'delivery', build: () => ({ query: 'query($id: ID!) { delivery(id: $id) { id } }', variables: { id: uid() } }), allowed: READERS },
+  {
+    name: 'event',
+    build: () => ({ query: 'query($id: ID!) { event(id: $id) { id } }', variables: { id: uid() } }),
+    allowed: READERS,
+  },
+  {
+    name: 'deliveries',
+    build: () => ({ query: '{ deliveries(first: 5) { edges { node { id } } } }' }),
+    allowed: READERS,
+  },
+  {
+    name: 'delivery',
+    build: () => ({ query: 'query($id: ID!) { delivery(id: $id) { id } }', variables: { id: uid() } }),
+    allowed: READERS,
+  },
   { name: 'apiKeys', build: () => ({ query: '{ apiKeys { id role } }' }), allowed: SUPPORT_ONLY },
   // Mutations
   {
     name: 'createWebhook',
     build: () => ({
-      query: 'mutation($n: String!) { createWebhook(input: {name: $n, destinationUrl: "http://127.0.0.1:9/hook", subscriptions: [{resource: USERS, action: CREATE}]}) { id } }',
+      query:
+        'mutation($n: String!) { createWebhook(input: {name: $n, destinationUrl: "http://127.0.0.1:9/hook", subscriptions: [{resource: USERS, action: CREATE}]}) { id } }',
       variables: { n: `authz ${suffix()}` },
     }),
     allowed: SUPPORT_ONLY,
   },
   {
     name: 'updateWebhook',
-    build: () => ({ query: 'mutation($id: ID!) { updateWebhook(id: $id, input: {name: "renamed"}) { id } }', variables: { id: uid() } }),
+    build: () => ({
+      query: 'mutation($id: ID!) { updateWebhook(id: $id, input: {name: "renamed"}) { id } }',
+      variables: { id: uid() },
+    }),
     allowed: SUPPORT_ONLY,
     allowedCode: 'NOT_FOUND',
   },
@@ -75,7 +99,8 @@ const OPERATIONS: Operation[] = [
   {
     name: 'addWebhookSubscriptions',
     build: () => ({
-      query: 'mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { id } }',
+      query:
+        'mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { id } }',
       variables: { id: uid() },
     }),
     allowed: SUPPORT_ONLY,
@@ -84,7 +109,8 @@ const OPERATIONS: Operation[] = [
   {
     name: 'removeWebhookSubscriptions',
     build: () => ({
-      query: 'mutation($id: ID!) { removeWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { id } }',
+      query:
+        'mutation($id: ID!) { removeWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { id } }',
       variables: { id: uid() },
     }),
     allowed: SUPPORT_ONLY,
@@ -113,7 +139,10 @@ const OPERATIONS: Operation[] = [
   },
   {
     name: 'createApiKey',
-    build: () => ({ query: 'mutation($n: String!) { createApiKey(name: $n, role: VIEWER) { apiKey { id } } }', variables: { n: `authz ${suffix()}` } }),
+    build: () => ({
+      query: 'mutation($n: String!) { createApiKey(name: $n, role: VIEWER) { apiKey { id } } }',
+      variables: { n: `authz ${suffix()}` },
+    }),
     allowed: SUPPORT_ONLY,
   },
   {
@@ -125,7 +154,8 @@ const OPERATIONS: Operation[] = [
   {
     name: 'publishEvent',
     build: () => ({
-      query: 'mutation($p: JSONObject!) { publishEvent(input: {resource: USERS, action: CREATE, payload: $p}) { id type } }',
+      query:
+        'mutation($p: JSONObject!) { publishEvent(input: {resource: USERS, action: CREATE, payload: $p}) { id type } }',
       variables: { p: { id: `u-${suffix()}` } },
     }),
     allowed: PUBLISHERS,
@@ -161,8 +191,14 @@ describe('authorization matrix', () => {
 
   it('covers every query and mutation of the contract', async () => {
     // Guard against the table silently missing an operation that the server exposes.
-    const r = await s.gql('{ __schema { queryType { fields { name } } mutationType { fields { name } } } }', {}, 'SUPPORT');
-    const exposed = [...r.data.__schema.queryType.fields, ...r.data.__schema.mutationType.fields].map((f: { name: string }) => f.name).sort();
+    const r = await s.gql(
+      '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }',
+      {},
+      'SUPPORT',
+    );
+    const exposed = [...r.data.__schema.queryType.fields, ...r.data.__schema.mutationType.fields]
+      .map((f: { name: string }) => f.name)
+      .sort();
     assert.deepEqual(exposed, OPERATIONS.map((o) => o.name).sort());
   });
 
@@ -197,7 +233,12 @@ describe('authorization matrix', () => {
   });
 
   it('refuses an Authorization header that is not a Bearer token', async () => {
-    for (const authorization of [`Basic ${Buffer.from('a:b').toString('base64')}`, s.keys.SUPPORT, 'Bearer', `Bearer ${s.keys.SUPPORT} extra`]) {
+    for (const authorization of [
+      `Basic ${Buffer.from('a:b').toString('base64')}`,
+      s.keys.SUPPORT,
+      'Bearer',
+      `Bearer ${s.keys.SUPPORT} extra`,
+    ]) {
       const res = await fetch(s.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization },
@@ -253,7 +294,11 @@ describe('authorization matrix', () => {
 
     it('PUBLISHER createWebhook', async () => {
       const before = await count('webhooks');
-      const r = await s.gql('mutation { createWebhook(input: {name: "publisher made", destinationUrl: "http://127.0.0.1:9/p"}) { id } }', {}, 'PUBLISHER');
+      const r = await s.gql(
+        'mutation { createWebhook(input: {name: "publisher made", destinationUrl: "http://127.0.0.1:9/p"}) { id } }',
+        {},
+        'PUBLISHER',
+      );
       assert.deepEqual(codes(r), ['FORBIDDEN'], show(r));
       assert.equal(await count('webhooks'), before);
     });
@@ -269,7 +314,11 @@ describe('authorization matrix', () => {
 
     it('VIEWER publishEvent', async () => {
       const before = await count('events');
-      const r = await s.gql('mutation { publishEvent(input: {resource: USERS, action: CREATE, payload: {id: "v1"}}) { id } }', {}, 'VIEWER');
+      const r = await s.gql(
+        'mutation { publishEvent(input: {resource: USERS, action: CREATE, payload: {id: "v1"}}) { id } }',
+        {},
+        'VIEWER',
+      );
       assert.deepEqual(codes(r), ['FORBIDDEN'], show(r));
       assert.equal(await count('events'), before);
     });
@@ -284,20 +333,42 @@ describe('authorization matrix', () => {
 
       for (const role of ['VIEWER', 'PUBLISHER'] as const) {
         const attempts = [
-          s.gql('mutation($id: ID!) { updateWebhook(id: $id, input: {name: "hijacked", destinationUrl: "https://evil.example/"}) { id } }', { id }, role),
+          s.gql(
+            'mutation($id: ID!) { updateWebhook(id: $id, input: {name: "hijacked", destinationUrl: "https://evil.example/"}) { id } }',
+            { id },
+            role,
+          ),
           s.gql('mutation($id: ID!) { pauseWebhook(id: $id) { id } }', { id }, role),
           s.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, role),
-          s.gql('mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: COURSES, action: CREATE}]) { id } }', { id }, role),
-          s.gql('mutation($id: ID!) { removeWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}]) { id } }', { id }, role),
+          s.gql(
+            'mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: COURSES, action: CREATE}]) { id } }',
+            { id },
+            role,
+          ),
+          s.gql(
+            'mutation($id: ID!) { removeWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}]) { id } }',
+            { id },
+            role,
+          ),
           s.gql('mutation($id: ID!) { sendTestEvent(webhookId: $id) { id } }', { id }, role),
           s.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: keyId }, role),
         ];
         for (const r of await Promise.all(attempts)) assert.deepEqual(codes(r), ['FORBIDDEN'], `${role}: ${show(r)}`);
       }
 
-      const { rows } = await s.db.pool.query('SELECT name, destination_url, status, deleted_at FROM webhooks WHERE id = $1', [id]);
-      assert.deepEqual(rows[0], { name: 'target', destination_url: 'https://example.com/t', status: 'ACTIVE', deleted_at: null });
-      const subs = await s.db.pool.query('SELECT resource, action FROM webhook_subscriptions WHERE webhook_id = $1', [id]);
+      const { rows } = await s.db.pool.query(
+        'SELECT name, destination_url, status, deleted_at FROM webhooks WHERE id = $1',
+        [id],
+      );
+      assert.deepEqual(rows[0], {
+        name: 'target',
+        destination_url: 'https://example.com/t',
+        status: 'ACTIVE',
+        deleted_at: null,
+      });
+      const subs = await s.db.pool.query('SELECT resource, action FROM webhook_subscriptions WHERE webhook_id = $1', [
+        id,
+      ]);
       assert.deepEqual(subs.rows, [{ resource: 'USERS', action: 'CREATE' }]);
       assert.equal(await count('deliveries', `webhook_id = '${id}'`), 0);
       assert.equal(await count('api_keys', `id = '${keyId}' AND revoked_at IS NULL`), 1);

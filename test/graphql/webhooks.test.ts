@@ -62,13 +62,17 @@ describe('webhooks over HTTP', () => {
       assert.equal(w.hasHmacSecret, false);
       assert.equal(w.generatedHmacSecret, null);
       assert.ok(!Number.isNaN(Date.parse(w.createdAt)));
-      assert.deepEqual(
-        w.subscriptions.map((x: { eventType: string }) => x.eventType).sort(),
-        ['enrollment.completed', 'live_training_registration.deleted', 'user.created'],
-      );
+      assert.deepEqual(w.subscriptions.map((x: { eventType: string }) => x.eventType).sort(), [
+        'enrollment.completed',
+        'live_training_registration.deleted',
+        'user.created',
+      ]);
       const enr = w.subscriptions.find((x: { eventType: string }) => x.eventType === 'enrollment.completed');
       assert.deepEqual([enr.resource, enr.action], ['ENROLLMENTS', 'COMPLETE']);
-      const { rows } = await s.db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions WHERE webhook_id = $1', [id]);
+      const { rows } = await s.db.pool.query(
+        'SELECT count(*)::int AS n FROM webhook_subscriptions WHERE webhook_id = $1',
+        [id],
+      );
       assert.equal(rows[0].n, 3);
     });
 
@@ -86,7 +90,9 @@ describe('webhooks over HTTP', () => {
 
     it('updates name and url, leaving the rest alone', async () => {
       const before = ok(await s.gql(GET, { id })).webhook;
-      const w = ok(await s.gql(UPDATE, { id, input: { name: 'CRM sync v2', destinationUrl: 'https://crm.example.com/v2' } })).updateWebhook;
+      const w = ok(
+        await s.gql(UPDATE, { id, input: { name: 'CRM sync v2', destinationUrl: 'https://crm.example.com/v2' } }),
+      ).updateWebhook;
       assert.equal(w.name, 'CRM sync v2');
       assert.equal(w.destinationUrl, 'https://crm.example.com/v2');
       assert.deepEqual(w.subscriptions, before.subscriptions);
@@ -109,29 +115,43 @@ describe('webhooks over HTTP', () => {
           { id },
         ),
       ).addWebhookSubscriptions;
-      assert.deepEqual(
-        added.subscriptions.map((x: { eventType: string }) => x.eventType).sort(),
-        ['course.updated', 'enrollment.completed', 'live_training_registration.deleted', 'program.deleted', 'user.created'],
-      );
+      assert.deepEqual(added.subscriptions.map((x: { eventType: string }) => x.eventType).sort(), [
+        'course.updated',
+        'enrollment.completed',
+        'live_training_registration.deleted',
+        'program.deleted',
+        'user.created',
+      ]);
       const removed = ok(
         await s.gql(
           `mutation($id: ID!) { removeWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}, {resource: PROGRAMS, action: DELETE}]) { ${FIELDS} } }`,
           { id },
         ),
       ).removeWebhookSubscriptions;
-      assert.deepEqual(
-        removed.subscriptions.map((x: { eventType: string }) => x.eventType).sort(),
-        ['course.updated', 'enrollment.completed', 'live_training_registration.deleted'],
+      assert.deepEqual(removed.subscriptions.map((x: { eventType: string }) => x.eventType).sort(), [
+        'course.updated',
+        'enrollment.completed',
+        'live_training_registration.deleted',
+      ]);
+      const { rows } = await s.db.pool.query(
+        'SELECT resource, action FROM webhook_subscriptions WHERE webhook_id = $1 ORDER BY resource, action',
+        [id],
       );
-      const { rows } = await s.db.pool.query('SELECT resource, action FROM webhook_subscriptions WHERE webhook_id = $1 ORDER BY resource, action', [id]);
       assert.deepEqual(rows, [
         { resource: 'COURSES', action: 'UPDATE' },
         { resource: 'ENROLLMENTS', action: 'COMPLETE' },
         { resource: 'LIVE_TRAINING_REGISTRATIONS', action: 'DELETE' },
       ]);
       // A removed pair can be added again.
-      const readd = ok(await s.gql(`mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}]) { id subscriptions { eventType } } }`, { id }));
-      assert.ok(readd.addWebhookSubscriptions.subscriptions.some((x: { eventType: string }) => x.eventType === 'user.created'));
+      const readd = ok(
+        await s.gql(
+          `mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}]) { id subscriptions { eventType } } }`,
+          { id },
+        ),
+      );
+      assert.ok(
+        readd.addWebhookSubscriptions.subscriptions.some((x: { eventType: string }) => x.eventType === 'user.created'),
+      );
     });
 
     it('pauses (PAUSED with a reason) and resumes (ACTIVE, reason cleared)', async () => {
@@ -145,7 +165,9 @@ describe('webhooks over HTTP', () => {
       assert.equal(got.statusReason, p.statusReason);
 
       // Pausing again is harmless.
-      const again = ok(await s.gql(`mutation($id: ID!) { pauseWebhook(id: $id) { status statusReason } }`, { id })).pauseWebhook;
+      const again = ok(
+        await s.gql(`mutation($id: ID!) { pauseWebhook(id: $id) { status statusReason } }`, { id }),
+      ).pauseWebhook;
       assert.deepEqual(again, { status: 'PAUSED', statusReason: p.statusReason });
 
       const r = ok(await s.gql(`mutation($id: ID!) { resumeWebhook(id: $id) { ${FIELDS} } }`, { id })).resumeWebhook;
@@ -175,10 +197,16 @@ describe('webhooks over HTTP', () => {
         const r = await s.gql(q, { id });
         assert.deepEqual(codes(r), ['NOT_FOUND'], `${q}: ${show(r)}`);
       }
-      const subs = await s.db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions WHERE webhook_id = $1', [id]);
+      const subs = await s.db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions WHERE webhook_id = $1', [
+        id,
+      ]);
       assert.equal(subs.rows[0].n, 0, 'a deleted webhook keeps no subscriptions (it must receive nothing)');
       const { rows } = await s.db.pool.query('SELECT name FROM webhooks WHERE id = $1', [id]);
-      assert.equal(rows[0]?.name, 'CRM', 'the row stays for the delivery log; update after delete must not have renamed it');
+      assert.equal(
+        rows[0]?.name,
+        'CRM',
+        'the row stays for the delivery log; update after delete must not have renamed it',
+      );
     });
   });
 
@@ -210,7 +238,11 @@ describe('webhooks over HTTP', () => {
       assert.equal(pages, Math.ceil((before + 25) / 10));
       assert.equal(seen.length, before + 25);
       assert.equal(new Set(seen.map((x) => x.id)).size, seen.length, 'no id twice');
-      for (const id of created) assert.ok(seen.some((x) => x.id === id), `${id} missing`);
+      for (const id of created)
+        assert.ok(
+          seen.some((x) => x.id === id),
+          `${id} missing`,
+        );
 
       // Newest first, ties broken by id descending: the keyset order.
       for (let i = 1; i < seen.length; i++) {
@@ -262,7 +294,11 @@ describe('webhooks over HTTP', () => {
 
       const active = ok(await s.gql(LIST, { first: 100, status: 'ACTIVE' })).webhooks;
       assert.equal(active.totalCount, beforeActive + 20);
-      assert.ok(active.edges.every((e: { node: { status: string; id: string } }) => e.node.status === 'ACTIVE' && !paused.includes(e.node.id)));
+      assert.ok(
+        active.edges.every(
+          (e: { node: { status: string; id: string } }) => e.node.status === 'ACTIVE' && !paused.includes(e.node.id),
+        ),
+      );
       assert.deepEqual(ok(await s.gql(LIST, { status: 'DISABLED' })).webhooks.totalCount, 0);
 
       // Deleted ones leave the count.
@@ -293,7 +329,9 @@ describe('webhooks over HTTP', () => {
     };
 
     it('create with bearerToken and hmacSecret: has* true, stored, never echoed', async () => {
-      const r = await raw(CREATE, { input: { name: 'secretive', destinationUrl: 'https://example.com/s', bearerToken: BEARER, hmacSecret: HMAC } });
+      const r = await raw(CREATE, {
+        input: { name: 'secretive', destinationUrl: 'https://example.com/s', bearerToken: BEARER, hmacSecret: HMAC },
+      });
       const w = ok(r).createWebhook;
       id = w.id;
       assert.equal(w.hasBearerToken, true);
@@ -310,29 +348,48 @@ describe('webhooks over HTTP', () => {
       ok(await raw(UPDATE, { id, input: { bearerToken: NEW_BEARER } }));
       ok(await raw(`mutation($id: ID!) { pauseWebhook(id: $id) { ${FIELDS} } }`, { id }));
       ok(await raw(`mutation($id: ID!) { resumeWebhook(id: $id) { ${FIELDS} } }`, { id }));
-      ok(await raw(`mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { ${FIELDS} } }`, { id }));
+      ok(
+        await raw(
+          `mutation($id: ID!) { addWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { ${FIELDS} } }`,
+          { id },
+        ),
+      );
       ok(await raw(`mutation($id: ID!) { sendTestEvent(webhookId: $id) { id webhook { ${FIELDS} } } }`, { id }));
       ok(await raw(`query { deliveries(first: 50) { edges { node { id webhook { ${FIELDS} } } } } }`, {}));
       assert.ok(bodies.length >= 10);
       for (const text of bodies) {
-        for (const secret of [BEARER, HMAC, NEW_BEARER]) assert.ok(!text.includes(secret), `response leaks a secret: ${text}`);
+        for (const secret of [BEARER, HMAC, NEW_BEARER])
+          assert.ok(!text.includes(secret), `response leaks a secret: ${text}`);
       }
       const { rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [id]);
-      assert.deepEqual(rows[0], { bearer_token: NEW_BEARER, hmac_secret: HMAC }, 'rotation replaced the token, kept the secret');
+      assert.deepEqual(
+        rows[0],
+        { bearer_token: NEW_BEARER, hmac_secret: HMAC },
+        'rotation replaced the token, kept the secret',
+      );
     });
 
     it('introspection: no Webhook field exposes a secret or token', async () => {
       const r = ok(await s.gql('{ __type(name: "Webhook") { fields { name } } }'));
       const names: string[] = r.__type.fields.map((f: { name: string }) => f.name);
       assert.ok(names.includes('destinationUrl'), 'introspection returned the Webhook fields');
-      assert.deepEqual(names.filter((n) => /secret|token/i.test(n)).sort(), ['generatedHmacSecret', 'hasBearerToken', 'hasHmacSecret']);
+      assert.deepEqual(names.filter((n) => /secret|token/i.test(n)).sort(), [
+        'generatedHmacSecret',
+        'hasBearerToken',
+        'hasHmacSecret',
+      ]);
       // Nor any other output type (ApiKey, CreatedApiKey.token aside).
       const all = ok(await s.gql('{ __schema { types { name kind fields { name } } } }'));
       const leaks = all.__schema.types
         .filter((t: { kind: string; name: string }) => t.kind === 'OBJECT' && !t.name.startsWith('__'))
         .flatMap((t: { name: string; fields: { name: string }[] }) => t.fields.map((f) => `${t.name}.${f.name}`))
         .filter((n: string) => /secret|token|hash/i.test(n));
-      assert.deepEqual(leaks.sort(), ['CreatedApiKey.token', 'Webhook.generatedHmacSecret', 'Webhook.hasBearerToken', 'Webhook.hasHmacSecret']);
+      assert.deepEqual(leaks.sort(), [
+        'CreatedApiKey.token',
+        'Webhook.generatedHmacSecret',
+        'Webhook.hasBearerToken',
+        'Webhook.hasHmacSecret',
+      ]);
     });
 
     it('generateHmacSecret returns the secret once, and it is the one stored', async () => {
@@ -341,12 +398,18 @@ describe('webhooks over HTTP', () => {
       assert.equal(Buffer.from(w.generatedHmacSecret.slice(6), 'base64').length, 24);
       assert.equal(w.hasHmacSecret, true);
       const { rows } = await s.db.pool.query('SELECT hmac_secret FROM webhooks WHERE id = $1', [w.id]);
-      assert.equal(rows[0].hmac_secret, w.generatedHmacSecret, 'deliveries are signed with the secret the caller was shown');
+      assert.equal(
+        rows[0].hmac_secret,
+        w.generatedHmacSecret,
+        'deliveries are signed with the secret the caller was shown',
+      );
 
       const later = ok(await s.gql(GET, { id: w.id })).webhook;
       assert.equal(later.generatedHmacSecret, null);
       assert.equal(later.hasHmacSecret, true);
-      const listed = ok(await s.gql(LIST, { first: 100 })).webhooks.edges.find((e: { node: { id: string } }) => e.node.id === w.id);
+      const listed = ok(await s.gql(LIST, { first: 100 })).webhooks.edges.find(
+        (e: { node: { id: string } }) => e.node.id === w.id,
+      );
       assert.equal(listed.node.generatedHmacSecret, null);
       const upd = ok(await s.gql(UPDATE, { id: w.id, input: { name: 'generated 2' } })).updateWebhook;
       assert.equal(upd.generatedHmacSecret, null);
@@ -381,7 +444,9 @@ describe('webhooks over HTTP', () => {
       const set = ok(await s.gql(UPDATE, { id, input: { bearerToken: BEARER } })).updateWebhook;
       assert.equal(set.hasBearerToken, true);
       // clear*: false is "leave alone".
-      const keep = ok(await s.gql(UPDATE, { id, input: { clearBearerToken: false, clearHmacSecret: false } })).updateWebhook;
+      const keep = ok(
+        await s.gql(UPDATE, { id, input: { clearBearerToken: false, clearHmacSecret: false } }),
+      ).updateWebhook;
       assert.equal(keep.hasBearerToken, true);
     });
   });
@@ -389,10 +454,14 @@ describe('webhooks over HTTP', () => {
   describe('resources', () => {
     it('lists the six resources of the catalog', async () => {
       const r = ok(await s.gql('{ resources { type name actions eventTypes payloadFormat payloadSchema } }')).resources;
-      assert.deepEqual(
-        r.map((x: { type: string }) => x.type).sort(),
-        ['COURSES', 'ENROLLMENTS', 'LIVE_TRAININGS', 'LIVE_TRAINING_REGISTRATIONS', 'PROGRAMS', 'USERS'],
-      );
+      assert.deepEqual(r.map((x: { type: string }) => x.type).sort(), [
+        'COURSES',
+        'ENROLLMENTS',
+        'LIVE_TRAININGS',
+        'LIVE_TRAINING_REGISTRATIONS',
+        'PROGRAMS',
+        'USERS',
+      ]);
       const enr = r.find((x: { type: string }) => x.type === 'ENROLLMENTS');
       assert.ok(enr.eventTypes.includes('enrollment.completed'));
       assert.ok(enr.actions.includes('COMPLETE'));
@@ -411,7 +480,11 @@ describe('webhooks over HTTP', () => {
 
   describe('API keys', () => {
     it('createApiKey returns the token once; lists and the DB never hold it', async () => {
-      const c = ok(await s.gql('mutation { createApiKey(name: "  dashboard  ", role: VIEWER) { token apiKey { id name role createdAt revokedAt } } }')).createApiKey;
+      const c = ok(
+        await s.gql(
+          'mutation { createApiKey(name: "  dashboard  ", role: VIEWER) { token apiKey { id name role createdAt revokedAt } } }',
+        ),
+      ).createApiKey;
       assert.match(c.token, /^hkl_[A-Za-z0-9_-]{43}$/);
       assert.equal(c.apiKey.name, 'dashboard');
       assert.equal(c.apiKey.role, 'VIEWER');
@@ -425,7 +498,9 @@ describe('webhooks over HTTP', () => {
       assert.ok(!text.includes(c.token), 'list contains the token');
       assert.ok(!text.includes(c.token.slice(4)), 'list contains the token body');
       assert.ok(!text.includes(hash), 'list contains the hash');
-      const fields = ok(await s.gql('{ __type(name: "ApiKey") { fields { name } } }')).__type.fields.map((f: { name: string }) => f.name);
+      const fields = ok(await s.gql('{ __type(name: "ApiKey") { fields { name } } }')).__type.fields.map(
+        (f: { name: string }) => f.name,
+      );
       assert.ok(!fields.some((f: string) => /token|hash/i.test(f)), `ApiKey fields: ${fields}`);
 
       const { rows } = await s.db.pool.query('SELECT * FROM api_keys WHERE id = $1', [c.apiKey.id]);
@@ -440,17 +515,27 @@ describe('webhooks over HTTP', () => {
       assert.deepEqual(v, { id: c.apiKey.id, name: 'dashboard', role: 'VIEWER' });
       assert.deepEqual(codes(await s.gql('{ apiKeys { id } }', {}, c.token)), ['FORBIDDEN']);
 
-      const second = ok(await s.gql('mutation { createApiKey(name: "dashboard", role: VIEWER) { token } }')).createApiKey;
+      const second = ok(
+        await s.gql('mutation { createApiKey(name: "dashboard", role: VIEWER) { token } }'),
+      ).createApiKey;
       assert.notEqual(second.token, c.token);
     });
 
     it('revokeApiKey sets revokedAt, shows in the list, and is idempotent', async () => {
-      const c = ok(await s.gql('mutation { createApiKey(name: "old", role: PUBLISHER) { token apiKey { id } } }')).createApiKey;
-      const r1 = ok(await s.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: c.apiKey.id })).revokeApiKey;
+      const c = ok(
+        await s.gql('mutation { createApiKey(name: "old", role: PUBLISHER) { token apiKey { id } } }'),
+      ).createApiKey;
+      const r1 = ok(
+        await s.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: c.apiKey.id }),
+      ).revokeApiKey;
       assert.ok(!Number.isNaN(Date.parse(r1.revokedAt)));
-      const r2 = ok(await s.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: c.apiKey.id })).revokeApiKey;
+      const r2 = ok(
+        await s.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: c.apiKey.id }),
+      ).revokeApiKey;
       assert.equal(r2.revokedAt, r1.revokedAt, 'revoking twice keeps the first time');
-      const listed = ok(await s.gql('{ apiKeys { id revokedAt } }')).apiKeys.find((k: { id: string }) => k.id === c.apiKey.id);
+      const listed = ok(await s.gql('{ apiKeys { id revokedAt } }')).apiKeys.find(
+        (k: { id: string }) => k.id === c.apiKey.id,
+      );
       assert.equal(listed.revokedAt, r1.revokedAt);
     });
   });

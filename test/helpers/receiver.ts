@@ -11,7 +11,9 @@ export interface Received {
   at: number;
 }
 
-export type Responder = (req: Received) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang' | 'reset';
+export type Responder = (
+  req: Received,
+) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang' | 'reset';
 
 export interface Receiver {
   url: string;
@@ -29,7 +31,12 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Received = { path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const r: Received = {
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
       received.push(r);
       const answer = (responders.get(r.path) ?? okResponder)(r);
       if (answer === 'hang') return;

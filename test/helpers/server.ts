@@ -16,12 +16,20 @@ export interface TestServer {
   url: string;
   keys: Record<ApiKeyRole, string>;
   /** POST a GraphQL request; token: a role name, a raw token, or null for none. */
-  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: ApiKeyRole | string | null): Promise<GqlResult<T>>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: ApiKeyRole | string | null,
+  ): Promise<GqlResult<T>>;
   stop(): Promise<void>;
 }
 
 /** A real server on a random port against a fresh database; private destinations allowed (receivers are local). */
-export async function startTestServer(label: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestServer> {
+export async function startTestServer(
+  label: string,
+  env: Record<string, string> = {},
+  existing?: TestDatabase,
+): Promise<TestServer> {
   const db = existing ?? (await freshDatabase(label));
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -37,7 +45,11 @@ export async function startTestServer(label: string, env: Record<string, string>
   for (const role of ['SUPPORT', 'PUBLISHER', 'VIEWER'] as const) {
     keys[role] = (await hookline.services.apiKeys.create(`test ${role}`, role)).token;
   }
-  const gql = async <T>(query: string, variables?: Record<string, unknown>, token: ApiKeyRole | string | null = 'SUPPORT') => {
+  const gql = async <T>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token: ApiKeyRole | string | null = 'SUPPORT',
+  ) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${keys[token as ApiKeyRole] ?? token}`;
     const res = await fetch(hookline.url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
@@ -57,7 +69,11 @@ export async function startTestServer(label: string, env: Record<string, string>
 }
 
 /** Waits for a condition that something asynchronous will make true; fails after `ms`. */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  ms = 10_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();

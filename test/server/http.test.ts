@@ -89,7 +89,8 @@ describe('HTTP server', () => {
 describe('configuration', () => {
   it('names every bad variable in one ConfigError', () => {
     assert.throws(
-      () => loadConfig({ PORT: 'abc', HOOKLINE_DELIVERY_TIMEOUT: 'soon', HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'maybe' }),
+      () =>
+        loadConfig({ PORT: 'abc', HOOKLINE_DELIVERY_TIMEOUT: 'soon', HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'maybe' }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
         for (const name of ['PORT', 'HOOKLINE_DELIVERY_TIMEOUT', 'HOOKLINE_ALLOW_PRIVATE_DESTINATIONS']) {
@@ -111,7 +112,10 @@ describe('configuration', () => {
     ['HOOKLINE_WORKER', 'yes please'],
   ] as const) {
     it(`refuses ${name}=${value}`, () => {
-      assert.throws(() => loadConfig({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.message.includes(name));
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes(name),
+      );
     });
   }
 
@@ -122,7 +126,12 @@ describe('configuration', () => {
     assert.equal(d.deliveryTimeoutMs, 15_000);
     assert.equal(d.runWorker, true);
     assert.equal(d.databaseUrl, undefined);
-    const c = loadConfig({ PORT: '8080', HOOKLINE_DELIVERY_TIMEOUT: '500ms', HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: '1', HOOKLINE_WORKER: 'false' });
+    const c = loadConfig({
+      PORT: '8080',
+      HOOKLINE_DELIVERY_TIMEOUT: '500ms',
+      HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: '1',
+      HOOKLINE_WORKER: 'false',
+    });
     assert.equal(c.port, 8080);
     assert.equal(c.deliveryTimeoutMs, 500);
     assert.equal(c.allowPrivateDestinations, true);

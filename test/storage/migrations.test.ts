@@ -8,7 +8,15 @@ import { createDataSource, migrate, pendingMigrations } from '../../src/storage/
 // The migrations from an empty database: what they create, that they are
 // idempotent, the constraints and indexes the code relies on, and down/up.
 
-const TABLES = ['api_keys', 'deliveries', 'delivery_attempts', 'events', 'migrations', 'webhook_subscriptions', 'webhooks'];
+const TABLES = [
+  'api_keys',
+  'deliveries',
+  'delivery_attempts',
+  'events',
+  'migrations',
+  'webhook_subscriptions',
+  'webhooks',
+];
 const APP_TABLES = TABLES.filter((t) => t !== 'migrations');
 
 describe('migrations', () => {
@@ -16,9 +24,11 @@ describe('migrations', () => {
   let ds: DataSource;
 
   const tables = async (): Promise<string[]> =>
-    (await db.pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).rows.map(
-      (r) => r.table_name as string,
-    );
+    (
+      await db.pool.query(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+      )
+    ).rows.map((r) => r.table_name as string);
 
   before(async () => {
     db = await freshDatabase('migrations', { migrated: false });
@@ -41,7 +51,10 @@ describe('migrations', () => {
     assert.deepEqual(await tables(), TABLES);
     assert.equal(await pendingMigrations(ds), false);
     const { rows } = await db.pool.query('SELECT name FROM migrations');
-    assert.deepEqual(rows.map((r) => r.name), ['Initial1764380000000']);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['Initial1764380000000'],
+    );
   });
 
   it('running again applies nothing and changes nothing', async () => {
@@ -52,17 +65,33 @@ describe('migrations', () => {
   });
 
   it('webhook_subscriptions_unique rejects a duplicate (webhook, resource, action)', async () => {
-    const w = await db.pool.query(`INSERT INTO webhooks (name, destination_url) VALUES ('m', 'https://example.com/') RETURNING id`);
+    const w = await db.pool.query(
+      `INSERT INTO webhooks (name, destination_url) VALUES ('m', 'https://example.com/') RETURNING id`,
+    );
     const id = w.rows[0].id as string;
-    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [id]);
+    await db.pool.query(
+      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      [id],
+    );
     await assert.rejects(
-      db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [id]),
-      (e: { code?: string; constraint?: string }) => e.code === '23505' && e.constraint === 'webhook_subscriptions_unique',
+      db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [
+        id,
+      ]),
+      (e: { code?: string; constraint?: string }) =>
+        e.code === '23505' && e.constraint === 'webhook_subscriptions_unique',
     );
     // Another action, or the same pair on another webhook, is fine.
-    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'UPDATE')`, [id]);
-    const w2 = await db.pool.query(`INSERT INTO webhooks (name, destination_url) VALUES ('m2', 'https://example.com/') RETURNING id`);
-    await db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [w2.rows[0].id]);
+    await db.pool.query(
+      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'UPDATE')`,
+      [id],
+    );
+    const w2 = await db.pool.query(
+      `INSERT INTO webhooks (name, destination_url) VALUES ('m2', 'https://example.com/') RETURNING id`,
+    );
+    await db.pool.query(
+      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      [w2.rows[0].id],
+    );
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions');
     assert.equal(rows[0].n, 3);
   });
@@ -70,7 +99,10 @@ describe('migrations', () => {
   it('other constraints the code relies on', async () => {
     const reject = (sql: string, code: string) =>
       assert.rejects(db.pool.query(sql), (e: { code?: string }) => e.code === code, sql);
-    await reject(`INSERT INTO webhooks (name, destination_url, status) VALUES ('x', 'https://e.com/', 'BROKEN')`, '23514');
+    await reject(
+      `INSERT INTO webhooks (name, destination_url, status) VALUES ('x', 'https://e.com/', 'BROKEN')`,
+      '23514',
+    );
     await reject(`INSERT INTO webhooks (name, destination_url) VALUES ('', 'https://e.com/')`, '23514');
     await reject(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'ROOT', 'h')`, '23514');
     await db.pool.query(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'VIEWER', 'same-hash')`);
@@ -86,7 +118,9 @@ describe('migrations', () => {
   });
 
   it('the deliveries_due partial index exists and serves the claim scan', async () => {
-    const idx = await db.pool.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = 'deliveries_due'`);
+    const idx = await db.pool.query(
+      `SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = 'deliveries_due'`,
+    );
     assert.equal(idx.rows.length, 1, 'deliveries_due is missing');
     assert.match(idx.rows[0].indexdef, /\(next_attempt_at\)/);
     assert.match(idx.rows[0].indexdef, /WHERE .*status = 'PENDING'/);
@@ -94,8 +128,11 @@ describe('migrations', () => {
     const client = await db.pool.connect();
     try {
       await client.query('SET enable_seqscan = off');
-      const plan = async (sql: string) => (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
-      const inner = await plan(`SELECT id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 10`);
+      const plan = async (sql: string) =>
+        (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      const inner = await plan(
+        `SELECT id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 10`,
+      );
       assert.match(inner, /deliveries_due/, inner);
       // The worker's actual inner scan (storage/sql/deliveries.ts claimDue), with no saturated webhooks.
       const claim = await plan(
@@ -126,7 +163,9 @@ describe('migrations', () => {
       const r = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}`);
       assert.equal(r.rows[0].n, 0, `${t} is empty after down/up`);
     }
-    const idx = await db.pool.query(`SELECT indexname FROM pg_indexes WHERE indexname IN ('deliveries_due', 'webhooks_page', 'events_idempotency_key')`);
+    const idx = await db.pool.query(
+      `SELECT indexname FROM pg_indexes WHERE indexname IN ('deliveries_due', 'webhooks_page', 'events_idempotency_key')`,
+    );
     assert.equal(idx.rows.length, 3);
     const c = await db.pool.query(`SELECT conname FROM pg_constraint WHERE conname = 'webhook_subscriptions_unique'`);
     assert.equal(c.rows.length, 1);

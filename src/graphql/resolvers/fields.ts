@@ -13,7 +13,9 @@ import { WebhookGql, WebhookSubscriptionGql } from '../types/webhook.js';
 
 @Resolver(() => WebhookGql)
 export class WebhookFields {
-  @FieldResolver(() => Boolean, { description: 'Secrets are write-only: the API says whether one is set, never what it is.' })
+  @FieldResolver(() => Boolean, {
+    description: 'Secrets are write-only: the API says whether one is set, never what it is.',
+  })
   hasBearerToken(@Root() w: Webhook): boolean {
     return w.bearerToken !== null;
   }

@@ -21,7 +21,11 @@ export class MutationResolver {
 
   @Authorized('configure')
   @Mutation(() => WebhookGql)
-  updateWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput) {
+  updateWebhook(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput,
+  ) {
     return ctx.services.webhooks.update(id, input);
   }
 
@@ -71,7 +75,9 @@ export class MutationResolver {
   }
 
   @Authorized('configure')
-  @Mutation(() => DeliveryGql, { description: 'Sends a sample payload (envelope field test: true) to this webhook alone.' })
+  @Mutation(() => DeliveryGql, {
+    description: 'Sends a sample payload (envelope field test: true) to this webhook alone.',
+  })
   async sendTestEvent(
     @Ctx() ctx: Context,
     @Arg('webhookId', () => ID) webhookId: string,
@@ -84,7 +90,9 @@ export class MutationResolver {
   }
 
   @Authorized('configure')
-  @Mutation(() => GraphQLInt, { description: 'Queues every FAILED delivery of the webhook created since `since` again; returns how many.' })
+  @Mutation(() => GraphQLInt, {
+    description: 'Queues every FAILED delivery of the webhook created since `since` again; returns how many.',
+  })
   async retryFailedDeliveries(
     @Ctx() ctx: Context,
     @Arg('webhookId', () => ID) webhookId: string,

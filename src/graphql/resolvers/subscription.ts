@@ -11,7 +11,13 @@ export class SubscriptionResolver {
   @Authorized('read')
   @Subscription(() => DeliveryAttemptGql, {
     topics: TOPIC_ATTEMPT,
-    filter: ({ payload, args }: { payload: AttemptNotice; args: { webhookId?: string | null; eventId?: string | null } }) =>
+    filter: ({
+      payload,
+      args,
+    }: {
+      payload: AttemptNotice;
+      args: { webhookId?: string | null; eventId?: string | null };
+    }) =>
       (!args.webhookId || payload.webhookId === args.webhookId) && (!args.eventId || payload.eventId === args.eventId),
     description: 'Every delivery attempt as it finishes, from any instance; filters are optional. VIEWER and up.',
   })
@@ -49,7 +55,9 @@ export class SubscriptionResolver {
     @Arg('webhookId', () => ID, { nullable: true }) _webhookId?: string | null,
   ): Promise<Webhook> {
     // Read fresh, relations included: a subscription's DataLoaders live as long as it does and would go stale.
-    const w = await ctx.services.ds.getRepository(Webhook).findOne({ where: { id: notice.webhookId }, relations: { subscriptions: true } });
+    const w = await ctx.services.ds
+      .getRepository(Webhook)
+      .findOne({ where: { id: notice.webhookId }, relations: { subscriptions: true } });
     if (!w) throw new Error(`webhook ${notice.webhookId} vanished`);
     // The status this notice announces, even if a later change has already landed.
     return Object.assign(w, { status: notice.status, statusReason: notice.reason });

@@ -3,7 +3,8 @@ import { EVENT_ACTIONS, RESOURCE_TYPES } from '../../domain/catalog.js';
 import { API_KEY_ROLES } from '../../domain/roles.js';
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_STATUSES } from '../../domain/statuses.js';
 
-const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+const asEnum = <T extends string>(values: readonly T[]) =>
+  Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 
 export const ResourceTypeEnum = asEnum(RESOURCE_TYPES);
 export const EventActionEnum = asEnum(EVENT_ACTIONS);
@@ -12,8 +13,14 @@ export const DeliveryStatusEnum = asEnum(DELIVERY_STATUSES);
 export const AttemptOutcomeEnum = asEnum(ATTEMPT_OUTCOMES);
 export const ApiKeyRoleEnum = asEnum(API_KEY_ROLES);
 
-registerEnumType(ResourceTypeEnum, { name: 'ResourceType', description: "The objects whose changes can be sent (the seed's 'resources')." });
-registerEnumType(EventActionEnum, { name: 'EventAction', description: "The kinds of change (the seed's 'events'). COMPLETE exists for ENROLLMENTS only." });
+registerEnumType(ResourceTypeEnum, {
+  name: 'ResourceType',
+  description: "The objects whose changes can be sent (the seed's 'resources').",
+});
+registerEnumType(EventActionEnum, {
+  name: 'EventAction',
+  description: "The kinds of change (the seed's 'events'). COMPLETE exists for ENROLLMENTS only.",
+});
 registerEnumType(WebhookStatusEnum, { name: 'WebhookStatus' });
 registerEnumType(DeliveryStatusEnum, { name: 'DeliveryStatus' });
 registerEnumType(AttemptOutcomeEnum, { name: 'AttemptOutcome' });

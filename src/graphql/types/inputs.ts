@@ -28,7 +28,8 @@ export class CreateWebhookInput {
 
   @Field(() => Boolean, {
     nullable: true,
-    description: 'Generate a Standard Webhooks secret (whsec_…); returned once, in Webhook.generatedHmacSecret of this response.',
+    description:
+      'Generate a Standard Webhooks secret (whsec_…); returned once, in Webhook.generatedHmacSecret of this response.',
   })
   generateHmacSecret?: boolean | null;
 

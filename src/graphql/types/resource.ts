@@ -3,7 +3,9 @@ import { Field, ObjectType } from 'type-graphql';
 import type { EventAction, JsonSchema, ResourceType } from '../../domain/catalog.js';
 import { EventActionEnum, ResourceTypeEnum } from './enums.js';
 
-@ObjectType('Resource', { description: 'One row of the catalog: a resource, the actions it emits and its payload format.' })
+@ObjectType('Resource', {
+  description: 'One row of the catalog: a resource, the actions it emits and its payload format.',
+})
 export class ResourceGql {
   @Field(() => ResourceTypeEnum)
   type: ResourceType;

@@ -118,7 +118,16 @@ export async function recordAttempts(
   batch: AttemptRecord[],
 ): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[] }> {
   const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
-  const { rows } = await db.query<{ kind: 'a' | 'h'; id: string; delivery_id: string | null; attempt_number: number | null; applied: boolean | null; status: string | null; failing_since: Date | null; consecutive_failures: number | null }>(
+  const { rows } = await db.query<{
+    kind: 'a' | 'h';
+    id: string;
+    delivery_id: string | null;
+    attempt_number: number | null;
+    applied: boolean | null;
+    status: string | null;
+    failing_since: Date | null;
+    consecutive_failures: number | null;
+  }>(
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
                             $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[])
@@ -159,16 +168,32 @@ export async function recordAttempts(
      UNION ALL
      SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h`,
     [
-      col('deliveryId'), col('webhookId'), col('eventId'), col('attemptNumber'), col('outcome'),
-      col('responseStatus'), col('responseBody'), col('errorMessage'), col('durationMs'), col('startedAt'),
-      col('nextStatus'), col('nextAttemptAt'),
+      col('deliveryId'),
+      col('webhookId'),
+      col('eventId'),
+      col('attemptNumber'),
+      col('outcome'),
+      col('responseStatus'),
+      col('responseBody'),
+      col('errorMessage'),
+      col('durationMs'),
+      col('startedAt'),
+      col('nextStatus'),
+      col('nextAttemptAt'),
     ],
   );
   const attempts: RecordedAttempt[] = [];
   const health: WebhookHealth[] = [];
   for (const r of rows) {
-    if (r.kind === 'a') attempts.push({ id: r.id, delivery_id: r.delivery_id!, attempt_number: r.attempt_number!, applied: r.applied! });
-    else health.push({ id: r.id, status: r.status!, failing_since: r.failing_since, consecutive_failures: r.consecutive_failures! });
+    if (r.kind === 'a')
+      attempts.push({ id: r.id, delivery_id: r.delivery_id!, attempt_number: r.attempt_number!, applied: r.applied! });
+    else
+      health.push({
+        id: r.id,
+        status: r.status!,
+        failing_since: r.failing_since,
+        consecutive_failures: r.consecutive_failures!,
+      });
   }
   return { attempts, health };
 }
@@ -196,7 +221,10 @@ export async function releaseClaims(db: Db, claims: { id: string; attempt: numbe
 
 export async function cancelPendingForWebhook(m: EntityManager, webhookId: string): Promise<void> {
   const db = await clientOf(m);
-  await db.query(`UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'PENDING'`, [webhookId]);
+  await db.query(
+    `UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'PENDING'`,
+    [webhookId],
+  );
 }
 
 export async function unparkWebhookDeliveries(m: EntityManager, webhookId: string): Promise<void> {
