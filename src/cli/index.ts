@@ -11,6 +11,7 @@ import { openDatabase } from '../storage/database.js';
 import { createDataSource, migrate } from '../storage/data-source.js';
 import { startHookline } from '../server/runtime.js';
 import { VERSION } from '../version.js';
+import { systemClock } from '../domain/clock.js';
 
 // `hookline …` (or `npm run cli -- …`). Output meant for scripts goes to
 // stdout; progress and errors go to stderr.
@@ -37,7 +38,7 @@ async function withDataSource<T>(fn: (keys: ApiKeyService) => Promise<T>): Promi
   try {
     await ds.initialize();
     await migrate(ds);
-    return await fn(new ApiKeyService(ds));
+    return await fn(new ApiKeyService(ds, systemClock));
   } finally {
     await ds.destroy().catch(() => undefined);
     await db.stop();

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { got, type Got, RequestError } from 'got';
 import { sign, signingKey } from '../domain/signing.js';
 import type { AttemptResult } from '../domain/outcome.js';
+import type { Clock } from '../domain/clock.js';
 import { BlockedDestinationError, blockedLiteral, guardedLookup } from './guarded-lookup.js';
 
 // One tuned HTTP client for every attempt: keep-alive agents, no retries (the
@@ -35,7 +36,7 @@ export interface SenderOptions {
   timeoutMs: number;
   allowPrivate: () => boolean;
   userAgent: string;
-  now?: () => number;
+  clock: Clock;
 }
 
 export class Sender {
@@ -81,16 +82,17 @@ export class Sender {
   }
 
   async send(m: OutgoingMessage): Promise<SendResult> {
-    const now = this.opts.now ?? Date.now;
-    const started = now();
+    // Wall time for the record and the signature; a monotonic clock for the duration.
+    const started = this.opts.clock.now();
     const startedAt = new Date(started);
+    const t0 = performance.now();
     const done = (result: AttemptResult, extra: Partial<SendResult>): SendResult => ({
       result,
       responseStatus: null,
       responseBody: null,
       errorMessage: null,
       ...extra,
-      durationMs: Math.max(0, Math.round(now() - started)),
+      durationMs: Math.max(0, Math.round(performance.now() - t0)),
       startedAt,
     });
 

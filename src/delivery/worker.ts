@@ -1,19 +1,21 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
+import type { Clock } from '../domain/clock.js';
 import { decide, shouldDisableForFailures, type AttemptOutcome, type HealthPolicy } from '../domain/outcome.js';
 import type { RetryPolicy } from '../domain/backoff.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
+import { disableWebhook } from '../storage/sql/webhooks.js';
 import {
   claimDue,
-  disableWebhook,
   releaseClaims,
   type AttemptRecord,
   type ClaimedDelivery,
   type WebhookHealth,
 } from '../storage/sql/deliveries.js';
 import { DUE_CHANNEL } from '../storage/sql/events.js';
+import { Lanes, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { Sender } from './sender.js';
 
@@ -23,36 +25,29 @@ export interface WorkerOptions {
   /** Requests in flight at once to one webhook: a slow destination cannot take every slot. */
   perWebhookConcurrency: number;
   pollIntervalMs: number;
-  /** How long a claim holds a delivery; past it, another worker may take it. */
+  /** How long a claim holds a delivery (domain/delivery-policy.ts, leaseFor). */
   leaseMs: number;
   retry: RetryPolicy;
   health: HealthPolicy;
-  now?: () => number;
-  random?: () => number;
+  clock: Clock;
 }
 
 // Claims at most this many per statement; larger batches only add latency.
 const CLAIM_BATCH = 100;
-// A lane holds this many times perWebhookConcurrency (in flight + waiting) and
-// is refilled when its waiting room falls to half. Measured on a 20,000-event
-// drain to one webhook: at 2× the lane ran dry while the refill claim was out.
-export const LANE_DEPTH = 4;
 // Attempts waiting to be written before claiming pauses (the database is slow or away).
 const MAX_UNRECORDED = 5_000;
 // Envelope bytes held in lanes before claiming pauses: 400 claimed deliveries
 // of 256 KiB payloads would otherwise be 100 MB in memory.
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
-interface Lane {
-  active: number;
-  queue: ClaimedDelivery[];
-  /** The last claim filled this lane to the brim, so more are probably due. */
-  maybeMore: boolean;
+interface Claimed extends LaneItem {
+  row: ClaimedDelivery;
 }
 
 /**
- * Claims due deliveries and sends them. Each webhook has a lane: up to
- * perWebhookConcurrency requests in flight and as many claimed, waiting their
+ * Claims due deliveries and sends them; the states and transitions are in
+ * src/delivery/README.md. Each webhook has a lane (lanes.ts): up to
+ * perWebhookConcurrency requests in flight and more claimed, waiting their
  * turn, so that a slot freed by a response is refilled without a round trip
  * to the database. Measured: freeing slots only after the attempt was written
  * and the next claim returned kept the HTTP client busy a third of the time.
@@ -61,19 +56,16 @@ export class Worker {
   private running = false;
   private passing = false;
   private again = false;
-  private active = 0;
-  private held = 0;
-  private heldBytes = 0;
-  /** The last pass stopped for want of room, not of due deliveries. */
-  private full = false;
   private unrecorded = 0;
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes: Lanes<Claimed>;
   private readonly tasks = new Set<Promise<void>>();
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly recorder: AttemptRecorder;
-  private readonly now: () => number;
-  private readonly random: () => number;
   private unlisten: (() => void) | null = null;
+  /** Bumped whenever work ends or is asked about; an empty claim pass that saw no bump proves quiescence. */
+  private epoch = 0;
+  private lastEmptyEpoch = -1;
+  private readonly quietWaiters = new Set<() => void>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -83,11 +75,16 @@ export class Worker {
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
-    this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
+    this.lanes = new Lanes({
+      concurrency: opts.concurrency,
+      perWebhook: opts.perWebhookConcurrency,
+      maxHeld: opts.concurrency * 2,
+      maxHeldBytes: MAX_HELD_BYTES,
+      claimBatch: CLAIM_BATCH,
+    });
     this.recorder = new AttemptRecorder(pool, log, (written, health) => {
       this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
-      if (health.length) void this.checkHealth(health);
+      if (health.length) this.track(this.checkHealth(health));
     });
   }
 
@@ -112,105 +109,94 @@ export class Worker {
     void this.pass();
   }
 
-  private get laneDepth(): number {
-    return this.opts.perWebhookConcurrency * LANE_DEPTH;
+  /**
+   * Resolves once the worker is idle: a claim pass that started after the
+   * call (and after the last attempt ended) found nothing due, and no attempt
+   * is in flight or unwritten. Tests use it to prove that something was NOT
+   * sent, without sleeping.
+   */
+  async quiesce(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    this.epoch++;
+    for (;;) {
+      const epoch = this.epoch;
+      const quiet = new Promise<void>((r) => this.quietWaiters.add(r));
+      this.wake();
+      const left = until - Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        quiet.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) throw new Error(`worker not idle after ${timeoutMs} ms (${this.lanes.inFlight} in flight)`);
+      if (this.lastEmptyEpoch === epoch && this.epoch === epoch && this.tasks.size === 0 && this.unrecorded === 0) {
+        return;
+      }
+    }
   }
 
   private async pass(): Promise<void> {
     this.passing = true;
+    const epoch = this.epoch;
+    let claimedNothing = false;
     try {
       do {
         this.again = false;
-        const room = this.opts.concurrency * 2 - this.held;
-        this.full = room <= 0 || this.unrecorded >= MAX_UNRECORDED || this.heldBytes >= MAX_HELD_BYTES;
-        if (this.full) break;
-        const limit = Math.min(room, CLAIM_BATCH);
-        const busy = [...this.lanes].map(([id, l]) => [id, l.active + l.queue.length] as const);
-        const rows = await claimDue(this.pool, {
-          limit,
-          perWebhookCap: this.laneDepth,
-          busyWebhooks: busy.map(([id]) => id),
-          busyCounts: busy.map(([, n]) => n),
-          saturated: busy.filter(([, n]) => n >= this.laneDepth).map(([id]) => id),
-          leaseMs: this.opts.leaseMs,
-        });
-        const got = new Map<string, number>();
-        for (const row of rows) {
-          got.set(row.webhook_id, (got.get(row.webhook_id) ?? 0) + 1);
-          if (row.send) this.enqueue(row);
-        }
-        const before = new Map(busy);
-        let filled = false;
-        for (const [id, lane] of this.lanes) {
-          const room = this.laneDepth - (before.get(id) ?? 0);
-          if (room > 0) lane.maybeMore = (got.get(id) ?? 0) >= room;
-          if (room > 0 && lane.maybeMore) filled = true;
-        }
+        const sizing = this.lanes.sizing(this.unrecorded >= MAX_UNRECORDED);
+        if (!sizing) break;
+        const rows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
+        claimedNothing = rows.length === 0;
+        const items = rows
+          .filter((r) => r.send)
+          .map((row) => ({ id: row.id, webhookId: row.webhook_id, bytes: row.body.length, row }));
+        if (this.lanes.accept(sizing, items) || rows.length === sizing.limit) this.again = true;
         this.pump();
-        // A lane filled to the brim is skipped by the next claim, which then
-        // reaches the deliveries of other webhooks queued behind its backlog.
-        // Found by the bad-receivers drill: 2,000 due deliveries of a
-        // never-answering destination hid a healthy webhook's from every claim.
-        if (rows.length === limit || filled) this.again = true;
       } while (this.again && this.running);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'claiming deliveries failed; the next poll tries again');
     } finally {
       this.passing = false;
+      if (claimedNothing) this.lastEmptyEpoch = epoch;
+      this.notifyQuiet();
     }
   }
 
-  private enqueue(row: ClaimedDelivery): void {
-    let lane = this.lanes.get(row.webhook_id);
-    if (!lane) this.lanes.set(row.webhook_id, (lane = { active: 0, queue: [], maybeMore: false }));
-    lane.queue.push(row);
-    this.held++;
-    this.heldBytes += row.body.length;
+  private notifyQuiet(): void {
+    for (const w of this.quietWaiters) w();
+    this.quietWaiters.clear();
   }
 
   /** Starts waiting deliveries while their lane and the worker have free slots. */
   private pump(): void {
-    for (const [id, lane] of this.lanes) {
-      while (
-        lane.queue.length &&
-        lane.active < this.opts.perWebhookConcurrency &&
-        this.active < this.opts.concurrency
-      ) {
-        this.launch(lane, lane.queue.shift()!);
-      }
-      if (this.active >= this.opts.concurrency) break;
-      if (lane.active === 0 && lane.queue.length === 0) this.lanes.delete(id);
-    }
+    for (const item of this.lanes.startable()) this.launch(item);
   }
 
-  private launch(lane: Lane, row: ClaimedDelivery): void {
-    lane.active++;
-    this.active++;
-    const task = this.deliver(row, () => {
-      lane.active--;
-      this.active--;
-      this.held--;
-      this.heldBytes -= row.body.length;
-      this.pump();
-      // Refill a lane once half of its waiting room is used up, and only if
-      // more are known to be due: a claim per response cost as much as the response.
-      // After a pass that ran out of room, claim again once half the room is back
-      // (a claim per response made a 1,000-webhook fan-out slower, not faster).
-      const roomBack = this.full && this.held <= this.opts.concurrency;
-      if (roomBack || (lane.maybeMore && lane.queue.length <= (this.laneDepth - this.opts.perWebhookConcurrency) / 2))
-        this.wake();
-    })
-      .catch((err) =>
-        this.log.error({ err, deliveryId: row.id }, 'delivery task failed; its lease will expire and it is retried'),
-      )
-      .finally(() => this.tasks.delete(task));
-    this.tasks.add(task);
+  private track(task: Promise<void>): void {
+    const tracked = task
+      .catch((err) => this.log.error({ err }, 'delivery task failed; its lease will expire and it is retried'))
+      .finally(() => {
+        this.tasks.delete(tracked);
+        this.epoch++;
+        this.notifyQuiet();
+      });
+    this.tasks.add(tracked);
   }
 
-  private async deliver(row: ClaimedDelivery, sent: () => void): Promise<void> {
+  private launch(item: Claimed): void {
+    this.track(
+      this.deliver(item.row, () => {
+        const claimAgain = this.lanes.finished(item);
+        this.pump();
+        if (claimAgain) this.wake();
+      }),
+    );
+  }
+
+  private async deliver(row: ClaimedDelivery, answered: () => void): Promise<void> {
     let released = false;
     const release = () => {
-      if (!released) sent();
+      if (!released) answered();
       released = true;
     };
     try {
@@ -223,7 +209,13 @@ export class Worker {
       });
       // The destination's slot is free as soon as it has answered; writing the result is ours.
       release();
-      const decision = decide(result.result, row.attempt_count, this.opts.retry, this.now(), this.random());
+      const decision = decide(
+        result.result,
+        row.attempt_count,
+        this.opts.retry,
+        this.opts.clock.now(),
+        this.opts.clock.random(),
+      );
       this.unrecorded++;
       try {
         await this.recorder.record({
@@ -252,7 +244,7 @@ export class Worker {
   private async checkHealth(rows: WebhookHealth[]): Promise<void> {
     for (const h of rows) {
       if (h.status !== 'ACTIVE') continue;
-      if (shouldDisableForFailures(h.failing_since, h.consecutive_failures, this.now(), this.opts.health)) {
+      if (shouldDisableForFailures(h.failing_since, h.consecutive_failures, this.opts.clock.now(), this.opts.health)) {
         const since = h.failing_since!.toISOString();
         await this.disable(h.id, `every attempt failed since ${since} (${h.consecutive_failures} failed attempts)`);
       }
@@ -275,12 +267,10 @@ export class Worker {
     this.running = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.unlisten?.();
-    const unsent = [...this.lanes.values()].flatMap((l) => l.queue.splice(0));
-    this.held -= unsent.length;
-    for (const r of unsent) this.heldBytes -= r.body.length;
+    const unsent = this.lanes.takeWaiting();
     await releaseClaims(
       this.pool,
-      unsent.map((r) => ({ id: r.id, attempt: r.attempt_count })),
+      unsent.map((c) => ({ id: c.id, attempt: c.row.attempt_count })),
     ).catch((err: Error) =>
       this.log.warn(
         { err: err.message, claims: unsent.length },
@@ -294,7 +284,7 @@ export class Worker {
     clearTimeout(timer);
     if (result === 'timeout') {
       this.log.warn(
-        { inFlight: this.active },
+        { inFlight: this.lanes.inFlight },
         'shutdown timeout: attempts still in flight are retried after their lease',
       );
     }

@@ -218,8 +218,8 @@ export function eventTypes(resource: ResourceType): string[] {
 }
 
 /** A sample object of the resource, used by sendTestEvent. */
-export function samplePayload(resource: ResourceType, action: EventAction): Record<string, unknown> {
-  const now = new Date().toISOString();
+export function samplePayload(resource: ResourceType, action: EventAction, at: Date): Record<string, unknown> {
+  const now = at.toISOString();
   const base = { id: 'test-1', created_at: now, updated_at: now };
   switch (resource) {
     case 'USERS':

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Sender } from '../delivery/sender.js';
-import { LANE_DEPTH, Worker } from '../delivery/worker.js';
+import { Worker } from '../delivery/worker.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { RETRY_JITTER, leaseFor } from '../domain/delivery-policy.js';
 import { createSchema } from '../graphql/schema.js';
 import { createServices, type Services } from '../services/index.js';
 import { openDatabase, type DatabaseHandle } from '../storage/database.js';
@@ -25,12 +27,16 @@ export interface Hookline {
 }
 
 /** Starts everything one process runs: database (embedded unless DATABASE_URL), migrations, worker, HTTP and WebSocket. */
-export async function startHookline(
-  config: Config,
-  log: Logger,
-  opts: { serveHttp?: boolean } = {},
-): Promise<Hookline> {
+export interface StartOptions {
+  /** false: no HTTP listener (`hookline worker`). */
+  serveHttp?: boolean;
+  /** Time and randomness for every rule (tests pass a controlled one). */
+  clock?: Clock;
+}
+
+export async function startHookline(config: Config, log: Logger, opts: StartOptions = {}): Promise<Hookline> {
   const serveHttp = opts.serveHttp ?? true;
+  const clock = opts.clock ?? systemClock;
   const database = await openDatabase(config, (msg) => log.info(msg));
   const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
   await ds.initialize();
@@ -46,12 +52,13 @@ export async function startHookline(
   let workerPool: ReturnType<typeof createPool> | null = null;
   let sender: Sender | null = null;
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
-  const services = createServices(ds, pool, config, feed);
+  const services = createServices(ds, pool, config, feed, clock);
   if (config.runWorker) {
     sender = new Sender({
       timeoutMs: config.deliveryTimeoutMs,
       allowPrivate: () => config.allowPrivateDestinations,
       userAgent: USER_AGENT,
+      clock,
     });
     workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
     worker = new Worker(workerPool, listener, sender, feed, log, {
@@ -59,8 +66,9 @@ export async function startHookline(
       perWebhookConcurrency: config.perWebhookConcurrency,
       pollIntervalMs: config.pollIntervalMs,
       leaseMs: leaseFor(config.deliveryTimeoutMs),
-      retry: { schedule: config.retrySchedule, jitter: 0.2 },
+      retry: { schedule: config.retrySchedule, jitter: RETRY_JITTER },
       health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
+      clock,
     });
     worker.start();
   }
@@ -121,13 +129,4 @@ export async function startHookline(
     })());
 
   return { url, port, services, worker, database, stop };
-}
-
-/**
- * A claim must outlast the wait in its webhook's lane (LANE_DEPTH - 1 attempts
- * of every slot ahead of it), the attempt itself, and writing the result. It is
- * also how long a crashed worker's deliveries wait before another worker takes them.
- */
-export function leaseFor(timeoutMs: number): number {
-  return timeoutMs * LANE_DEPTH + 15_000;
 }

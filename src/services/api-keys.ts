@@ -1,10 +1,11 @@
 import type { DataSource } from 'typeorm';
 import { IsNull } from 'typeorm';
-import { HooklineError, badInput, notFound } from '../domain/errors.js';
+import { badInput, notFound } from '../domain/errors.js';
 import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
 import { hashToken, newApiToken } from '../domain/tokens.js';
 import { isUuid, validName } from '../domain/validation.js';
 import { ApiKey } from '../storage/entities/index.js';
+import type { Clock } from '../domain/clock.js';
 
 // Lookups by token hash are cached briefly: every request authenticates, and a
 // round trip per request would cost more than the rest of a publish.
@@ -17,7 +18,7 @@ export class ApiKeyService {
 
   constructor(
     private readonly ds: DataSource,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   async create(name: string, role: ApiKeyRole): Promise<{ apiKey: ApiKey; token: string }> {
@@ -51,7 +52,7 @@ export class ApiKeyService {
   /** The active key for a bearer token, or null. */
   async authenticate(token: string): Promise<ApiKey | null> {
     const hash = hashToken(token);
-    const now = this.now();
+    const now = this.clock.now();
     const hit = this.cache.get(hash);
     if (hit && hit.until > now) return hit.key;
     const key = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
@@ -59,11 +60,4 @@ export class ApiKeyService {
     this.cache.set(hash, { key, until: now + CACHE_TTL_MS });
     return key;
   }
-}
-
-export function requireKey(key: ApiKey | null): ApiKey {
-  if (!key) {
-    throw new HooklineError('UNAUTHENTICATED', 'a valid API key is required: send "Authorization: Bearer <api key>"');
-  }
-  return key;
 }

@@ -11,6 +11,7 @@ import {
 import { badInput, notFound } from '../domain/errors.js';
 import { validPair, isUuid } from '../domain/validation.js';
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
 import { eventsByIdempotencyKeys, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
 import { PublishBatcher } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
@@ -41,6 +42,7 @@ export class EventService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly maxPayloadBytes: number,
+    private readonly clock: Clock,
   ) {
     this.batcher = new PublishBatcher(pool);
   }
@@ -108,7 +110,12 @@ export class EventService {
     validPair('action', { resource: r, action: a });
     const { deliveryId } = await insertTestEvent(
       this.pool,
-      { resource: r, action: a, type: eventType(r, a), payload: JSON.stringify(samplePayload(r, a)) },
+      {
+        resource: r,
+        action: a,
+        type: eventType(r, a),
+        payload: JSON.stringify(samplePayload(r, a, new Date(this.clock.now()))),
+      },
       webhookId,
     );
     return deliveryId;
@@ -119,6 +126,7 @@ export class EventService {
   }
 
   retryFailed(webhookId: string, since: Date): Promise<number> {
+    if (since.getTime() > this.clock.now()) throw badInput('since', 'must not be in the future');
     return retryFailed(this.pool, webhookId, since);
   }
 }

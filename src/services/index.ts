@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
+import type { Clock } from '../domain/clock.js';
 import type { FeedPublisher } from '../feed/feed.js';
 import { ApiKeyService } from './api-keys.js';
 import { DeliveryQueries } from './deliveries.js';
@@ -15,12 +16,18 @@ export interface Services {
   deliveries: DeliveryQueries;
 }
 
-export function createServices(ds: DataSource, pool: pg.Pool, config: Config, feed: FeedPublisher): Services {
+export function createServices(
+  ds: DataSource,
+  pool: pg.Pool,
+  config: Config,
+  feed: FeedPublisher,
+  clock: Clock,
+): Services {
   return {
     ds,
-    apiKeys: new ApiKeyService(ds),
+    apiKeys: new ApiKeyService(ds, clock),
     webhooks: new WebhookService(ds, feed, () => config.allowPrivateDestinations),
-    events: new EventService(pool, config.maxPayloadBytes),
+    events: new EventService(pool, config.maxPayloadBytes, clock),
     deliveries: new DeliveryQueries(ds),
   };
 }

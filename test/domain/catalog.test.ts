@@ -149,13 +149,15 @@ describe('payload schemas', () => {
   });
 });
 
+const AT = new Date('2026-11-29T04:00:00.000Z');
+
 describe('samplePayload', () => {
   it('passes its schema for every (resource, action)', () => {
     let checked = 0;
     for (const type of RESOURCE_TYPES) {
       for (const action of EVENT_ACTIONS as readonly EventAction[]) {
         if (!supportsAction(type, action)) continue;
-        const payload = samplePayload(type, action);
+        const payload = samplePayload(type, action, AT);
         const v = validators.get(type)!;
         assert.equal(v(payload), true, `${type} ${action}: ${ajv.errorsText(v.errors)}`);
         assert.ok(payload.id, `${type} ${action} has an id`);
@@ -166,15 +168,15 @@ describe('samplePayload', () => {
   });
 
   it('marks a completed enrollment complete', () => {
-    const p = samplePayload('ENROLLMENTS', 'COMPLETE');
+    const p = samplePayload('ENROLLMENTS', 'COMPLETE', AT);
     assert.equal(p.state, 'complete');
     assert.equal(p.progress, 1);
-    assert.notEqual(samplePayload('ENROLLMENTS', 'UPDATE').state, 'complete');
+    assert.notEqual(samplePayload('ENROLLMENTS', 'UPDATE', AT).state, 'complete');
   });
 
-  it('carries ISO timestamps', () => {
-    const p = samplePayload('USERS', 'CREATE');
-    assert.equal(typeof p.created_at, 'string');
-    assert.equal(new Date(p.created_at as string).toISOString(), p.created_at);
+  it('carries the given time as ISO timestamps', () => {
+    const p = samplePayload('USERS', 'CREATE', AT);
+    assert.equal(p.created_at, AT.toISOString());
+    assert.equal(p.updated_at, AT.toISOString());
   });
 });

@@ -1,0 +1,159 @@
+import { LANE_DEPTH } from '../domain/delivery-policy.js';
+
+// The worker's bookkeeping, pure: which claimed deliveries wait in which
+// webhook's lane, how many are in flight, how much room is left, and when to
+// claim again. No I/O and no timers, so every rule has a unit test
+// (test/delivery/lanes.test.ts); src/delivery/README.md names the states.
+
+export interface LaneItem {
+  id: string;
+  webhookId: string;
+  /** Bytes held in memory while it waits (the envelope). */
+  bytes: number;
+}
+
+export interface LaneLimits {
+  /** Requests in flight at once, all webhooks together. */
+  concurrency: number;
+  /** Requests in flight at once to one webhook. */
+  perWebhook: number;
+  /** Claimed deliveries held at most (in flight and waiting): room for the next claim. */
+  maxHeld: number;
+  /** Envelope bytes held before claiming pauses. */
+  maxHeldBytes: number;
+  /** Claims at most this many per statement. */
+  claimBatch: number;
+}
+
+/** What the next claim statement needs to know about the lanes. */
+export interface ClaimSizing {
+  limit: number;
+  /** Per-webhook cap on in-flight + waiting, counting what is already held. */
+  perWebhookCap: number;
+  busyWebhooks: string[];
+  busyCounts: number[];
+  /** Lanes already full: skipped while scanning, so they cannot hide other webhooks' deliveries. */
+  saturated: string[];
+}
+
+interface Lane<T> {
+  active: number;
+  queue: T[];
+  /** The last claim filled this lane to the brim, so more are probably due. */
+  maybeMore: boolean;
+}
+
+export class Lanes<T extends LaneItem> {
+  private readonly lanes = new Map<string, Lane<T>>();
+  private active = 0;
+  private held = 0;
+  private heldBytes = 0;
+  /** The last claim pass stopped for want of room, not for want of due deliveries. */
+  private full = false;
+
+  constructor(private readonly limits: LaneLimits) {}
+
+  get depth(): number {
+    return this.limits.perWebhook * LANE_DEPTH;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  get heldCount(): number {
+    return this.held;
+  }
+
+  /**
+   * The next claim's size, or null when there is no room: too many held, too
+   * many bytes held, or `blocked` (attempts waiting to be written).
+   */
+  sizing(blocked = false): ClaimSizing | null {
+    const room = this.limits.maxHeld - this.held;
+    this.full = blocked || room <= 0 || this.heldBytes >= this.limits.maxHeldBytes;
+    if (this.full) return null;
+    const busy = [...this.lanes].map(([id, l]) => [id, l.active + l.queue.length] as const);
+    return {
+      limit: Math.min(room, this.limits.claimBatch),
+      perWebhookCap: this.depth,
+      busyWebhooks: busy.map(([id]) => id),
+      busyCounts: busy.map(([, n]) => n),
+      saturated: busy.filter(([, n]) => n >= this.depth).map(([id]) => id),
+    };
+  }
+
+  /**
+   * Takes a claim's rows into their lanes. Returns true when another claim
+   * should follow at once: the claim was full, or a lane was filled to the
+   * brim (the next claim skips it and reaches the webhooks queued behind it).
+   * Found by the bad-receivers drill: 2,000 due deliveries of a never-answering
+   * destination hid a healthy webhook's from every claim.
+   */
+  accept(sizing: ClaimSizing, rows: readonly T[]): boolean {
+    const got = new Map<string, number>();
+    for (const row of rows) {
+      got.set(row.webhookId, (got.get(row.webhookId) ?? 0) + 1);
+      let lane = this.lanes.get(row.webhookId);
+      if (!lane) this.lanes.set(row.webhookId, (lane = { active: 0, queue: [], maybeMore: false }));
+      lane.queue.push(row);
+      this.held++;
+      this.heldBytes += row.bytes;
+    }
+    const before = new Map(sizing.busyWebhooks.map((id, i) => [id, sizing.busyCounts[i]!]));
+    let brim = false;
+    for (const [id, lane] of this.lanes) {
+      const room = this.depth - (before.get(id) ?? 0);
+      if (room <= 0) continue;
+      lane.maybeMore = (got.get(id) ?? 0) >= room;
+      if (lane.maybeMore) brim = true;
+    }
+    return rows.length === sizing.limit || brim;
+  }
+
+  /** Deliveries to start now, while their lane and the worker have free slots; each counts as in flight. */
+  startable(): T[] {
+    const out: T[] = [];
+    for (const [id, lane] of this.lanes) {
+      while (lane.queue.length && lane.active < this.limits.perWebhook && this.active < this.limits.concurrency) {
+        out.push(lane.queue.shift()!);
+        lane.active++;
+        this.active++;
+      }
+      if (this.active >= this.limits.concurrency) break;
+      if (lane.active === 0 && lane.queue.length === 0) this.lanes.delete(id);
+    }
+    return out;
+  }
+
+  /**
+   * A started delivery's destination answered (or the attempt ended): its slot
+   * is free. Returns true when the worker should claim again: half of the
+   * room is back after a pass that ran out of it, or the lane's waiting room
+   * fell to half and more are known to be due. A claim per response cost as
+   * much as the response (and made a 1,000-webhook fan-out slower, not faster).
+   */
+  finished(item: T): boolean {
+    const lane = this.lanes.get(item.webhookId);
+    if (lane) lane.active--;
+    this.active--;
+    this.held--;
+    this.heldBytes -= item.bytes;
+    const roomBack = this.full && this.held <= this.limits.maxHeld / 2;
+    const refill =
+      lane !== undefined && lane.maybeMore && lane.queue.length <= (this.depth - this.limits.perWebhook) / 2;
+    if (lane && lane.active === 0 && lane.queue.length === 0) this.lanes.delete(item.webhookId);
+    return roomBack || refill;
+  }
+
+  /** Shutdown: every claimed delivery not started yet, taken out of the lanes to be handed back. */
+  takeWaiting(): T[] {
+    const out: T[] = [];
+    for (const lane of this.lanes.values()) out.push(...lane.queue.splice(0));
+    for (const item of out) {
+      this.held--;
+      this.heldBytes -= item.bytes;
+    }
+    return out;
+  }
+}
