@@ -1,18 +1,24 @@
-import { GraphQLError } from 'graphql';
-
-// The stable error codes of the public API (api-contract.graphql header).
+// The stable error codes of the public API (api-contract.graphql header). Domain
+// errors are plain: the GraphQL layer turns them into GraphQL errors at its
+// boundary (server/errors.ts), the CLI prints their message.
 export type ErrorCode =
   'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
 
-export class HooklineError extends GraphQLError {
-  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
-    super(message, { extensions: { code, ...extra } });
+export class HooklineError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** For BAD_USER_INPUT: the input path at fault (e.g. "input.destinationUrl"). */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'HooklineError';
   }
 }
 
 /** Invalid input: `field` is the input path (e.g. "input.destinationUrl"). */
 export function badInput(field: string, message: string): HooklineError {
-  return new HooklineError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+  return new HooklineError('BAD_USER_INPUT', `${field}: ${message}`, field);
 }
 
 export function notFound(what: string, id: string): HooklineError {

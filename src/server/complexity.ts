@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, getNamedType, getNullableType, isListType, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { HooklineError } from '../domain/errors.js';
+import { requestRefusal } from './errors.js';
 
 // A cost limit: each field costs 1 plus its children, times the page size for
 // paged lists (first, default 20) and times 10 for other lists. Found missing
@@ -9,8 +10,6 @@ import { HooklineError } from '../domain/errors.js';
 
 export const MAX_QUERY_COST = 25_000;
 const DEFAULT_PAGE = 20;
-// Errors thrown before execution default to HTTP 500 in Apollo; these are the request's fault.
-const BAD_REQUEST = { http: { status: 400 } };
 const LIST_GUESS = 10;
 
 const estimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
@@ -40,14 +39,15 @@ export function queryCostPlugin(schema: GraphQLSchema): ApolloServerPlugin {
             });
           } catch (e) {
             // It coerces the variables itself: a bad value is the caller's mistake, reported as such.
-            if (e instanceof GraphQLError) throw new HooklineError('BAD_USER_INPUT', e.message, BAD_REQUEST);
+            if (e instanceof GraphQLError) throw requestRefusal(new HooklineError('BAD_USER_INPUT', e.message));
             throw e;
           }
           if (cost > MAX_QUERY_COST) {
-            throw new HooklineError(
-              'BAD_USER_INPUT',
-              `query cost ${cost} exceeds the limit of ${MAX_QUERY_COST}: ask for smaller pages (first) or fewer nested lists`,
-              BAD_REQUEST,
+            throw requestRefusal(
+              new HooklineError(
+                'BAD_USER_INPUT',
+                `query cost ${cost} exceeds the limit of ${MAX_QUERY_COST}: ask for smaller pages (first) or fewer nested lists`,
+              ),
             );
           }
         },

@@ -1,11 +1,12 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { HooklineError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 
-// What clients see of an error: our own errors as they are; malformed requests
-// as BAD_USER_INPUT (the contract's code for "your request is wrong"); anything
-// else as INTERNAL_SERVER_ERROR with no internals, logged here in full.
+// The GraphQL boundary for errors. What clients see: our own errors with their
+// code (and field); malformed requests as BAD_USER_INPUT (the contract's code
+// for "your request is wrong"); anything else as INTERNAL_SERVER_ERROR with
+// no internals, logged here in full.
 
 const REQUEST_ERRORS = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -17,21 +18,34 @@ const REQUEST_ERRORS = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
 ]);
 
+export function extensionsOf(e: HooklineError): Record<string, unknown> {
+  return e.field === undefined ? { code: e.code } : { code: e.code, field: e.field };
+}
+
+/** A refusal before execution (a plugin or validation rule): Apollo answers it with HTTP 400. */
+export function requestRefusal(e: HooklineError): GraphQLError {
+  return new GraphQLError(e.message, { extensions: { ...extensionsOf(e), http: { status: 400 } } });
+}
+
 export function formatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof HooklineError) {
-      // extensions.http sets the response status; it is not for the client.
-      const { http: _status, ...extensions } = original.extensions;
-      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions };
+      return {
+        message: original.message,
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: extensionsOf(original),
+      };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && REQUEST_ERRORS.has(code)) {
+      const field = formatted.extensions?.field;
       return {
         message: formatted.message,
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code: 'BAD_USER_INPUT' },
+        extensions: typeof field === 'string' ? { code: 'BAD_USER_INPUT', field } : { code: 'BAD_USER_INPUT' },
       };
     }
     log.error({ err: original, path: formatted.path }, 'unexpected error');

@@ -38,6 +38,9 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     schema: deps.schema,
     formatError: formatError(deps.log),
     includeStacktraceInErrorResponses: false,
+    // The process drains on SIGTERM itself (server/runtime.ts); Apollo's own
+    // handler would stop it concurrently and re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
     validationRules: [depthLimit(MAX_QUERY_DEPTH)],
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), queryCostPlugin(deps.schema)],
   });

@@ -8,6 +8,8 @@ import type { Services } from '../services/index.js';
 import type { ApiKey } from '../storage/entities/index.js';
 import { bearerToken } from './http.js';
 import { SlowConsumerError } from '../feed/bounded-pubsub.js';
+import { HooklineError } from '../domain/errors.js';
+import { extensionsOf, formatError } from './errors.js';
 
 // graphql-ws on the HTTP server's port and path. The key is checked once, in
 // connection_init: no valid key → close 4403 Forbidden (the protocol's code).
@@ -19,6 +21,7 @@ export const KEEP_ALIVE_MS = 12_000;
 export const CLOSE_SLOW_CONSUMER = 4408;
 
 export function attachWebSocket(server: http.Server, schema: GraphQLSchema, services: Services, log: Logger) {
+  const format = formatError(log);
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const disposable = useServer<Record<string, unknown> | undefined, { apiKey: ApiKey }>(
     {
@@ -44,12 +47,19 @@ export function attachWebSocket(server: http.Server, schema: GraphQLSchema, serv
         }
         // Errors without a code of ours are either the request's fault (no original error) or internal.
         return errors.map((e) => {
+          if (e.originalError instanceof HooklineError)
+            return { message: e.message, extensions: extensionsOf(e.originalError) };
           const code = e.extensions?.code as string | undefined;
           if (code) return { message: e.message, extensions: { code } };
           return e.originalError
             ? { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }
             : { message: e.message, extensions: { code: 'BAD_USER_INPUT' } };
         });
+      },
+      // Errors inside a result (a resolver refused or failed) get the contract's codes, as over HTTP.
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) };
       },
     },
     wss,

@@ -13,7 +13,8 @@ import {
 } from '../domain/validation.js';
 import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
-import { isUniqueViolation } from '../storage/sql/db.js';
+import { clientOf, isUniqueViolation } from '../storage/sql/db.js';
+import { setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { FeedPublisher } from '../feed/feed.js';
 
 export interface CreateWebhookInput {
@@ -147,7 +148,7 @@ export class WebhookService {
       await this.getOrFail(id, m);
       await m.getRepository(WebhookSubscription).delete({ webhookId: id });
       await m.getRepository(Webhook).update({ id }, { deletedAt: () => 'now()', updatedAt: () => 'now()' });
-      await cancelPendingForWebhook(m, id);
+      await cancelPendingForWebhook(await clientOf(m), id);
     });
     return true;
   }
@@ -167,14 +168,9 @@ export class WebhookService {
 
   private async setStatus(id: string, status: WebhookStatus, reason: string | null): Promise<Webhook> {
     await this.ds.transaction(async (m) => {
-      await m.query(
-        `UPDATE webhooks SET status = $2, status_reason = $3, updated_at = now(),
-           failing_since = CASE WHEN $2 = 'ACTIVE' THEN NULL ELSE failing_since END,
-           consecutive_failures = CASE WHEN $2 = 'ACTIVE' THEN 0 ELSE consecutive_failures END
-         WHERE id = $1 AND deleted_at IS NULL`,
-        [id, status, reason],
-      );
-      if (status === 'ACTIVE') await unparkWebhookDeliveries(m, id);
+      const db = await clientOf(m);
+      await setWebhookStatus(db, id, status, reason);
+      if (status === 'ACTIVE') await unparkWebhookDeliveries(db, id);
     });
     this.feed.webhookStatus({ webhookId: id, status, reason });
     return this.getOrFail(id);

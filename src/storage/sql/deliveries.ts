@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import { clientOf, type Db } from './db.js';
+import type { Db } from './db.js';
 import { DUE_CHANNEL } from './events.js';
 
 // The queue. A delivery is due when status = 'PENDING' and next_attempt_at <= now();
@@ -198,16 +197,6 @@ export async function recordAttempts(
   return { attempts, health };
 }
 
-/** Returns true when this call changed the status (so the feed hears it once). */
-export async function disableWebhook(db: Db, webhookId: string, reason: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE webhooks SET status = 'DISABLED', status_reason = $2, updated_at = now()
-     WHERE id = $1 AND status <> 'DISABLED' AND deleted_at IS NULL`,
-    [webhookId, reason],
-  );
-  return rowCount === 1;
-}
-
 /** Claims taken but never started (shutdown): hand them back without using up an attempt. */
 export async function releaseClaims(db: Db, claims: { id: string; attempt: number }[]): Promise<void> {
   if (claims.length === 0) return;
@@ -219,16 +208,14 @@ export async function releaseClaims(db: Db, claims: { id: string; attempt: numbe
   );
 }
 
-export async function cancelPendingForWebhook(m: EntityManager, webhookId: string): Promise<void> {
-  const db = await clientOf(m);
+export async function cancelPendingForWebhook(db: Db, webhookId: string): Promise<void> {
   await db.query(
     `UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'PENDING'`,
     [webhookId],
   );
 }
 
-export async function unparkWebhookDeliveries(m: EntityManager, webhookId: string): Promise<void> {
-  const db = await clientOf(m);
+export async function unparkWebhookDeliveries(db: Db, webhookId: string): Promise<void> {
   await db.query(
     `WITH u AS (
        UPDATE deliveries SET next_attempt_at = now()
