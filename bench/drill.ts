@@ -21,7 +21,7 @@ import { sleep, until } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 const BURST = quick ? 1000 : 5000;
-// Short attempt timeout so a killed worker's leases (timeout + 15 s) run out soon.
+// Short attempt timeout so a killed worker's leases (leaseFor in src/domain/delivery-policy.ts) run out soon.
 const FAST = { HOOKLINE_DELIVERY_TIMEOUT: '2s', HOOKLINE_POLL_INTERVAL: '500ms' };
 const lines: string[] = [];
 
@@ -102,14 +102,14 @@ async function sigkillDrill(receiver: ReceiverProc): Promise<void> {
     const before = (await receiver.stats('/ok/kill')).unique;
     await server.kill('SIGKILL');
     say(`- kill ${k}: after ${before} of ${BURST} distinct receipts`);
-    server = await startServer({ env: { DATABASE_URL: db.url, ...FAST }, port: server.port });
+    server = await startServer({ env: { DATABASE_URL: db.url, ...FAST } });
   }
   await waitAll(receiver, '/ok/kill', BURST);
   const t = await tally(receiver, '/ok/kill', ids);
   say(`- all ${BURST} event ids received after the last restart: ${t.lost === 0 ? 'yes' : 'no'}`);
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
@@ -146,7 +146,7 @@ async function postgresRestartDrill(receiver: ReceiverProc): Promise<void> {
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await client.close();
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function healthyRate(
@@ -180,7 +180,7 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
   const key1 = await createKey(base, 'SUPPORT');
   await createWebhooks(base, [`${receiver.url}/ok/healthy`]);
   const baseline = await healthyRate(receiver, base, key1, n, 'hb', env);
-  await base.drop();
+  await base.close();
 
   const db = await freshDb('bad2');
   const key2 = await createKey(db, 'SUPPORT');
@@ -203,7 +203,7 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
   );
   say(`- requests seen by the bad destinations: ${JSON.stringify(s.byPath)}`);
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
-  await db.drop();
+  await db.close();
   await receiver.reset();
 }
 
@@ -225,7 +225,7 @@ async function twoInstancesDrill(receiver: ReceiverProc): Promise<void> {
   const t = await tally(receiver, '/ok/two', ids);
   say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
   await b.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function badInputSweep(): Promise<void> {
@@ -251,7 +251,7 @@ async function badInputSweep(): Promise<void> {
       body: c.body,
     });
     const text = await res.text();
-    let ok = false;
+    let ok: boolean;
     try {
       const json = JSON.parse(text) as { errors?: { message: string; extensions?: { code?: string } }[] };
       const e = json.errors?.[0];
@@ -275,7 +275,7 @@ async function badInputSweep(): Promise<void> {
   for (const u of unclear) say(`  - unclear: ${u}`);
   say(`lost: 0, duplicated: 0`);
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 function sweepCases(): { name: string; body: string; contentType?: string }[] {

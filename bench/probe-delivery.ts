@@ -51,6 +51,6 @@ console.log(
 );
 await server.kill('SIGINT');
 await receiver.stop();
-await db.drop();
+await db.close();
 await stopDatabase();
 process.exit(0);

@@ -28,6 +28,6 @@ console.log(
 await client.close();
 await server.kill('SIGINT');
 await receiver.stop();
-await db.drop();
+await db.close();
 await stopDatabase();
 process.exit(0);

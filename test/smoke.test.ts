@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import { startServer, eventually, type TestServer, startReceiver, type Receiver } from './kit/index.js';
 import assert from 'node:assert/strict';
-import { startTestServer, eventually, type TestServer } from './helpers/server.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
 
 describe('smoke', () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
-    s = await startTestServer('smoke');
+    s = await startServer('smoke');
     r = await startReceiver();
   });
   after(async () => {

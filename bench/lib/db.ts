@@ -1,18 +1,27 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { hashToken, newApiToken } from '../../src/domain/tokens.js';
-import { createDataSource, migrate } from '../../src/storage/data-source.js';
-import { startEmbedded, type EmbeddedDatabase } from '../../src/storage/embedded.js';
+import type { EmbeddedDatabase } from '../../src/storage/embedded.js';
+import { createTemplate, dropDatabase, freshDatabase, type TestDatabase } from '../../test/kit/db.js';
 
 // Benchmarks and drills run against DATABASE_URL's server when set, else an
-// embedded one under .data/bench; every scenario gets a fresh database.
+// embedded one under .data/bench; every scenario gets a fresh copy of one
+// migrated template (the test kit's databases).
 
 let embedded: EmbeddedDatabase | null = null;
+let template: string | null = null;
+
+const EMBEDDED_DIR = '.data/bench';
+const embeddedPort = () => Number(process.env.HOOKLINE_BENCH_PG_PORT ?? 54349);
+
+async function startEmbedded(): Promise<EmbeddedDatabase> {
+  // Loaded only in embedded mode: its exit hooks must not exist in a DATABASE_URL run.
+  const { startEmbedded: start } = await import('../../src/storage/embedded.js');
+  return start(EMBEDDED_DIR, embeddedPort(), () => undefined);
+}
 
 export async function adminUrl(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  embedded ??= await startEmbedded('.data/bench', Number(process.env.HOOKLINE_BENCH_PG_PORT ?? 54349), () => undefined);
+  embedded ??= await startEmbedded();
   return embedded.adminUrl;
 }
 
@@ -24,47 +33,22 @@ export function isEmbedded(): boolean {
 export async function restartEmbedded(): Promise<void> {
   if (!embedded) throw new Error('no embedded server');
   await embedded.stop();
-  embedded = await startEmbedded('.data/bench', Number(process.env.HOOKLINE_BENCH_PG_PORT ?? 54349), () => undefined);
+  embedded = await startEmbedded();
 }
 
 export async function stopDatabase(): Promise<void> {
+  if (template) await dropDatabase(await adminUrl(), template).catch(() => undefined);
+  template = null;
   await embedded?.stop();
   embedded = null;
 }
 
-export interface BenchDb {
-  url: string;
-  pool: pg.Pool;
-  drop(): Promise<void>;
-}
+export type BenchDb = TestDatabase;
 
 export async function freshDb(label: string): Promise<BenchDb> {
-  const admin = await adminUrl();
-  const name = `hlbench_${label}_${randomBytes(3).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(admin);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const ds = createDataSource(url, 1);
-  await ds.initialize();
-  await migrate(ds);
-  await ds.destroy();
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on('error', () => undefined);
-  return {
-    url,
-    pool,
-    drop: async () => {
-      await pool.end();
-      const d = new pg.Client({ connectionString: await adminUrl() });
-      await d.connect();
-      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await d.end();
-    },
-  };
+  const server = await adminUrl();
+  template ??= await createTemplate(server, 'hlbench_template');
+  return freshDatabase(`bench_${label}`, { server, template, dropOnClose: true });
 }
 
 export async function createKey(db: BenchDb, role: 'SUPPORT' | 'PUBLISHER' | 'VIEWER'): Promise<string> {

@@ -1,37 +1,16 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { fork, type ChildProcess } from 'node:child_process';
+import { spawnServer, type ServerProcess } from '../../test/kit/server.js';
+import type { TestDatabase } from '../../test/kit/db.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep, until } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DIST = path.resolve(here, '../..');
 
-// The V8 flags `npm start` runs the server with (package.json config.nodeFlags).
-const START_FLAGS =
-  (
-    JSON.parse(readFileSync(path.resolve(DIST, '../package.json'), 'utf8')) as { config?: { nodeFlags?: string } }
-  ).config?.nodeFlags
-    ?.split(' ')
-    .filter(Boolean) ?? [];
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface ReceiverProc {
   url: string;
   child: ChildProcess;
-  stats(
-    prefix?: string,
-  ): Promise<{
+  stats(prefix?: string): Promise<{
     total: number;
     byPath: Record<string, number>;
     unique: number;
@@ -78,79 +57,38 @@ export async function startReceiver(): Promise<ReceiverProc> {
   };
 }
 
-export interface ServerProc {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  /** Peak resident set size so far (VmHWM), in MB. */
-  peakRssMb(): number;
+export type ServerProc = ServerProcess & {
   kill(signal?: NodeJS.Signals): Promise<void>;
-}
+};
 
 export interface ServerOptions {
   env: Record<string, string>;
   /** 'server' (npm start's main) or 'worker' (hookline worker, no HTTP). */
   kind?: 'server' | 'worker';
-  port?: number;
   extraArgs?: string[];
 }
 
+/** The real server (the test kit's spawnServer: npm start's build and flags) with bench defaults. */
 export async function startServer(opts: ServerOptions): Promise<ServerProc> {
-  const port = opts.port ?? (await freePort());
-  const kind = opts.kind ?? 'server';
-  const script = kind === 'server' ? 'src/main.js' : 'src/cli/index.js';
-  const args = [
-    ...START_FLAGS,
-    ...(opts.extraArgs ?? []),
-    path.join(DIST, script),
-    ...(kind === 'worker' ? ['worker'] : []),
-  ];
-  const child = spawn(process.execPath, args, {
+  const { DATABASE_URL: url, ...env } = opts.env;
+  if (!url) throw new Error('startServer needs env.DATABASE_URL');
+  const proc = await spawnServer({ url } as TestDatabase, {
+    kind: opts.kind,
+    nodeArgs: opts.extraArgs,
+    // The defaults users get; a worker's readiness is its "hookline started" line (info).
     env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      HOOKLINE_LOG_LEVEL: 'warn',
-      HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'true',
-      ...opts.env,
+      HOOKLINE_LOG_LEVEL: opts.kind === 'worker' ? 'info' : 'warn',
+      HOOKLINE_POLL_INTERVAL: '2s',
+      HOOKLINE_DB_POOL_SIZE: '10',
+      ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}/graphql`;
-  if (kind === 'server') {
-    await until(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-        try {
-          return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      'server ready',
-      100,
-    );
-  } else {
-    await sleep(1500);
-  }
-  return {
-    url,
-    port,
-    child,
-    peakRssMb: () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return m ? Number(m[1]) / 1024 : NaN;
-      } catch {
-        return NaN;
-      }
+  await proc.ready(60_000);
+  return Object.assign(proc, {
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+      proc.child.kill(signal);
+      await proc.exited;
     },
-    kill: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await exited;
-    },
-  };
+  });
 }

@@ -17,5 +17,3 @@ export function createPool(url: string, max: number, opts: { durable?: boolean }
   pool.on('error', () => undefined);
   return pool;
 }
-
-export type { Pool, PoolClient } from 'pg';

@@ -1,38 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { startTestServer } from '../helpers/server.js';
+import { freshDatabase, runCli as run, startServer, type CliRun as Run, type TestDatabase } from '../kit/index.js';
 
 // The hookline CLI as an operator runs it: a real process against a real,
 // initially empty, database.
-
-// dist/test/cli/ → dist/src/cli/index.js
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'index.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOKLINE_LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const TOKEN = /^hkl_[A-Za-z0-9_-]{43}$/;
 
@@ -54,7 +26,7 @@ describe('hookline CLI', () => {
     ]);
   });
   after(async () => {
-    await db?.drop();
+    await db?.close();
   });
 
   const fmt = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
@@ -120,7 +92,7 @@ describe('hookline CLI', () => {
   });
 
   it('a CLI-made key authenticates against the API with its role', async () => {
-    const s = await startTestServer('cli_server', { HOOKLINE_WORKER: 'false' }, db);
+    const s = await startServer('cli_server', { env: { HOOKLINE_WORKER: 'false' }, db });
     try {
       const v = await s.gql('{ viewer { id role name } }', {}, token);
       assert.deepEqual(v, { data: { viewer: { id: keyId, role: 'PUBLISHER', name: 'ci' } } });

@@ -1,8 +1,19 @@
 import { after, before, describe, it } from 'node:test';
+import {
+  startServer,
+  eventually,
+  codes,
+  type TestServer,
+  startReceiver,
+  type Receiver,
+  quiesce,
+  createWebhook,
+  publish,
+  publishRaw,
+  receivedAt,
+  uniquePath,
+} from '../kit/index.js';
 import assert from 'node:assert/strict';
-import { startTestServer, eventually, codes, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { Marker, createWebhook, publish, publishRaw, receivedAt, uniquePath } from './support.js';
 
 // Which webhooks get an event (subscriptions, fan-out), publishing exactly once
 // per idempotency key, and what publishEvent refuses.
@@ -32,7 +43,7 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
-    s = await startTestServer('dlv_fanout', { HOOKLINE_MAX_PAYLOAD_BYTES: '2048', HOOKLINE_RETRY_SCHEDULE: '1h' });
+    s = await startServer('dlv_fanout', { env: { HOOKLINE_MAX_PAYLOAD_BYTES: '2048', HOOKLINE_RETRY_SCHEDULE: '1h' } });
     r = await startReceiver();
   });
   after(async () => {
@@ -45,7 +56,6 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     const crt = uniquePath('users-create');
     const u = await createWebhook(s, { url: `${r.url}${upd}`, subs: [['USERS', 'UPDATE']] });
     const c = await createWebhook(s, { url: `${r.url}${crt}`, subs: [['USERS', 'CREATE']] });
-    const marker = await Marker.create(s, r, ['USERS', 'DELETE']);
 
     const created = await publish(s, 'USERS', 'CREATE', { id: 'u-1' });
     assert.ok(created.deliveries.some((d) => d.webhook.id === c.id));
@@ -58,7 +68,7 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
       [u.id],
     );
     await eventually(() => receivedAt(r, upd).length === 1, 10_000, 'the user.updated delivery');
-    await marker.pass();
+    await quiesce(s);
 
     const got = receivedAt(r, upd);
     assert.equal(got.length, 1, 'the USERS/UPDATE webhook received only the update');
@@ -138,8 +148,7 @@ describe('delivery: subscriptions, fan-out, idempotency, validation', () => {
     const again = await publish(s, 'PROGRAMS', 'CREATE', { id: 'prog-2' }, { idempotencyKey: key });
     assert.equal(again.id, eventId);
     assert.deepEqual(again.payload, { id: 'prog-1' });
-    const marker = await Marker.create(s, r, ['PROGRAMS', 'DELETE']);
-    await marker.pass();
+    await quiesce(s);
     for (const p of [p1, p2]) {
       const got = receivedAt(r, p);
       assert.equal(got.length, 1, `${p} received the event ${got.length} times`);

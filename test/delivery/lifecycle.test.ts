@@ -1,9 +1,11 @@
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import {
-  Marker,
+  startServer,
+  eventually,
+  type TestServer,
+  startReceiver,
+  type Receiver,
+  quiesce,
   createWebhook,
   deliveryFor,
   getDelivery,
@@ -14,7 +16,8 @@ import {
   receivedAt,
   uniquePath,
   waitForAttempts,
-} from './support.js';
+} from '../kit/index.js';
+import assert from 'node:assert/strict';
 
 // Webhook status and delivery state over time: pause/resume, delete, redeliver,
 // retryFailedDeliveries, and the automatic disable after a failure streak.
@@ -30,17 +33,17 @@ interface Health {
 describe('delivery: webhook lifecycle', () => {
   let s: TestServer;
   let r: Receiver;
-  let marker: Marker;
 
   before(async () => {
-    s = await startTestServer('dlv_lifecycle', {
-      HOOKLINE_RETRY_SCHEDULE: '1h',
-      HOOKLINE_DELIVERY_TIMEOUT: '2s',
-      HOOKLINE_DISABLE_AFTER: '1h',
-      HOOKLINE_DISABLE_MIN_FAILURES: '2',
+    s = await startServer('dlv_lifecycle', {
+      env: {
+        HOOKLINE_RETRY_SCHEDULE: '1h',
+        HOOKLINE_DELIVERY_TIMEOUT: '2s',
+        HOOKLINE_DISABLE_AFTER: '1h',
+        HOOKLINE_DISABLE_MIN_FAILURES: '2',
+      },
     });
     r = await startReceiver();
-    marker = await Marker.create(s, r, ['PROGRAMS', 'DELETE']);
   });
   after(async () => {
     await s.stop();
@@ -85,7 +88,7 @@ describe('delivery: webhook lifecycle', () => {
     const ev = await publish(s, 'LIVE_TRAININGS', 'CREATE', { id: 'lt-held' });
     const id = deliveryFor(ev, p.id);
     await eventually(() => receivedAt(r, live).length === 1, 10_000, 'the active webhook to receive its copy');
-    await marker.pass();
+    await quiesce(s);
     assert.equal(receivedAt(r, held).length, 0, 'the paused webhook received nothing');
     const parked = await getDelivery(s, id);
     assert.equal(parked.status, 'PENDING');
@@ -120,7 +123,7 @@ describe('delivery: webhook lifecycle', () => {
     const parked = await row(id);
     assert.equal(parked.status, 'PENDING');
     assert.equal(parked.attempt_count, 1);
-    await marker.pass();
+    await quiesce(s);
     assert.equal(receivedAt(r, path).length, 1, 'nothing sent while paused');
 
     await setStatus('resumeWebhook', w.id);
@@ -163,7 +166,7 @@ describe('delivery: webhook lifecycle', () => {
     await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = ANY($1)`, [
       [...retrying, parked],
     ]);
-    await marker.pass();
+    await quiesce(s);
     assert.equal(receivedAt(r, path).length, 2, 'only the two first attempts made before the delete');
     for (const id of [...retrying, parked]) {
       const x = await row(id);
@@ -238,7 +241,7 @@ describe('delivery: webhook lifecycle', () => {
       );
     }
     assert.equal((await getDelivery(s, old)).status, 'FAILED', 'created before `since`: left alone');
-    await marker.pass();
+    await quiesce(s);
     assert.equal(receivedAt(r, path).length, 3 * 2 + 2);
     const again = await s.gql<{ retryFailedDeliveries: number }>(q, { w: w.id, since });
     assert.equal(must(again, 'retryFailedDeliveries').retryFailedDeliveries, 0, 'nothing FAILED since then any more');

@@ -1,8 +1,12 @@
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { startTestServer, eventually, codes, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver, type Responder } from '../helpers/receiver.js';
 import {
+  startServer,
+  eventually,
+  codes,
+  type TestServer,
+  startReceiver,
+  type Receiver,
+  type Responder,
   createWebhook,
   deliveryFor,
   getWebhook,
@@ -14,18 +18,19 @@ import {
   waitForAttempts,
   type DeliveryView,
   type Pair,
-} from './support.js';
+} from '../kit/index.js';
+import assert from 'node:assert/strict';
 
 // delivery-contract.md, "Outcome of an attempt": every row, end to end through
 // a real receiver, read back through the GraphQL API.
 //
-// Schedule '1h,2h': a failed first attempt waits 1 h ±20 % (so nothing is
-// retried while the file runs), and the longest scheduled delay, which caps
+// Schedule '1h,2h': a failed first attempt waits 1 h (so nothing is retried
+// while the file runs), and the longest scheduled delay, which caps
 // Retry-After, is 2 h, so an honoured Retry-After of 2 h is distinguishable
-// from the scheduled retry.
+// from the scheduled retry. The server's clock is frozen and its jitter at
+// the nominal value, so every retry time is exact.
 
 const H = 3_600_000;
-const SLACK = 3_000;
 
 /** Every (resource, action) pair: each test takes its own, so events never reach another test's webhooks. */
 const PAIRS: Pair[] = [
@@ -55,13 +60,6 @@ interface FirstAttempt {
   deliveryId: string;
   path: string;
   d: DeliveryView;
-  t0: number;
-  t1: number;
-}
-
-function assertWithin(at: string | null, lo: number, hi: number, what: string): void {
-  const t = ms(at);
-  assert.ok(t >= lo && t <= hi, `${what}: ${at} not in [${new Date(lo).toISOString()}, ${new Date(hi).toISOString()}]`);
 }
 
 describe('delivery: outcome of an attempt', () => {
@@ -72,8 +70,11 @@ describe('delivery: outcome of an attempt', () => {
   before(async () => {
     // 1 s rather than 300 ms: server, receiver and test share one process on a
     // possibly busy machine, and a slow 2xx must not turn into a TIMEOUT.
-    s = await startTestServer('dlv_outcomes', { HOOKLINE_RETRY_SCHEDULE: '1h,2h', HOOKLINE_DELIVERY_TIMEOUT: '1s' });
+    s = await startServer('dlv_outcomes', {
+      env: { HOOKLINE_RETRY_SCHEDULE: '1h,2h', HOOKLINE_DELIVERY_TIMEOUT: '1s' },
+    });
     r = await startReceiver();
+    s.clock.freeze();
   });
   after(async () => {
     await s.stop();
@@ -86,22 +87,21 @@ describe('delivery: outcome of an attempt', () => {
     const path = uniquePath(`${pair[0]}-${pair[1]}`.toLowerCase());
     if (responder) r.on(path, responder);
     const w = await createWebhook(s, { url: url ?? `${r.url}${path}`, subs: [pair] });
-    const t0 = Date.now();
     const ev = await publish(s, pair[0], pair[1], { id: `obj-${pairIndex}` });
     const deliveryId = deliveryFor(ev, w.id);
     const d = await waitForAttempts(s, deliveryId, 1);
-    const t1 = Date.now();
     assert.equal(d.attempts.length, 1);
     assert.equal(d.attempts[0]!.attemptNumber, 1);
     assert.ok(Number.isInteger(d.attempts[0]!.durationMs) && d.attempts[0]!.durationMs >= 0);
     assert.ok(d.lastAttemptAt, 'lastAttemptAt is set after an attempt');
-    return { webhookId: w.id, deliveryId, path, d, t0, t1 };
+    return { webhookId: w.id, deliveryId, path, d };
   }
 
   function assertScheduledRetry(a: FirstAttempt, nominalMs: number): void {
     assert.equal(a.d.status, 'PENDING');
     assert.equal(a.d.attemptCount, 1);
-    assertWithin(a.d.nextAttemptAt, a.t0 + nominalMs * 0.8 - SLACK, a.t1 + nominalMs * 1.2 + SLACK, 'nextAttemptAt');
+    assert.equal(ms(a.d.attempts[0]!.startedAt), s.clock.now(), 'the attempt started on the server clock');
+    assert.equal(ms(a.d.nextAttemptAt), s.clock.now() + nominalMs, 'nextAttemptAt');
   }
 
   it('2xx → SUCCESS, delivery SUCCEEDED', async () => {
@@ -170,23 +170,23 @@ describe('delivery: outcome of an attempt', () => {
     assert.equal(a.d.attempts[0]!.responseStatus, 429);
     assert.equal(a.d.status, 'PENDING');
     // Honoured: 2 h, where the schedule alone would give at most 1.2 h; 2 h is also the cap.
-    assertWithin(a.d.nextAttemptAt, a.t0 + 2 * H - SLACK, a.t1 + 2 * H + SLACK, 'nextAttemptAt');
+    assert.equal(ms(a.d.nextAttemptAt), s.clock.now() + 2 * H, 'nextAttemptAt');
   });
 
   it('503 with Retry-After (HTTP-date) → retried no sooner than that date', async () => {
-    const when = new Date(Date.now() + 90 * 60_000);
+    // A whole second, as HTTP-dates are: 90 min from the server's clock.
+    const when = new Date(Math.floor(s.clock.now() / 1000) * 1000 + 90 * 60_000);
     const a = await firstAttempt(() => ({ status: 503, headers: { 'retry-after': when.toUTCString() } }));
     assert.equal(a.d.attempts[0]!.outcome, 'HTTP_ERROR');
     assert.equal(a.d.attempts[0]!.responseStatus, 503);
     assert.equal(a.d.status, 'PENDING');
-    const asked = Math.floor(when.getTime() / 1000) * 1000;
-    assertWithin(a.d.nextAttemptAt, asked - SLACK, asked + SLACK, 'nextAttemptAt');
+    assert.equal(ms(a.d.nextAttemptAt), when.getTime(), 'nextAttemptAt');
   });
 
   it('Retry-After is capped at the longest scheduled delay (2 h)', async () => {
     const a = await firstAttempt(() => ({ status: 503, headers: { 'retry-after': '999999' } }));
     assert.equal(a.d.status, 'PENDING');
-    assertWithin(a.d.nextAttemptAt, a.t0 + 2 * H - SLACK, a.t1 + 2 * H + SLACK, 'nextAttemptAt');
+    assert.equal(ms(a.d.nextAttemptAt), s.clock.now() + 2 * H, 'nextAttemptAt');
   });
 
   it('no response within the timeout → TIMEOUT and a retry', async () => {
@@ -251,14 +251,8 @@ describe('delivery: outcome of an attempt', () => {
     await makeDue(s, a.deliveryId);
     const second = await waitForAttempts(s, a.deliveryId, 2);
     assert.equal(second.status, 'PENDING');
-    // Attempt 2 is followed by the second scheduled delay, 2 h ±20 %.
-    const t = Date.now();
-    assertWithin(
-      second.nextAttemptAt,
-      ms(second.attempts[1]!.startedAt) + 1.6 * H - SLACK,
-      t + 2.4 * H + SLACK,
-      'second nextAttemptAt',
-    );
+    // Attempt 2 is followed by the second scheduled delay, 2 h.
+    assert.equal(ms(second.nextAttemptAt), s.clock.now() + 2 * H, 'second nextAttemptAt');
     await makeDue(s, a.deliveryId);
     const third = await waitForAttempts(s, a.deliveryId, 3);
     assert.equal(third.status, 'FAILED');
@@ -280,12 +274,15 @@ describe('delivery: non-public destinations while they are not allowed', () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
-    s = await startTestServer('dlv_blocked', {
-      HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'false',
-      HOOKLINE_RETRY_SCHEDULE: '1h',
-      HOOKLINE_DELIVERY_TIMEOUT: '300ms',
+    s = await startServer('dlv_blocked', {
+      env: {
+        HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'false',
+        HOOKLINE_RETRY_SCHEDULE: '1h',
+        HOOKLINE_DELIVERY_TIMEOUT: '300ms',
+      },
     });
     r = await startReceiver();
+    s.clock.freeze();
   });
   after(async () => {
     await s.stop();
@@ -325,18 +322,16 @@ describe('delivery: non-public destinations while they are not allowed', () => {
         webhookId,
         ...c.pair,
       ]);
-      const t0 = Date.now();
       const ev = await publish(s, c.pair[0], c.pair[1], { id: 'b-1' });
       const id = deliveryFor(ev, webhookId);
       const d = await waitForAttempts(s, id, 1);
-      const t1 = Date.now();
       const at = d.attempts[0]!;
       assert.equal(at.outcome, 'BLOCKED');
       assert.equal(at.responseStatus, null);
       assert.match(at.errorMessage ?? '', /non-public/);
       assert.match(at.errorMessage ?? '', /127\.0\.0\.1|::1/);
       assert.equal(d.status, 'PENDING', 'blocked is retried: the address may change');
-      assertWithin(d.nextAttemptAt, t0 + 0.8 * H - SLACK, t1 + 1.2 * H + SLACK, 'nextAttemptAt');
+      assert.equal(ms(d.nextAttemptAt), s.clock.now() + H, 'nextAttemptAt');
       assert.equal(receivedAt(r, c.path).length, 0, 'the receiver got nothing');
       assert.equal(r.received.length, 0);
     });

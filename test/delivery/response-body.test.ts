@@ -1,8 +1,16 @@
 import { after, before, describe, it } from 'node:test';
+import {
+  startServer,
+  type TestServer,
+  startReceiver,
+  type Receiver,
+  createWebhook,
+  deliveryFor,
+  publish,
+  uniquePath,
+  waitForAttempts,
+} from '../kit/index.js';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { createWebhook, deliveryFor, publish, uniquePath, waitForAttempts } from './support.js';
 
 // A destination controls the response body the service stores. Whatever it
 // sends (here a NUL byte, which PostgreSQL text cannot hold), the attempt must
@@ -12,10 +20,12 @@ describe('delivery: hostile response bodies', () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
-    s = await startTestServer('dlv_response_body', {
-      HOOKLINE_RETRY_SCHEDULE: '1h',
-      HOOKLINE_DELIVERY_TIMEOUT: '2s',
-      HOOKLINE_SHUTDOWN_TIMEOUT: '1s',
+    s = await startServer('dlv_response_body', {
+      env: {
+        HOOKLINE_RETRY_SCHEDULE: '1h',
+        HOOKLINE_DELIVERY_TIMEOUT: '2s',
+        HOOKLINE_SHUTDOWN_TIMEOUT: '1s',
+      },
     });
     r = await startReceiver();
   });

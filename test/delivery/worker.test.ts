@@ -2,9 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { insertEvents } from '../../src/storage/sql/events.js';
-import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { createWebhook, receivedAt, uniquePath } from './support.js';
+import {
+  startServer,
+  eventually,
+  type TestServer,
+  startReceiver,
+  type Receiver,
+  createWebhook,
+  receivedAt,
+  uniquePath,
+} from '../kit/index.js';
 
 // The worker's fairness between webhooks: one destination's backlog must not
 // keep the others waiting, whatever the order of the due index.
@@ -13,7 +20,9 @@ describe('worker lanes', () => {
   let s: TestServer;
   let r: Receiver;
   before(async () => {
-    s = await startTestServer('worker', { HOOKLINE_DELIVERY_TIMEOUT: '5s', HOOKLINE_PER_WEBHOOK_CONCURRENCY: '2' });
+    s = await startServer('worker', {
+      env: { HOOKLINE_DELIVERY_TIMEOUT: '5s', HOOKLINE_PER_WEBHOOK_CONCURRENCY: '2' },
+    });
     r = await startReceiver();
   });
   after(async () => {

@@ -28,6 +28,17 @@ describe('standardwebhooks import', () => {
 });
 
 describe('sign', () => {
+  it('matches the Standard Webhooks test vector (known secret, id, timestamp, body → known signature)', () => {
+    // The vector of the Standard Webhooks reference libraries' own tests.
+    const sig = sign(
+      signingKey('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'),
+      'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      1614265330,
+      '{"test": 2432232314}',
+    );
+    assert.equal(sig, 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
   it('has the form v1,<base64 of a 32-byte HMAC-SHA256>', () => {
     const sig = sign(signingKey('secret'), 'msg_1', 1700000000, body);
     assert.match(sig, /^v1,[A-Za-z0-9+/]{43}=$/);

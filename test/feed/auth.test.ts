@@ -1,8 +1,10 @@
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import {
+  startServer,
+  eventually,
+  type TestServer,
+  startReceiver,
+  type Receiver,
   ATTEMPTS_SUBSCRIPTION,
   STATUS_SUBSCRIPTION,
   armed,
@@ -13,7 +15,8 @@ import {
   type Attempt,
   type FeedClient,
   type StatusChange,
-} from './feed-helpers.js';
+} from '../kit/index.js';
+import assert from 'node:assert/strict';
 
 // Who may open the live feed: the key is checked in connection_init (close
 // 4403 when it is missing, unknown or revoked); the role is checked per
@@ -41,7 +44,7 @@ describe('live feed authentication', () => {
   };
 
   before(async () => {
-    s = await startTestServer('feed_auth');
+    s = await startServer('feed_auth');
     r = await startReceiver();
   });
   after(async () => {
@@ -107,7 +110,7 @@ describe('live feed authentication', () => {
   });
 
   it('a VIEWER key connects and receives attempts and status changes', async () => {
-    const w = await createWebhook(s, 'viewer-ok', `${r.url}/v`, [{ resource: 'USERS', action: 'CREATE' }]);
+    const w = (await createWebhook(s, { name: 'viewer-ok', url: `${r.url}/v`, subs: [['USERS', 'CREATE']] })).id;
     const c = open(s.keys.VIEWER);
     const attempts = collect<Attempt>(c, ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
     const statuses = collect<StatusChange>(c, STATUS_SUBSCRIPTION, { w }, 'webhookStatusChanged');

@@ -1,9 +1,13 @@
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import {
+  freshDatabase,
+  insertKeys,
+  type TestDatabase,
+  startServer,
+  eventually,
+  type TestServer,
+  startReceiver,
+  type Receiver,
   ATTEMPTS_SUBSCRIPTION,
   STATUS_SUBSCRIPTION,
   armed,
@@ -11,12 +15,14 @@ import {
   createWebhook,
   deliveriesOfEvent,
   feedClient,
+  feedView,
   publish,
   setPaused,
   type Attempt,
   type FeedClient,
   type StatusChange,
-} from './feed-helpers.js';
+} from '../kit/index.js';
+import assert from 'node:assert/strict';
 
 // Two instances on one database: A serves the API without a worker, B runs
 // the worker. The live feed crosses instances through LISTEN/NOTIFY, so a
@@ -37,8 +43,9 @@ describe('live feed across instances', () => {
 
   before(async () => {
     db = await freshDatabase('feed_multi');
-    a = await startTestServer('feed_multi_a', { HOOKLINE_WORKER: 'false' }, db);
-    b = await startTestServer('feed_multi_b', {}, db);
+    const keys = await insertKeys(db);
+    a = await startServer('feed_multi_a', { env: { HOOKLINE_WORKER: 'false' }, db, keys });
+    b = await startServer('feed_multi_b', { db, keys });
     r = await startReceiver();
     assert.equal(a.hookline.worker, null, 'A runs no worker');
     assert.ok(b.hookline.worker, 'B runs the worker');
@@ -48,11 +55,11 @@ describe('live feed across instances', () => {
     await a?.stop();
     await b?.stop();
     await r?.close();
-    await db?.drop();
+    await db?.close();
   });
 
   it("a subscriber on A (no worker) receives the attempt B's worker made for an event published through A", async () => {
-    const w = await createWebhook(a, 'cross', `${r.url}/cross`, [{ resource: 'USERS', action: 'CREATE' }]);
+    const w = (await createWebhook(a, { name: 'cross', url: `${r.url}/cross`, subs: [['USERS', 'CREATE']] })).id;
     const onA = collect<Attempt>(viewerOn(a), ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
     const onB = collect<Attempt>(viewerOn(b), ATTEMPTS_SUBSCRIPTION, { w }, 'deliveryAttempts');
     await armed(
@@ -62,7 +69,7 @@ describe('live feed across instances', () => {
     );
 
     const received = r.received.length;
-    const eventId = await publish(a, 'USERS', 'CREATE', { id: `m-${++n}` });
+    const eventId = (await publish(a, 'USERS', 'CREATE', { id: `m-${++n}` })).id;
     const [fromA] = await eventually(
       () => {
         const got = onA.items.filter((x) => x.eventId === eventId);
@@ -79,7 +86,7 @@ describe('live feed across instances', () => {
     });
     assert.equal(fromA!.outcome, 'SUCCESS');
     assert.equal(fromA!.webhookId, w);
-    assert.deepEqual(fromA, delivery!.attempts[0], "A's feed carries the attempt B recorded");
+    assert.deepEqual(fromA, feedView(delivery!.attempts[0]), "A's feed carries the attempt B recorded");
     assert.deepEqual(
       onB.items.find((x) => x.eventId === eventId),
       fromA,
@@ -93,7 +100,7 @@ describe('live feed across instances', () => {
   });
 
   it('a subscriber on B sees webhookStatusChanged when A pauses and resumes the webhook', async () => {
-    const w = await createWebhook(a, 'status-cross', `${r.url}/sc`, []);
+    const w = (await createWebhook(a, { name: 'status-cross', url: `${r.url}/sc`, subs: [] })).id;
     const onB = collect<StatusChange>(viewerOn(b), STATUS_SUBSCRIPTION, { w }, 'webhookStatusChanged');
     const onA = collect<StatusChange>(viewerOn(a), STATUS_SUBSCRIPTION, { w }, 'webhookStatusChanged');
     // Armed through B's API, so the notices the test waits for below can only come from A.

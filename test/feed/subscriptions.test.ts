@@ -1,8 +1,10 @@
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import {
+  startServer,
+  eventually,
+  type TestServer,
+  startReceiver,
+  type Receiver,
   ATTEMPTS_SUBSCRIPTION,
   STATUS_SUBSCRIPTION,
   armed,
@@ -10,13 +12,15 @@ import {
   createWebhook,
   deliveriesOfEvent,
   feedClient,
+  feedView,
   publish,
   setPaused,
   type Attempt,
   type Collected,
   type FeedClient,
   type StatusChange,
-} from './feed-helpers.js';
+} from '../kit/index.js';
+import assert from 'node:assert/strict';
 
 // The live feed as a dashboard sees it: graphql-ws over the API's own port,
 // a VIEWER key, attempts and status changes as they happen.
@@ -63,7 +67,7 @@ describe('live feed subscriptions', () => {
 
   before(async () => {
     // Failed attempts are retried only after an hour: each failure produces exactly one attempt here.
-    s = await startTestServer('feed_subs', { HOOKLINE_RETRY_SCHEDULE: '1h' });
+    s = await startServer('feed_subs', { env: { HOOKLINE_RETRY_SCHEDULE: '1h' } });
     r = await startReceiver();
     r.on('/fail', () => ({ status: 500, body: 'boom' }));
     r.on('/gone', () => ({ status: 410, body: 'gone' }));
@@ -77,7 +81,7 @@ describe('live feed subscriptions', () => {
   });
 
   it('a VIEWER subscriber receives the attempt of a published event, exactly as the API records it', async () => {
-    const w = await createWebhook(s, 'ok', `${r.url}/ok`, [{ resource: 'USERS', action: 'CREATE' }]);
+    const w = (await createWebhook(s, { name: 'ok', url: `${r.url}/ok`, subs: [['USERS', 'CREATE']] })).id;
     const c = viewer();
     const all = attempts(c);
     await armed(
@@ -87,7 +91,7 @@ describe('live feed subscriptions', () => {
     );
     assert.ok(c.connected, 'the VIEWER key was accepted');
 
-    const eventId = await publish(s, 'USERS', 'CREATE', payload());
+    const eventId = (await publish(s, 'USERS', 'CREATE', payload())).id;
     const [fromFeed] = await eventually(
       () => forEvent(all, eventId).length > 0 && forEvent(all, eventId),
       10_000,
@@ -98,7 +102,7 @@ describe('live feed subscriptions', () => {
       return ds.length === 1 && ds[0]!.status === 'SUCCEEDED' && ds;
     });
     assert.equal(delivery!.attempts.length, 1);
-    assert.deepEqual(fromFeed, delivery!.attempts[0], 'the feed carries the attempt the delivery log holds');
+    assert.deepEqual(fromFeed, feedView(delivery!.attempts[0]), 'the feed carries the attempt the delivery log holds');
     assert.equal(fromFeed!.deliveryId, delivery!.id);
     assert.equal(fromFeed!.webhookId, w);
     assert.equal(fromFeed!.eventId, eventId);
@@ -115,8 +119,8 @@ describe('live feed subscriptions', () => {
   });
 
   it("deliveryAttempts(webhookId) carries only that webhook's attempts", async () => {
-    const a = await createWebhook(s, 'A', `${r.url}/a`, [{ resource: 'COURSES', action: 'CREATE' }]);
-    const b = await createWebhook(s, 'B', `${r.url}/b`, [{ resource: 'COURSES', action: 'CREATE' }]);
+    const a = (await createWebhook(s, { name: 'A', url: `${r.url}/a`, subs: [['COURSES', 'CREATE']] })).id;
+    const b = (await createWebhook(s, { name: 'B', url: `${r.url}/b`, subs: [['COURSES', 'CREATE']] })).id;
     const all = attempts(viewer());
     const onlyA = attempts(viewer(), { w: a });
     await armed(
@@ -125,7 +129,7 @@ describe('live feed subscriptions', () => {
       () => all.items.some((x) => x.webhookId === b) && onlyA.items.length > 0,
     );
 
-    const e1 = await publish(s, 'COURSES', 'CREATE', payload());
+    const e1 = (await publish(s, 'COURSES', 'CREATE', payload())).id;
     await eventually(
       () => {
         const hooks = forEvent(all, e1).map((x) => x.webhookId);
@@ -136,7 +140,7 @@ describe('live feed subscriptions', () => {
     );
     // Published after B's attempt for e1 reached the feed: once the filtered
     // subscriber has this one, it has had every chance to (wrongly) get B's.
-    const e2 = await publish(s, 'COURSES', 'CREATE', payload());
+    const e2 = (await publish(s, 'COURSES', 'CREATE', payload())).id;
     await eventually(() => forEvent(onlyA, e2).length > 0, 10_000, 'the sentinel on the filtered feed');
 
     assert.deepEqual(
@@ -154,9 +158,9 @@ describe('live feed subscriptions', () => {
   });
 
   it("deliveryAttempts(eventId) carries only that event's attempts, from every webhook; both filters combine", async () => {
-    const a = await createWebhook(s, 'EA', `${r.url}/ea`, [{ resource: 'PROGRAMS', action: 'CREATE' }]);
-    const b = await createWebhook(s, 'EB', `${r.url}/eb`, [{ resource: 'PROGRAMS', action: 'CREATE' }]);
-    const e1 = await publish(s, 'PROGRAMS', 'CREATE', payload());
+    const a = (await createWebhook(s, { name: 'EA', url: `${r.url}/ea`, subs: [['PROGRAMS', 'CREATE']] })).id;
+    const b = (await createWebhook(s, { name: 'EB', url: `${r.url}/eb`, subs: [['PROGRAMS', 'CREATE']] })).id;
+    const e1 = (await publish(s, 'PROGRAMS', 'CREATE', payload())).id;
     const ds = await eventually(async () => {
       const d = await deliveriesOfEvent(s, e1);
       return d.length === 2 && d.every((x) => x.status === 'SUCCEEDED') && d;
@@ -178,7 +182,7 @@ describe('live feed subscriptions', () => {
       () => all.items.length > 0 && onlyE1.items.length > 0 && e1AndA.items.length > 0,
     );
 
-    const e2 = await publish(s, 'PROGRAMS', 'CREATE', payload());
+    const e2 = (await publish(s, 'PROGRAMS', 'CREATE', payload())).id;
     await redeliver(toB);
     await eventually(
       () => forEvent(all, e2).length === 2 && all.items.some((x) => x.deliveryId === toB),
@@ -226,7 +230,7 @@ describe('live feed subscriptions', () => {
   });
 
   it('failed attempts arrive too: a 500 answer is HTTP_ERROR with responseStatus 500', async () => {
-    const w = await createWebhook(s, 'fails', `${r.url}/fail`, [{ resource: 'USERS', action: 'UPDATE' }]);
+    const w = (await createWebhook(s, { name: 'fails', url: `${r.url}/fail`, subs: [['USERS', 'UPDATE']] })).id;
     const feed = attempts(viewer(), { w });
     await armed(
       'failing webhook',
@@ -234,7 +238,7 @@ describe('live feed subscriptions', () => {
       () => feed.items.length > 0,
     );
 
-    const eventId = await publish(s, 'USERS', 'UPDATE', payload());
+    const eventId = (await publish(s, 'USERS', 'UPDATE', payload())).id;
     const [got] = await eventually(
       () => forEvent(feed, eventId).length > 0 && forEvent(feed, eventId),
       10_000,
@@ -249,12 +253,12 @@ describe('live feed subscriptions', () => {
       return d[0]?.attempts.length === 1 && d;
     });
     assert.equal(delivery!.status, 'PENDING', 'retried later (schedule 1h)');
-    assert.deepEqual(got, delivery!.attempts[0]);
+    assert.deepEqual(got, feedView(delivery!.attempts[0]));
   });
 
   it('webhookStatusChanged: pause → PAUSED with a reason, resume → ACTIVE; the webhookId filter holds', async () => {
-    const w = await createWebhook(s, 'status', `${r.url}/status`, []);
-    const other = await createWebhook(s, 'other', `${r.url}/other`, []);
+    const w = (await createWebhook(s, { name: 'status', url: `${r.url}/status`, subs: [] })).id;
+    const other = (await createWebhook(s, { name: 'other', url: `${r.url}/other`, subs: [] })).id;
     const all = statuses(viewer());
     const onlyW = statuses(viewer(), { w });
     const onlyOther = statuses(viewer(), { w: other });
@@ -307,7 +311,7 @@ describe('live feed subscriptions', () => {
   });
 
   it('webhookStatusChanged: a 410 answer disables the webhook, with a reason mentioning 410', async () => {
-    const w = await createWebhook(s, 'gone', `${r.url}/gone`, [{ resource: 'USERS', action: 'DELETE' }]);
+    const w = (await createWebhook(s, { name: 'gone', url: `${r.url}/gone`, subs: [['USERS', 'DELETE']] })).id;
     const feed = statuses(viewer(), { w });
     await armStatus(w, () => feed.items.length > 0, feed);
     const from = feed.items.length;

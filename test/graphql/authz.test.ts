@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { codes, startTestServer, type GqlResult, type TestServer } from '../helpers/server.js';
+import { codes, startServer, type GqlResult, type TestServer } from '../kit/index.js';
 
 // The authorization matrix: every query and mutation of the public API against
 // every kind of caller. Ids are random UUIDs, so an allowed caller that gets
@@ -181,7 +181,7 @@ describe('authorization matrix', () => {
 
   before(async () => {
     // No worker: nothing here needs sending, and no request should leave the machine.
-    s = await startTestServer('authz', { HOOKLINE_WORKER: 'false' });
+    s = await startServer('authz', { env: { HOOKLINE_WORKER: 'false' } });
   });
   after(async () => {
     await s.stop();

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { codes, startTestServer, type GqlResult, type TestServer } from '../helpers/server.js';
+import { codes, startServer, type GqlResult, type TestServer } from '../kit/index.js';
 
 // Webhook configuration through the HTTP API: CRUD, paging, write-only
 // secrets, the catalog, API keys and the viewer.
@@ -30,7 +30,7 @@ describe('webhooks over HTTP', () => {
 
   before(async () => {
     // No worker: sendTestEvent only queues, and no request should leave the machine.
-    s = await startTestServer('webhooks', { HOOKLINE_WORKER: 'false' });
+    s = await startServer('webhooks', { env: { HOOKLINE_WORKER: 'false' } });
   });
   after(async () => {
     await s.stop();

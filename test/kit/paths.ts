@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,3 +14,6 @@ export function repoPath(...parts: string[]): string {
 export function distPath(...parts: string[]): string {
   return path.join(ROOT, 'dist', ...parts);
 }
+
+/** package.json of the project, read directly (not through src/version.ts, which is under test). */
+export const PKG = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { name: string; version: string };

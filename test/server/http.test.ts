@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { startServer, type TestServer } from '../kit/index.js';
 
 // The HTTP surface around GraphQL: health, readiness, malformed requests,
 // query depth, and configuration checking.
@@ -11,7 +11,7 @@ describe('HTTP server', () => {
   let origin: string;
 
   before(async () => {
-    s = await startTestServer('http', { HOOKLINE_WORKER: 'false' });
+    s = await startServer('http', { env: { HOOKLINE_WORKER: 'false' } });
     origin = new URL(s.url).origin;
   });
   after(async () => {

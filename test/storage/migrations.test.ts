@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { createDataSource, migrate, pendingMigrations } from '../../src/storage/data-source.js';
+import { freshDatabase, type TestDatabase } from '../kit/index.js';
 
 // The migrations from an empty database: what they create, that they are
 // idempotent, the constraints and indexes the code relies on, and down/up.
@@ -37,7 +37,7 @@ describe('migrations', () => {
   });
   after(async () => {
     await ds?.destroy();
-    await db?.drop();
+    await db?.close();
   });
 
   it('starts from an empty database with migrations pending', async () => {
