@@ -1,6 +1,6 @@
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { isPublicAddress } from '../domain/url-policy.js';
+import { isPublicAddress, literalAddress, type UrlPolicy } from '../domain/url-policy.js';
 
 // DNS rebinding defence: the socket connects to exactly the addresses this
 // lookup returns, so checking them here checks the address actually used.
@@ -33,10 +33,16 @@ export function guardedLookup(allowPrivate: () => boolean): LookupFunction {
   }) as LookupFunction;
 }
 
-/** Hosts written as IP literals never reach a lookup function: check them before connecting. */
-export function blockedLiteral(url: URL, allowPrivate: boolean): string | null {
-  if (allowPrivate) return null;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (/^[\d.]+$/.test(host) || host.includes(':')) return isPublicAddress(host) ? null : host;
-  return null;
+/**
+ * Hosts written as IP literals never reach a lookup function: check them before
+ * connecting. Returns why the URL may not be used now, or null. The https rule is
+ * checked here too, so turning it on also stops webhooks stored before it was.
+ */
+export function blockedLiteral(url: URL, policy: UrlPolicy): string | null {
+  if (policy.requireHttps && url.protocol === 'http:') {
+    return 'destination must use https (HOOKLINE_REQUIRE_HTTPS=true)';
+  }
+  if (policy.allowPrivate) return null;
+  const literal = literalAddress(url);
+  return literal !== null && !isPublicAddress(literal) ? `destination is a non-public address (${literal})` : null;
 }

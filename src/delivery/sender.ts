@@ -4,6 +4,7 @@ import { got, type Got, RequestError } from 'got';
 import { sign, signingKey } from '../domain/signing.js';
 import type { AttemptResult } from '../domain/outcome.js';
 import type { Clock } from '../domain/clock.js';
+import type { UrlPolicy } from '../domain/url-policy.js';
 import { BlockedDestinationError, blockedLiteral, guardedLookup } from './guarded-lookup.js';
 
 // One tuned HTTP client for every attempt: keep-alive agents, no retries (the
@@ -34,7 +35,7 @@ export interface SendResult {
 
 export interface SenderOptions {
   timeoutMs: number;
-  allowPrivate: () => boolean;
+  urlPolicy: UrlPolicy;
   userAgent: string;
   clock: Clock;
 }
@@ -45,7 +46,7 @@ export class Sender {
   private readonly keys = new Map<string, Buffer>();
 
   constructor(private readonly opts: SenderOptions) {
-    const lookup = guardedLookup(opts.allowPrivate);
+    const lookup = guardedLookup(() => opts.urlPolicy.allowPrivate);
     const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const, lookup };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     this.client = got.extend({
@@ -102,8 +103,8 @@ export class Sender {
     } catch {
       return done({ kind: 'network' }, { errorMessage: 'destination URL is not valid' });
     }
-    const literal = blockedLiteral(url, this.opts.allowPrivate());
-    if (literal) return done({ kind: 'blocked' }, { errorMessage: `destination is a non-public address (${literal})` });
+    const refused = blockedLiteral(url, this.opts.urlPolicy);
+    if (refused) return done({ kind: 'blocked' }, { errorMessage: refused });
 
     try {
       const res = await this.post(url, m.body, this.headers(m, Math.floor(started / 1000)));

@@ -8,7 +8,7 @@ import {
   type ResourceType,
 } from './catalog.js';
 import { badInput } from './errors.js';
-import { destinationProblem } from './url-policy.js';
+import { destinationProblem, type UrlPolicy } from './url-policy.js';
 import { isWhsecSecret } from './signing.js';
 
 // Input rules for webhook configuration. Each failure names the field and what was expected.
@@ -29,10 +29,10 @@ export function validName(field: string, value: string): string {
   return name;
 }
 
-export function validDestination(field: string, value: string, allowPrivate: boolean): string {
+export function validDestination(field: string, value: string, policy: UrlPolicy): string {
   const url = value.trim();
   if (CONTROL.test(url)) throw badInput(field, 'must not contain control characters (line breaks, tabs, NUL)');
-  const problem = destinationProblem(url, allowPrivate);
+  const problem = destinationProblem(url, policy);
   if (problem) throw badInput(field, problem);
   return url;
 }
@@ -98,4 +98,22 @@ export function validPageSize(first: number | null | undefined): number {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID.test(value);
+}
+
+/** Payload objects are records, not trees: nesting is bounded so every later step (JSON, jsonb, filters) is safe. */
+export const MAX_PAYLOAD_DEPTH = 32;
+
+/** How deep a JSON value nests (a scalar is 0), counted without recursion and no further than `stopAfter` + 1. */
+export function jsonDepth(value: unknown, stopAfter = Infinity): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const d = depth + 1;
+    if (d > deepest) deepest = d;
+    if (deepest > stopAfter) return deepest;
+    for (const child of Object.values(v)) stack.push([child, d]);
+  }
+  return deepest;
 }

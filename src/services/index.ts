@@ -25,8 +25,11 @@ export function createServices(
 ): Services {
   return {
     ds,
-    apiKeys: new ApiKeyService(ds, clock),
-    webhooks: new WebhookService(ds, feed, () => config.allowPrivateDestinations),
+    apiKeys: new ApiKeyService(ds),
+    webhooks: new WebhookService(ds, feed, {
+      allowPrivate: config.allowPrivateDestinations,
+      requireHttps: config.requireHttps,
+    }),
     events: new EventService(pool, config.maxPayloadBytes, clock),
     deliveries: new DeliveryQueries(ds),
   };

@@ -16,6 +16,7 @@ import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql
 import { clientOf, isUniqueViolation } from '../storage/sql/db.js';
 import { setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { FeedPublisher } from '../feed/feed.js';
+import type { UrlPolicy } from '../domain/url-policy.js';
 
 export interface CreateWebhookInput {
   name: string;
@@ -45,7 +46,7 @@ export class WebhookService {
   constructor(
     private readonly ds: DataSource,
     private readonly feed: FeedPublisher,
-    private readonly allowPrivate: () => boolean,
+    private readonly urlPolicy: UrlPolicy,
   ) {}
 
   /** A webhook that is not deleted, with its subscriptions. */
@@ -83,7 +84,7 @@ export class WebhookService {
 
   async create(input: CreateWebhookInput): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
     const name = validName('input.name', input.name);
-    const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.allowPrivate());
+    const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
     const bearerToken =
       input.bearerToken == null ? null : validSecret('input.bearerToken', input.bearerToken, 'bearer');
     if (input.generateHmacSecret && input.hmacSecret != null) {
@@ -114,7 +115,7 @@ export class WebhookService {
     const changes: Partial<Webhook> = {};
     if (input.name != null) changes.name = validName('input.name', input.name);
     if (input.destinationUrl != null) {
-      changes.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.allowPrivate());
+      changes.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
     }
     if (input.clearBearerToken && input.bearerToken != null) {
       throw badInput(

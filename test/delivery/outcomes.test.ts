@@ -337,3 +337,40 @@ describe('delivery: non-public destinations while they are not allowed', () => {
     });
   }
 });
+
+describe('delivery: HOOKLINE_REQUIRE_HTTPS=true', () => {
+  let s: TestServer;
+  let r: Receiver;
+  before(async () => {
+    s = await startServer('dlv_https', { env: { HOOKLINE_REQUIRE_HTTPS: 'true', HOOKLINE_RETRY_SCHEDULE: '1h' } });
+    r = await startReceiver();
+  });
+  after(async () => {
+    await s.stop();
+    await r.close();
+  });
+
+  it('the API refuses http:// destinations, naming the setting', async () => {
+    const res = await s.gql(`mutation($u: String!) { createWebhook(input: {name: "x", destinationUrl: $u}) { id } }`, {
+      u: `${r.url}/plain`,
+    });
+    assert.deepEqual(codes(res), ['BAD_USER_INPUT'], JSON.stringify(res));
+    assert.match(res.errors![0]!.message, /HOOKLINE_REQUIRE_HTTPS/);
+  });
+
+  it('a webhook saved with http:// before the setting is BLOCKED at send time: nothing is sent', async () => {
+    const { rows } = await s.db.pool.query<{ id: string }>(
+      `INSERT INTO webhooks (name, destination_url) VALUES ('plain', $1) RETURNING id`,
+      [`${r.url}/plain`],
+    );
+    await s.db.pool.query(
+      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      [rows[0]!.id],
+    );
+    const ev = await publish(s, 'USERS', 'CREATE', { id: 'h-1' });
+    const d = await waitForAttempts(s, deliveryFor(ev, rows[0]!.id), 1);
+    assert.equal(d.attempts[0]!.outcome, 'BLOCKED');
+    assert.match(d.attempts[0]!.errorMessage ?? '', /https/);
+    assert.equal(r.received.length, 0);
+  });
+});
