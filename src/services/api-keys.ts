@@ -5,21 +5,20 @@ import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
 import { hashToken, newApiToken } from '../domain/tokens.js';
 import { isUuid, validName } from '../domain/validation.js';
 import { ApiKey } from '../storage/entities/index.js';
-import type { Clock } from '../domain/clock.js';
+import { clientOf } from '../storage/sql/db.js';
+import { revokeApiKey } from '../storage/sql/api-keys.js';
 
-// Lookups by token hash are cached briefly: every request authenticates, and a
-// round trip per request would cost more than the rest of a publish.
-// Revocations made here drop the entry at once; other processes see them
-// within CACHE_TTL_MS.
-const CACHE_TTL_MS = 2_000;
+// Lookups by token hash are cached: every request authenticates, and a round
+// trip per request would cost more than the rest of a publish. There is no
+// TTL: a revocation is announced on KEYS_CHANNEL and every process forgets the
+// key at once (forget); when the LISTEN connection was lost, and notices with
+// it, the whole cache goes (forgetAll).
+const CACHE_LIMIT = 10_000;
 
 export class ApiKeyService {
-  private cache = new Map<string, { key: ApiKey | null; until: number }>();
+  private cache = new Map<string, ApiKey | null>();
 
-  constructor(
-    private readonly ds: DataSource,
-    private readonly clock: Clock,
-  ) {}
+  constructor(private readonly ds: DataSource) {}
 
   async create(name: string, role: ApiKeyRole): Promise<{ apiKey: ApiKey; token: string }> {
     const trimmed = validName('name', name);
@@ -41,23 +40,30 @@ export class ApiKeyService {
 
   async revoke(id: string): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key', id);
-    const repo = this.ds.getRepository(ApiKey);
-    await repo.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
-    const key = await repo.findOneBy({ id });
-    if (!key) throw notFound('API key', id);
-    this.cache.clear();
+    const key = await this.ds.transaction(async (m) => {
+      if (!(await revokeApiKey(await clientOf(m), id))) throw notFound('API key', id);
+      return m.getRepository(ApiKey).findOneByOrFail({ id });
+    });
+    this.forget(id);
     return key;
   }
 
   /** The active key for a bearer token, or null. */
   async authenticate(token: string): Promise<ApiKey | null> {
     const hash = hashToken(token);
-    const now = this.clock.now();
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > now) return hit.key;
+    if (this.cache.has(hash)) return this.cache.get(hash)!;
     const key = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { key, until: now + CACHE_TTL_MS });
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(hash, key);
     return key;
+  }
+
+  /** The key was revoked (here or in another process): the next request with it looks it up again. */
+  forget(keyId: string): void {
+    for (const [hash, key] of this.cache) if (key?.id === keyId) this.cache.delete(hash);
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
   }
 }

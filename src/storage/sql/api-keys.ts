@@ -1,0 +1,20 @@
+import type { Db } from './db.js';
+
+// API key revocation, announced to every process in the same transaction:
+// each drops the key from its cache and closes its WebSocket connections
+// (server/runtime.ts), so a revoked key stops working everywhere within one
+// NOTIFY round trip, whichever process or the CLI revoked it.
+
+export const KEYS_CHANNEL = 'hookline_keys';
+
+/** Revokes the key (idempotent: the first revocation time stays); false when there is no such key. */
+export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `WITH r AS (
+       UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id
+     )
+     SELECT pg_notify('${KEYS_CHANNEL}', r.id::text) FROM r`,
+    [id],
+  );
+  return rows.length === 1;
+}
