@@ -43,6 +43,7 @@ const schema = z.object({
   HOOKLINE_EMBEDDED_PG_PORT: int(54329, 1, 65535),
   HOOKLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: bool(false),
+  HOOKLINE_REQUIRE_HTTPS: bool(false),
   HOOKLINE_DELIVERY_TIMEOUT: duration('15s'),
   HOOKLINE_RETRY_SCHEDULE: z
     .string()
@@ -64,6 +65,9 @@ const schema = z.object({
   HOOKLINE_POLL_INTERVAL: duration('2s'),
   HOOKLINE_SHUTDOWN_TIMEOUT: duration('10s'),
   HOOKLINE_DB_POOL_SIZE: int(10, 2, 200),
+  HOOKLINE_WS_INIT_TIMEOUT: duration('5s'),
+  HOOKLINE_WS_CONNECTIONS_PER_KEY: int(500, 1, 100_000),
+  HOOKLINE_WS_OPERATIONS_PER_CONNECTION: int(50, 1, 10_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -76,6 +80,8 @@ export interface Config {
   embeddedPgPort: number;
   logLevel: Env['HOOKLINE_LOG_LEVEL'];
   allowPrivateDestinations: boolean;
+  /** Refuse http:// destinations (configuration and send time). */
+  requireHttps: boolean;
   deliveryTimeoutMs: number;
   retrySchedule: number[];
   disableAfterMs: number;
@@ -87,15 +93,21 @@ export interface Config {
   pollIntervalMs: number;
   shutdownTimeoutMs: number;
   dbPoolSize: number;
+  wsInitTimeoutMs: number;
+  wsConnectionsPerKey: number;
+  wsOperationsPerConnection: number;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
   return {
@@ -106,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPgPort: e.HOOKLINE_EMBEDDED_PG_PORT,
     logLevel: e.HOOKLINE_LOG_LEVEL,
     allowPrivateDestinations: e.HOOKLINE_ALLOW_PRIVATE_DESTINATIONS,
+    requireHttps: e.HOOKLINE_REQUIRE_HTTPS,
     deliveryTimeoutMs: e.HOOKLINE_DELIVERY_TIMEOUT,
     retrySchedule: e.HOOKLINE_RETRY_SCHEDULE,
     disableAfterMs: e.HOOKLINE_DISABLE_AFTER,
@@ -117,5 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollIntervalMs: e.HOOKLINE_POLL_INTERVAL,
     shutdownTimeoutMs: e.HOOKLINE_SHUTDOWN_TIMEOUT,
     dbPoolSize: e.HOOKLINE_DB_POOL_SIZE,
+    wsInitTimeoutMs: e.HOOKLINE_WS_INIT_TIMEOUT,
+    wsConnectionsPerKey: e.HOOKLINE_WS_CONNECTIONS_PER_KEY,
+    wsOperationsPerConnection: e.HOOKLINE_WS_OPERATIONS_PER_CONNECTION,
   };
 }

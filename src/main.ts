@@ -1,26 +1,46 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
-import { startHookline } from './server/runtime.js';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { drainOnSignals, errorFields, logCrashes } from './server/process.js';
+import { startHookline, type Hookline } from './server/runtime.js';
 
-// `npm start`: the whole service in one process.
+// `npm start`: the whole service in one process. Everything it writes is a
+// JSON log line, but for the first start's key banner in a terminal.
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`hookline: ${e.message}\n`);
+      createLogger('info').fatal({ problems: e.problems }, 'invalid configuration');
       process.exit(2);
     }
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const hookline = await startHookline(config, log);
+  logCrashes(log);
+  let hookline: Hookline;
+  try {
+    hookline = await startHookline(config, log);
+  } catch (err) {
+    log.fatal({ err: errorFields(err) }, 'failed to start');
+    process.exit(1);
+  }
+  drainOnSignals(() => hookline.stop(), log);
+  if ((await hookline.services.apiKeys.count()) === 0) await firstKey(hookline, config, log);
+}
 
-  if ((await hookline.services.apiKeys.count()) === 0) {
-    const { token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT');
+/**
+ * On an empty database: a SUPPORT key, shown once. In a terminal it is printed
+ * with a curl line to try; otherwise (a log pipeline) it never enters the log:
+ * it goes to a file only the owner can read, and the log says where.
+ */
+async function firstKey(hookline: Hookline, config: Config, log: Logger): Promise<void> {
+  const { apiKey, token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT');
+  if (process.stdout.isTTY) {
     process.stdout.write(
       [
         '',
@@ -35,26 +55,19 @@ async function main(): Promise<void> {
         '',
       ].join('\n') + '\n',
     );
+    return;
   }
-
-  let exiting = false;
-  const shutdown = (signal: string) => {
-    if (exiting) return;
-    exiting = true;
-    log.info({ signal }, 'signal received');
-    hookline.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const file = path.resolve(config.dataDir, 'first-api-key');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  log.warn(
+    { apiKey: apiKey.id, file },
+    'first start: created a SUPPORT API key; its token is in this file only: read it, keep it safe, delete the file',
+  );
 }
 
-main().catch((err) => {
-  process.stderr.write(`hookline: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+main().catch((err: unknown) => {
+  createLogger('info').fatal({ err: errorFields(err) }, 'failed to start');
   process.exit(1);
 });

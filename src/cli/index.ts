@@ -10,8 +10,8 @@ import { ApiKeyService } from '../services/api-keys.js';
 import { openDatabase } from '../storage/database.js';
 import { createDataSource, migrate } from '../storage/data-source.js';
 import { startHookline } from '../server/runtime.js';
+import { drainOnSignals, logCrashes } from '../server/process.js';
 import { VERSION } from '../version.js';
-import { systemClock } from '../domain/clock.js';
 
 // `hookline …` (or `npm run cli -- …`). Output meant for scripts goes to
 // stdout; progress and errors go to stderr.
@@ -38,7 +38,7 @@ async function withDataSource<T>(fn: (keys: ApiKeyService) => Promise<T>): Promi
   try {
     await ds.initialize();
     await migrate(ds);
-    return await fn(new ApiKeyService(ds, systemClock));
+    return await fn(new ApiKeyService(ds));
   } finally {
     await ds.destroy().catch(() => undefined);
     await db.stop();
@@ -115,14 +115,9 @@ program
   .action(async () => {
     const cfg = { ...config(), runWorker: true };
     const log = createLogger(cfg.logLevel);
+    logCrashes(log);
     const h = await startHookline(cfg, log, { serveHttp: false });
-    const stop = () =>
-      h.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    drainOnSignals(() => h.stop(), log);
   });
 
 program

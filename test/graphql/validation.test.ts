@@ -537,15 +537,22 @@ describe('input validation', () => {
       const cause = 'relation "deliveries" does not exist at QueryRunner.query (node_modules/typeorm/x.js:42)';
       const deliveries = loud.hookline.services.deliveries;
       const original = deliveries.delivery.bind(deliveries);
+      let requestId: string;
       deliveries.delivery = async () => {
         throw new Error(cause);
       };
       try {
         const r = await loud.gql('query($id: ID!) { delivery(id: $id) { id } }', { id: randomUUID() }, 'VIEWER');
+        requestId = String(r.errors?.[0]?.extensions?.requestId);
+        assert.match(requestId, /^[0-9a-f-]{36}$/, 'the client gets the request id to quote');
         assert.deepEqual(r, {
           data: { delivery: null },
           errors: [
-            { message: 'Internal server error', path: ['delivery'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+            {
+              message: 'Internal server error',
+              path: ['delivery'],
+              extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
+            },
           ],
         });
       } finally {
@@ -553,6 +560,7 @@ describe('input validation', () => {
       }
       const logged = loud.logs.filter((l) => l.msg === 'unexpected error');
       assert.equal(logged.length, 1, JSON.stringify(loud.logs));
+      assert.equal(logged[0]!.requestId, requestId, 'the log line carries the id the client was given');
       assert.match(JSON.stringify(logged[0]), /relation \\"deliveries\\" does not exist/);
     });
 

@@ -38,9 +38,9 @@ export class WebhookFields {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<DeliveryConnection> {
-    const args = pageArgs(first, after);
+    const args = pageArgs('deliveries', first, after);
     const page = await ctx.services.deliveries.deliveries({ webhookId: w.id, status }, args.limit, args.after);
-    return connection(page.items, page.hasNextPage);
+    return connection('deliveries', page.items, page.hasNextPage);
   }
 }
 

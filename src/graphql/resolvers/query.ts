@@ -39,9 +39,9 @@ export class QueryResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<WebhookConnection> {
-    const args = pageArgs(first, after);
+    const args = pageArgs('webhooks', first, after);
     const page = await ctx.services.webhooks.page(status ?? null, args.limit, args.after);
-    return { ...connection(page.items, page.hasNextPage), totalCount: page.totalCount };
+    return { ...connection('webhooks', page.items, page.hasNextPage), totalCount: page.totalCount };
   }
 
   @Authorized('read')
@@ -59,9 +59,9 @@ export class QueryResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<EventConnection> {
-    const args = pageArgs(first, after);
+    const args = pageArgs('events', first, after);
     const page = await ctx.services.deliveries.events(resource ?? null, action ?? null, args.limit, args.after);
-    return connection(page.items, page.hasNextPage);
+    return connection('events', page.items, page.hasNextPage);
   }
 
   @Authorized('read')
@@ -80,9 +80,9 @@ export class QueryResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<DeliveryConnection> {
-    const args = pageArgs(first, after);
+    const args = pageArgs('deliveries', first, after);
     const page = await ctx.services.deliveries.deliveries({ webhookId, eventId, status }, args.limit, args.after);
-    return connection(page.items, page.hasNextPage);
+    return connection('deliveries', page.items, page.hasNextPage);
   }
 
   @Authorized('read')
