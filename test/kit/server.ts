@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import type { ApiKeyRole } from '../../src/domain/roles.js';
 import { hashToken, newApiToken } from '../../src/domain/tokens.js';
+import { open as openSealed, parseKeyring, placeOf } from '../../src/domain/secret-box.js';
 import { createLogger } from '../../src/logger.js';
 import { startHookline, type Hookline } from '../../src/server/runtime.js';
 import { TestClock } from './clock.js';
@@ -20,10 +22,14 @@ import { distPath, repoPath } from './paths.js';
 
 export type Keys = Record<ApiKeyRole, string>;
 
+/** The secret keys of every test process (a fixed test key; never used outside tests). */
+export const TEST_SECRET_KEYS = `test:${Buffer.alloc(32, 7).toString('base64')}`;
+
 /** The environment every test server starts from; a test's own variables win. */
 export function testEnv(db: TestDatabase, env: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: db.url,
+    HOOKLINE_SECRET_KEYS: TEST_SECRET_KEYS,
     HOST: '127.0.0.1',
     HOOKLINE_LOG_LEVEL: process.env.HOOKLINE_TEST_LOG_LEVEL ?? 'silent',
     HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'true',
@@ -130,6 +136,8 @@ export interface SpawnOptions {
   keys?: Partial<Keys>;
   /** Node flags after npm start's own (package.json config.nodeFlags), e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Another checkout's build to run (bench/compare.ts); default this one's dist/. */
+  distRoot?: string;
 }
 
 // The V8 flags `npm start` runs the server with.
@@ -142,7 +150,8 @@ const START_FLAGS =
 export async function spawnServer(db: TestDatabase, opts: SpawnOptions): Promise<ServerProcess> {
   const kind = opts.kind ?? 'server';
   const port = await freePort();
-  const script = kind === 'server' ? [distPath('src/main.js')] : [distPath('src/cli/index.js'), 'worker'];
+  const dist = (file: string) => (opts.distRoot ? path.join(opts.distRoot, file) : distPath(file));
+  const script = kind === 'server' ? [dist('src/main.js')] : [dist('src/cli/index.js'), 'worker'];
   const args = [...START_FLAGS, ...(opts.nodeArgs ?? []), ...script];
   const env = testEnv(db, { HOOKLINE_LOG_LEVEL: 'info', PORT: String(port), ...opts.env });
   const child = spawn(process.execPath, args, {
@@ -217,7 +226,13 @@ export interface CliRun {
 export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [distPath('src/cli/index.js'), ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOKLINE_LOG_LEVEL: 'silent', ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        HOOKLINE_LOG_LEVEL: 'silent',
+        HOOKLINE_SECRET_KEYS: TEST_SECRET_KEYS,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -227,4 +242,11 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** What a stored (sealed) webhook secret says, opened with the test key. */
+export function openStored(column: string, webhookId: string, sealed: string | null): string | null {
+  return sealed === null
+    ? null
+    : openSealed(parseKeyring(TEST_SECRET_KEYS), sealed, placeOf('webhooks', column, webhookId));
 }
