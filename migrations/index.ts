@@ -1,4 +1,5 @@
 import { Initial1764380000000 } from './1764380000000-Initial.js';
+import { SecretsAndAudit1764600000000 } from './1764600000000-SecretsAndAudit.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
-export const MIGRATIONS = [Initial1764380000000];
+export const MIGRATIONS = [Initial1764380000000, SecretsAndAudit1764600000000];

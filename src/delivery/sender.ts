@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { got, type Got, RequestError } from 'got';
-import { sign, signingKey } from '../domain/signing.js';
+import type { KeyObject } from 'node:crypto';
+import { privateKeyFrom, signatureHeader, signingKey } from '../domain/signing.js';
 import type { AttemptResult } from '../domain/outcome.js';
 import type { Clock } from '../domain/clock.js';
 import type { UrlPolicy } from '../domain/url-policy.js';
@@ -21,7 +22,10 @@ export interface OutgoingMessage {
   eventId: string;
   body: string;
   bearerToken: string | null;
-  hmacSecret: string | null;
+  /** HMAC secrets to sign with, new first (two during a rotation's overlap). */
+  hmacSecrets: readonly string[];
+  /** ED25519 private keys (PKCS#8 DER, base64) to sign with, new first. */
+  signingKeys: readonly string[];
 }
 
 export interface SendResult {
@@ -43,7 +47,9 @@ export interface SenderOptions {
 export class Sender {
   private readonly client: Got;
   private readonly agents: { http: http.Agent; https: https.Agent };
-  private readonly keys = new Map<string, Buffer>();
+  // Derived signing keys, by the secret they come from: derived once, not per delivery.
+  private readonly hmacKeys = new Map<string, Buffer>();
+  private readonly edKeys = new Map<string, KeyObject>();
 
   constructor(private readonly opts: SenderOptions) {
     const lookup = guardedLookup(() => opts.urlPolicy.allowPrivate);
@@ -60,12 +66,12 @@ export class Sender {
     });
   }
 
-  private key(secret: string): Buffer {
-    let k = this.keys.get(secret);
-    if (!k) {
-      if (this.keys.size > 10_000) this.keys.clear();
-      k = signingKey(secret);
-      this.keys.set(secret, k);
+  private derived<T>(cache: Map<string, T>, secret: string, derive: (s: string) => T): T {
+    let k = cache.get(secret);
+    if (k === undefined) {
+      if (cache.size > 10_000) cache.clear();
+      k = derive(secret);
+      cache.set(secret, k);
     }
     return k;
   }
@@ -77,7 +83,16 @@ export class Sender {
       'webhook-id': m.eventId,
       'webhook-timestamp': String(timestampSeconds),
     };
-    if (m.hmacSecret) h['webhook-signature'] = sign(this.key(m.hmacSecret), m.eventId, timestampSeconds, m.body);
+    const signature = signatureHeader(
+      {
+        hmac: m.hmacSecrets.map((s) => this.derived(this.hmacKeys, s, signingKey)),
+        ed25519: m.signingKeys.map((s) => this.derived(this.edKeys, s, privateKeyFrom)),
+      },
+      m.eventId,
+      timestampSeconds,
+      m.body,
+    );
+    if (signature) h['webhook-signature'] = signature;
     if (m.bearerToken) h.authorization = `Bearer ${m.bearerToken}`;
     return h;
   }

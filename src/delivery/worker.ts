@@ -17,7 +17,8 @@ import {
 import { DUE_CHANNEL } from '../storage/sql/events.js';
 import { Lanes, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
-import type { Sender } from './sender.js';
+import type { OutgoingMessage, Sender } from './sender.js';
+import type { SecretVault } from '../services/secrets.js';
 
 export interface WorkerOptions {
   /** Requests in flight at once, all webhooks together. */
@@ -72,6 +73,7 @@ export class Worker {
     private readonly listener: PgListener,
     private readonly sender: Sender,
     private readonly feed: FeedPublisher,
+    private readonly vault: SecretVault,
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
@@ -200,13 +202,7 @@ export class Worker {
       released = true;
     };
     try {
-      const result = await this.sender.send({
-        url: row.destination_url,
-        eventId: row.event_id,
-        body: row.body,
-        bearerToken: row.bearer_token,
-        hmacSecret: row.hmac_secret,
-      });
+      const result = await this.sender.send(this.outgoing(row));
       // The destination's slot is free as soon as it has answered; writing the result is ours.
       release();
       const decision = decide(
@@ -239,6 +235,32 @@ export class Worker {
     } finally {
       release();
     }
+  }
+
+  /**
+   * The request to send: secrets opened (cached per webhook and key), and the
+   * previous secret or key of a rotation only while its overlap lasts (checked
+   * here, at send time; the stored value is dropped later by maintenance).
+   */
+  private outgoing(row: ClaimedDelivery): OutgoingMessage {
+    const now = this.opts.clock.now();
+    const live = (until: Date | null) => until !== null && until.getTime() > now;
+    const w = row.webhook_id;
+    const hmacSecrets = [this.vault.open('hmac_secret', w, row.hmac_secret)];
+    if (live(row.previous_hmac_expires_at))
+      hmacSecrets.push(this.vault.open('previous_hmac_secret', w, row.previous_hmac_secret));
+    const signingKeys = [this.vault.open('signing_key', w, row.signing_key)];
+    if (live(row.previous_signing_expires_at)) {
+      signingKeys.push(this.vault.open('previous_signing_key', w, row.previous_signing_key));
+    }
+    return {
+      url: row.destination_url,
+      eventId: row.event_id,
+      body: row.body,
+      bearerToken: this.vault.open('bearer_token', w, row.bearer_token),
+      hmacSecrets: hmacSecrets.filter((x): x is string => x !== null),
+      signingKeys: signingKeys.filter((x): x is string => x !== null),
+    };
   }
 
   private async checkHealth(rows: WebhookHealth[]): Promise<void> {

@@ -117,3 +117,16 @@ export function jsonDepth(value: unknown, stopAfter = Infinity): number {
   }
   return deepest;
 }
+
+export const MAX_OVERLAP_SECONDS = 7 * 86_400;
+
+/** A rotation's overlap: whole seconds, from 0 (none) to 7 days. */
+export function validOverlap(field: string, seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_OVERLAP_SECONDS) {
+    throw badInput(
+      field,
+      `must be a whole number of seconds from 0 to ${MAX_OVERLAP_SECONDS} (7 days), got ${seconds}`,
+    );
+  }
+  return seconds;
+}

@@ -1,13 +1,13 @@
 import DataLoader from 'dataloader';
 import { In, type DataSource } from 'typeorm';
-import type { ApiKey } from '../storage/entities/index.js';
-import { Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription } from '../storage/entities/index.js';
+import { ApiKey, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import type { Services } from '../services/index.js';
 
 // Per-request state: who is calling, and batch loaders so that nested fields
 // cost one query per level, not one per row.
 
 export interface Loaders {
+  apiKey: DataLoader<string, ApiKey | null>;
   webhook: DataLoader<string, Webhook | null>;
   event: DataLoader<string, Event | null>;
   subscriptions: DataLoader<string, WebhookSubscription[]>;
@@ -17,6 +17,8 @@ export interface Loaders {
 
 export interface Context {
   apiKey: ApiKey | null;
+  /** Why a key that was sent is refused (e.g. it expired); a missing or unknown key has none. */
+  authFailure?: string;
   services: Services;
   loaders: Loaders;
 }
@@ -39,6 +41,7 @@ function grouped<T>(rows: T[], ids: readonly string[], key: (r: T) => string): T
 
 export function createLoaders(ds: DataSource): Loaders {
   return {
+    apiKey: new DataLoader(async (ids) => byId(await ds.getRepository(ApiKey).findBy({ id: In([...ids]) }), ids)),
     // Deleted webhooks load too: the delivery log still names them.
     webhook: new DataLoader(async (ids) => byId(await ds.getRepository(Webhook).findBy({ id: In([...ids]) }), ids)),
     event: new DataLoader(async (ids) => byId(await ds.getRepository(Event).findBy({ id: In([...ids]) }), ids)),

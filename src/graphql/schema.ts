@@ -3,7 +3,13 @@ import { buildSchema } from 'type-graphql';
 import type { PubSub } from 'type-graphql';
 import { authChecker } from './auth.js';
 import { BoundedPubSub } from '../feed/bounded-pubsub.js';
-import { DeliveryFields, EventFields, WebhookFields, WebhookSubscriptionFields } from './resolvers/fields.js';
+import {
+  AuditEntryFields,
+  DeliveryFields,
+  EventFields,
+  WebhookFields,
+  WebhookSubscriptionFields,
+} from './resolvers/fields.js';
 import { MutationResolver } from './resolvers/mutation.js';
 import { QueryResolver } from './resolvers/query.js';
 import { SubscriptionResolver } from './resolvers/subscription.js';
@@ -18,6 +24,7 @@ export async function createSchema(pubSub: PubSub = new BoundedPubSub()): Promis
       WebhookFields,
       WebhookSubscriptionFields,
       EventFields,
+      AuditEntryFields,
       DeliveryFields,
     ],
     authChecker,

@@ -29,8 +29,14 @@ export function bearerToken(header: string | undefined): string | null {
 
 export async function contextFor(services: Services, authorization: string | undefined): Promise<Context> {
   const token = bearerToken(authorization);
-  const apiKey = token ? await services.apiKeys.authenticate(token) : null;
-  return { apiKey, services, loaders: createLoaders(services.ds) };
+  const auth = token ? await services.apiKeys.authenticate(token) : null;
+  const context: Context = {
+    apiKey: auth && 'key' in auth ? auth.key : null,
+    services,
+    loaders: createLoaders(services.ds),
+  };
+  if (auth && 'refused' in auth) context.authFailure = auth.refused;
+  return context;
 }
 
 const cutPath = (url: string) => cut(url.split('?')[0] ?? '', 100);

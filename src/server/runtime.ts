@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Sender } from '../delivery/sender.js';
 import { Worker } from '../delivery/worker.js';
+import { Maintenance } from '../delivery/maintenance.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { RETRY_JITTER, leaseFor } from '../domain/delivery-policy.js';
 import { createSchema } from '../graphql/schema.js';
@@ -12,6 +13,8 @@ import { openDatabase, type DatabaseHandle } from '../storage/database.js';
 import { createDataSource, migrate, pendingMigrations } from '../storage/data-source.js';
 import { PgListener } from '../storage/listener.js';
 import { createPool } from '../storage/pool.js';
+import { checkKeyring, loadKeyring } from '../storage/keyring.js';
+import { SecretVault } from '../services/secrets.js';
 import { USER_AGENT } from '../version.js';
 import { createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
@@ -23,6 +26,8 @@ export interface Hookline {
   port: number;
   services: Services;
   worker: Worker | null;
+  /** Housekeeping of the worker processes (null without a worker). */
+  maintenance: Maintenance | null;
   database: DatabaseHandle;
   stop(): Promise<void>;
 }
@@ -41,10 +46,14 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   const database = await openDatabase(config, (msg) => log.info(msg));
   const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
   await ds.initialize();
-  const applied = await migrate(ds);
+  const keyring = await loadKeyring(config.secretKeys, config.dataDir, log);
+  const applied = await migrate(ds, keyring);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
   const pool = createPool(database.url, config.dbPoolSize);
+  // A missing or wrong key stops the start here, naming the key id, rather than failing deliveries.
+  await checkKeyring(pool, keyring);
+  const vault = new SecretVault(keyring);
   const listener = new PgListener(database.url, log);
   await listener.start();
   const feed = new LiveFeed(pool, listener, log);
@@ -52,8 +61,9 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   let worker: Worker | null = null;
   let workerPool: ReturnType<typeof createPool> | null = null;
   let sender: Sender | null = null;
+  let maintenance: Maintenance | null = null;
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
-  const services = createServices(ds, pool, config, feed, clock);
+  const services = createServices({ ds, pool, config, feed, clock, vault, log });
   if (config.runWorker) {
     sender = new Sender({
       timeoutMs: config.deliveryTimeoutMs,
@@ -62,7 +72,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       clock,
     });
     workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
-    worker = new Worker(workerPool, listener, sender, feed, log, {
+    worker = new Worker(workerPool, listener, sender, feed, vault, log, {
       concurrency: config.workerConcurrency,
       perWebhookConcurrency: config.perWebhookConcurrency,
       pollIntervalMs: config.pollIntervalMs,
@@ -72,6 +82,8 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       clock,
     });
     worker.start();
+    maintenance = new Maintenance(pool, log, { auditRetentionMs: config.auditRetentionMs, clock });
+    maintenance.start();
   }
 
   let url = '';
@@ -133,6 +145,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       log.info('shutting down');
       await closeServer();
       await worker?.stop(config.shutdownTimeoutMs);
+      await maintenance?.stop();
       sender?.close();
       await feed.close();
       await listener.stop();
@@ -143,5 +156,5 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       log.info('stopped');
     })());
 
-  return { url, port, services, worker, database, stop };
+  return { url, port, services, worker, maintenance, database, stop };
 }

@@ -6,6 +6,7 @@ import { SlowConsumerError } from '../feed/bounded-pubsub.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
+import { isExpired } from '../services/api-keys.js';
 import type { ApiKey } from '../storage/entities/index.js';
 import { admit } from './admission/index.js';
 import { present } from './admission/present.js';
@@ -32,6 +33,7 @@ export const KEEP_ALIVE_MS = 12_000;
 export const CLOSE_SLOW_CONSUMER = 4408;
 export const CLOSE_KEY_LIMIT = 4429;
 export const CLOSE_GOING_AWAY = 1001;
+const EXPIRY_CHECK_MS = 2_000;
 
 export interface WebSocketLimits {
   /** Largest frame, in bytes (the HTTP body limit). */
@@ -64,7 +66,7 @@ export function attachWebSocket(
     maxPayload: limits.maxPayloadBytes,
     handleProtocols: (offered: Set<string>) => handleProtocols(offered) || ([...offered][0] ?? false),
   });
-  const byKey = new Map<string, Set<WebSocket>>();
+  const byKey = new Map<string, { key: ApiKey; sockets: Set<WebSocket> }>();
   let connections = 0;
   const requestId = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string) =>
     `ws-${ctx.extra.connectionId}-${id}`;
@@ -75,10 +77,15 @@ export function attachWebSocket(
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       const token = bearerToken(typeof raw === 'string' ? raw : undefined);
-      const key = token ? await services.apiKeys.authenticate(token) : null;
-      if (!key) return false;
-      const open = byKey.get(key.id) ?? new Set<WebSocket>();
-      if (open.size >= limits.connectionsPerKey) {
+      const auth = token ? await services.apiKeys.authenticate(token) : null;
+      if (!auth) return false;
+      if ('refused' in auth) {
+        ctx.extra.socket.close(CloseCode.Forbidden, 'API key expired');
+        return false;
+      }
+      const { key } = auth;
+      const entry = byKey.get(key.id) ?? { key, sockets: new Set<WebSocket>() };
+      if (entry.sockets.size >= limits.connectionsPerKey) {
         log.warn(
           { apiKey: key.id, limit: limits.connectionsPerKey },
           'live feed connection refused: too many for this key',
@@ -89,8 +96,8 @@ export function attachWebSocket(
         );
         return false;
       }
-      open.add(ctx.extra.socket);
-      byKey.set(key.id, open);
+      entry.sockets.add(ctx.extra.socket);
+      byKey.set(key.id, entry);
       ctx.extra.apiKey = key;
       log.info({ apiKey: key.id, role: key.role, connection: ctx.extra.connectionId }, 'live feed connected');
       return true;
@@ -160,8 +167,8 @@ export function attachWebSocket(
     onClose: (ctx) => {
       for (const id of [...ctx.extra.ops.keys()]) finish(ctx, id);
       const key = ctx.extra.apiKey;
-      if (key) byKey.get(key.id)?.delete(ctx.extra.socket);
-      if (key && byKey.get(key.id)?.size === 0) byKey.delete(key.id);
+      if (key) byKey.get(key.id)?.sockets.delete(ctx.extra.socket);
+      if (key && byKey.get(key.id)?.sockets.size === 0) byKey.delete(key.id);
     },
   });
 
@@ -178,6 +185,20 @@ export function attachWebSocket(
       ms: performance.now() - op.started,
       outcome: op.failed ?? 'ok',
     });
+  }
+
+  // An expiring key's connections are closed like a revoked key's, checked every few seconds.
+  const expiry = setInterval(() => {
+    const now = services.clock.now();
+    for (const [keyId, { key }] of byKey) if (isExpired(key, now)) closeKey(keyId, 'API key expired');
+  }, EXPIRY_CHECK_MS);
+  expiry.unref();
+
+  function closeKey(keyId: string, reason: string): number {
+    const entry = byKey.get(keyId);
+    if (!entry) return 0;
+    for (const socket of entry.sockets) socket.close(CloseCode.Forbidden, reason);
+    return entry.sockets.size;
   }
 
   wss.on('error', (err) => log.error({ err: err.message }, 'WebSocket server error'));
@@ -227,13 +248,9 @@ export function attachWebSocket(
   return {
     wss,
     /** Closes every connection of this key (revoked or expired): its subscriptions end with it. */
-    closeKey(keyId: string, reason: string): number {
-      const open = byKey.get(keyId);
-      if (!open) return 0;
-      for (const socket of open) socket.close(CloseCode.Forbidden, reason);
-      return open.size;
-    },
+    closeKey,
     close: async () => {
+      clearInterval(expiry);
       for (const socket of wss.clients) socket.close(CLOSE_GOING_AWAY, 'server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -1,32 +1,70 @@
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { IsNull } from 'typeorm';
+import type { Actor } from '../domain/audit.js';
+import type { Clock } from '../domain/clock.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
 import { hashToken, newApiToken } from '../domain/tokens.js';
 import { isUuid, validName } from '../domain/validation.js';
+import type { Logger } from '../logger.js';
 import { ApiKey } from '../storage/entities/index.js';
+import { noteKeyUse, revokeApiKey } from '../storage/sql/api-keys.js';
+import { insertAudit } from '../storage/sql/audit.js';
 import { clientOf } from '../storage/sql/db.js';
-import { revokeApiKey } from '../storage/sql/api-keys.js';
 
 // Lookups by token hash are cached: every request authenticates, and a round
 // trip per request would cost more than the rest of a publish. There is no
 // TTL: a revocation is announced on KEYS_CHANNEL and every process forgets the
 // key at once (forget); when the LISTEN connection was lost, and notices with
-// it, the whole cache goes (forgetAll).
+// it, the whole cache goes (forgetAll). Expiry is checked on every use against
+// the clock, so it needs no announcement.
 const CACHE_LIMIT = 10_000;
+// lastUsedAt is kept to within a minute: at most one write per key per minute per process.
+const LAST_USED_EVERY_MS = 60_000;
+
+export type Authentication = { key: ApiKey } | { refused: string } | null;
 
 export class ApiKeyService {
-  private cache = new Map<string, ApiKey | null>();
+  private readonly cache = new Map<string, ApiKey | null>();
+  private readonly lastNoted = new Map<string, number>();
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly pool: pg.Pool,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
 
-  async create(name: string, role: ApiKeyRole): Promise<{ apiKey: ApiKey; token: string }> {
+  async create(
+    name: string,
+    role: ApiKeyRole,
+    expiresAt: Date | null,
+    actor: Actor,
+  ): Promise<{ apiKey: ApiKey; token: string }> {
     const trimmed = validName('name', name);
     if (!API_KEY_ROLES.includes(role)) throw badInput('role', `must be one of ${API_KEY_ROLES.join(', ')}`);
+    if (expiresAt && !(expiresAt.getTime() > this.clock.now())) {
+      throw badInput('expiresAt', `must be in the future (got ${expiresAt.toISOString()})`);
+    }
     const token = newApiToken();
-    const repo = this.ds.getRepository(ApiKey);
-    const saved = await repo.save(repo.create({ name: trimmed, role, tokenHash: hashToken(token) }));
-    const apiKey = await repo.findOneByOrFail({ id: saved.id });
+    const apiKey = await this.ds.transaction(async (m) => {
+      const repo = m.getRepository(ApiKey);
+      const { identifiers } = await repo.insert({ name: trimmed, role, tokenHash: hashToken(token), expiresAt });
+      const key = await repo.findOneByOrFail({ id: identifiers[0]!.id as string });
+      await insertAudit(await clientOf(m), {
+        actor,
+        action: 'api_key.created',
+        targetType: 'ApiKey',
+        targetId: key.id,
+        changes: {
+          name: { new: key.name },
+          role: { new: key.role },
+          expiresAt: { new: key.expiresAt?.toISOString() ?? null },
+        },
+      });
+      return key;
+    });
     return { apiKey, token };
   }
 
@@ -38,24 +76,52 @@ export class ApiKeyService {
     return this.ds.getRepository(ApiKey).countBy({ revokedAt: IsNull() });
   }
 
-  async revoke(id: string): Promise<ApiKey> {
+  async revoke(id: string, actor: Actor): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key', id);
     const key = await this.ds.transaction(async (m) => {
-      if (!(await revokeApiKey(await clientOf(m), id))) throw notFound('API key', id);
+      const db = await clientOf(m);
+      const before = await m.getRepository(ApiKey).findOneBy({ id });
+      if (!before || !(await revokeApiKey(db, id))) throw notFound('API key', id);
+      if (!before.revokedAt) {
+        await insertAudit(db, {
+          actor,
+          action: 'api_key.revoked',
+          targetType: 'ApiKey',
+          targetId: id,
+          changes: { name: { old: before.name } },
+        });
+      }
       return m.getRepository(ApiKey).findOneByOrFail({ id });
     });
     this.forget(id);
     return key;
   }
 
-  /** The active key for a bearer token, or null. */
-  async authenticate(token: string): Promise<ApiKey | null> {
+  /** The key a bearer token stands for; `refused` with the reason for an expired key; null for none. */
+  async authenticate(token: string): Promise<Authentication> {
     const hash = hashToken(token);
-    if (this.cache.has(hash)) return this.cache.get(hash)!;
-    const key = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(hash, key);
-    return key;
+    let key = this.cache.get(hash);
+    if (key === undefined) {
+      key = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(hash, key);
+    }
+    if (!key) return null;
+    if (isExpired(key, this.clock.now())) {
+      return { refused: `this API key expired at ${key.expiresAt!.toISOString()}: ask for a new one` };
+    }
+    this.noteUse(key.id);
+    return { key };
+  }
+
+  /** Fire and forget: the request does not wait for it, and a failure only leaves lastUsedAt older. */
+  private noteUse(keyId: string): void {
+    const now = this.clock.now();
+    if (now - (this.lastNoted.get(keyId) ?? 0) < LAST_USED_EVERY_MS) return;
+    this.lastNoted.set(keyId, now);
+    noteKeyUse(this.pool, keyId, new Date(now)).catch((err: Error) =>
+      this.log.warn({ apiKey: keyId, err: err.message }, 'could not note the use of an API key'),
+    );
   }
 
   /** The key was revoked (here or in another process): the next request with it looks it up again. */
@@ -66,4 +132,8 @@ export class ApiKeyService {
   forgetAll(): void {
     this.cache.clear();
   }
+}
+
+export function isExpired(key: ApiKey, now: number): boolean {
+  return key.expiresAt !== null && key.expiresAt.getTime() <= now;
 }

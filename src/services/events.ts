@@ -12,6 +12,9 @@ import { badInput, notFound } from '../domain/errors.js';
 import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
+import type { Actor } from '../domain/audit.js';
+import { insertAudit } from '../storage/sql/audit.js';
+import { inTransaction } from '../storage/sql/db.js';
 import { eventsByIdempotencyKeys, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
 import { PublishBatcher } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
@@ -107,30 +110,60 @@ export class EventService {
     return eventFromRow(existing);
   }
 
-  async sendTest(webhookId: string, resource: ResourceType | null, action: EventAction | null): Promise<string> {
+  async sendTest(
+    webhookId: string,
+    resource: ResourceType | null,
+    action: EventAction | null,
+    actor: Actor,
+  ): Promise<string> {
     const r = resource ?? 'USERS';
     const a = action ?? 'CREATE';
     validPair('action', { resource: r, action: a });
-    const { deliveryId } = await insertTestEvent(
-      this.pool,
-      {
-        resource: r,
-        action: a,
-        type: eventType(r, a),
-        payload: JSON.stringify(samplePayload(r, a, new Date(this.clock.now()))),
-      },
-      webhookId,
-    );
-    return deliveryId;
+    const type = eventType(r, a);
+    return inTransaction(this.pool, async (db) => {
+      const { deliveryId } = await insertTestEvent(
+        db,
+        { resource: r, action: a, type, payload: JSON.stringify(samplePayload(r, a, new Date(this.clock.now()))) },
+        webhookId,
+      );
+      await insertAudit(db, {
+        actor,
+        action: 'webhook.test_sent',
+        targetType: 'Webhook',
+        targetId: webhookId,
+        changes: { eventType: type, deliveryId },
+      });
+      return deliveryId;
+    });
   }
 
-  async redeliver(deliveryId: string): Promise<void> {
-    if (!isUuid(deliveryId) || !(await redeliver(this.pool, deliveryId))) throw notFound('delivery', deliveryId);
+  async redeliver(deliveryId: string, actor: Actor): Promise<void> {
+    if (!isUuid(deliveryId)) throw notFound('delivery', deliveryId);
+    await inTransaction(this.pool, async (db) => {
+      if (!(await redeliver(db, deliveryId))) throw notFound('delivery', deliveryId);
+      await insertAudit(db, {
+        actor,
+        action: 'delivery.redelivered',
+        targetType: 'Delivery',
+        targetId: deliveryId,
+        changes: {},
+      });
+    });
   }
 
-  retryFailed(webhookId: string, since: Date): Promise<number> {
+  async retryFailed(webhookId: string, since: Date, actor: Actor): Promise<number> {
     if (since.getTime() > this.clock.now()) throw badInput('since', 'must not be in the future');
-    return retryFailed(this.pool, webhookId, since);
+    return inTransaction(this.pool, async (db) => {
+      const count = await retryFailed(db, webhookId, since);
+      await insertAudit(db, {
+        actor,
+        action: 'deliveries.retried',
+        targetType: 'Webhook',
+        targetId: webhookId,
+        changes: { since: since.toISOString(), count },
+      });
+      return count;
+    });
   }
 }
 

@@ -3,34 +3,48 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import type { FeedPublisher } from '../feed/feed.js';
+import type { Logger } from '../logger.js';
 import { ApiKeyService } from './api-keys.js';
+import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
 import { EventService } from './events.js';
+import type { SecretVault } from './secrets.js';
 import { WebhookService } from './webhooks.js';
 
 export interface Services {
   ds: DataSource;
+  clock: Clock;
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
   events: EventService;
   deliveries: DeliveryQueries;
+  audit: AuditLog;
 }
 
-export function createServices(
-  ds: DataSource,
-  pool: pg.Pool,
-  config: Config,
-  feed: FeedPublisher,
-  clock: Clock,
-): Services {
+export interface ServiceDeps {
+  ds: DataSource;
+  pool: pg.Pool;
+  config: Config;
+  feed: FeedPublisher;
+  clock: Clock;
+  vault: SecretVault;
+  log: Logger;
+}
+
+export function createServices({ ds, pool, config, feed, clock, vault, log }: ServiceDeps): Services {
   return {
     ds,
-    apiKeys: new ApiKeyService(ds),
-    webhooks: new WebhookService(ds, feed, {
-      allowPrivate: config.allowPrivateDestinations,
-      requireHttps: config.requireHttps,
-    }),
+    clock,
+    apiKeys: new ApiKeyService(ds, pool, clock, log),
+    webhooks: new WebhookService(
+      ds,
+      feed,
+      { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
+      vault,
+      clock,
+    ),
     events: new EventService(pool, config.maxPayloadBytes, clock),
     deliveries: new DeliveryQueries(ds),
+    audit: new AuditLog(ds),
   };
 }

@@ -1,22 +1,29 @@
+import { randomUUID } from 'node:crypto';
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
-import { HooklineError, badInput, conflict, notFound } from '../domain/errors.js';
+import { fieldChanges, secretChange, type Actor, type AuditRecord } from '../domain/audit.js';
 import { eventType } from '../domain/catalog.js';
+import type { Clock } from '../domain/clock.js';
+import { HooklineError, badInput, conflict, notFound } from '../domain/errors.js';
+import { newSigningKeyPair } from '../domain/signing.js';
 import type { WebhookStatus } from '../domain/statuses.js';
 import { newWebhookSecret } from '../domain/tokens.js';
+import type { UrlPolicy } from '../domain/url-policy.js';
 import {
   isUuid,
   validDestination,
   validName,
+  validOverlap,
   validPairs,
   validSecret,
   type SubscriptionPair,
 } from '../domain/validation.js';
-import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
-import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
-import { clientOf, isUniqueViolation } from '../storage/sql/db.js';
-import { setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { FeedPublisher } from '../feed/feed.js';
-import type { UrlPolicy } from '../domain/url-policy.js';
+import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
+import { insertAudit } from '../storage/sql/audit.js';
+import { clientOf, isUniqueViolation, type Db } from '../storage/sql/db.js';
+import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
+import { setWebhookStatus } from '../storage/sql/webhooks.js';
+import type { SecretVault } from './secrets.js';
 
 export interface CreateWebhookInput {
   name: string;
@@ -24,6 +31,7 @@ export interface CreateWebhookInput {
   bearerToken?: string | null;
   hmacSecret?: string | null;
   generateHmacSecret?: boolean | null;
+  generateSigningKey?: boolean | null;
   subscriptions?: SubscriptionPair[] | null;
 }
 
@@ -42,11 +50,28 @@ export interface WebhookPage {
   totalCount: number;
 }
 
+export type SignatureScheme = 'HMAC_SHA256' | 'ED25519';
+
+export interface RotatedSecret {
+  webhook: Webhook;
+  /** The new whsec_ secret (HMAC_SHA256), shown only here. */
+  secret: string | null;
+  /** The new whpk_ public key (ED25519). */
+  publicKey: string | null;
+  previousSecretExpiresAt: Date | null;
+}
+
+export const DEFAULT_OVERLAP_SECONDS = 86_400;
+
+const pairsOf = (w: Webhook) => (w.subscriptions ?? []).map((s) => eventType(s.resource, s.action)).sort();
+
 export class WebhookService {
   constructor(
     private readonly ds: DataSource,
     private readonly feed: FeedPublisher,
     private readonly urlPolicy: UrlPolicy,
+    private readonly vault: SecretVault,
+    private readonly clock: Clock,
   ) {}
 
   /** A webhook that is not deleted, with its subscriptions. */
@@ -82,7 +107,28 @@ export class WebhookService {
     return { items, hasNextPage: rows.length > limit, totalCount };
   }
 
-  async create(input: CreateWebhookInput): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
+  /** The end of a rotation's overlap, while it lasts (the later of the two schemes'). */
+  previousSecretExpiresAt(w: Webhook): Date | null {
+    const now = this.clock.now();
+    const ends = [w.previousHmacExpiresAt, w.previousSigningExpiresAt].filter(
+      (d): d is Date => !!d && d.getTime() > now,
+    );
+    return ends.length ? new Date(Math.max(...ends.map((d) => d.getTime()))) : null;
+  }
+
+  /** Runs `change` and writes its audit entry in one transaction. */
+  private async audited<T>(
+    change: (m: EntityManager, db: Db) => Promise<{ result: T; audit: AuditRecord | null }>,
+  ): Promise<T> {
+    return this.ds.transaction(async (m) => {
+      const db = await clientOf(m);
+      const { result, audit } = await change(m, db);
+      if (audit) await insertAudit(db, audit);
+      return result;
+    });
+  }
+
+  async create(input: CreateWebhookInput, actor: Actor): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
     const name = validName('input.name', input.name);
     const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
     const bearerToken =
@@ -97,25 +143,46 @@ export class WebhookService {
     const hmacSecret =
       generatedSecret ?? (input.hmacSecret == null ? null : validSecret('input.hmacSecret', input.hmacSecret, 'hmac'));
     const pairs = validPairs('input.subscriptions', input.subscriptions ?? []);
+    const signing = input.generateSigningKey ? newSigningKeyPair() : null;
 
-    const id = await this.ds.transaction(async (m) => {
-      const repo = m.getRepository(Webhook);
-      const saved = await repo.save(
-        repo.create({ name, destinationUrl, bearerToken, hmacSecret, status: 'ACTIVE', statusReason: null }),
-      );
+    // The id is made here: it is part of every sealed secret's additional data.
+    const id = randomUUID();
+    await this.audited(async (m) => {
+      await m.getRepository(Webhook).insert({
+        id,
+        name,
+        destinationUrl,
+        bearerToken: this.vault.seal('bearer_token', id, bearerToken),
+        hmacSecret: this.vault.seal('hmac_secret', id, hmacSecret),
+        signingKey: signing && this.vault.seal('signing_key', id, signing.privateKey),
+        signingPublicKey: signing?.publicKey ?? null,
+        status: 'ACTIVE',
+        statusReason: null,
+      });
       if (pairs.length) {
-        await m.getRepository(WebhookSubscription).insert(pairs.map((p) => ({ webhookId: saved.id, ...p })));
+        await m.getRepository(WebhookSubscription).insert(pairs.map((p) => ({ webhookId: id, ...p })));
       }
-      return saved.id;
+      const changes: Record<string, unknown> = {
+        name: { new: name },
+        destinationUrl: { new: destinationUrl },
+        subscriptions: { new: pairs.map((p) => eventType(p.resource, p.action)).sort() },
+      };
+      if (bearerToken !== null) changes.bearerToken = 'set';
+      if (hmacSecret !== null) changes.hmacSecret = 'set';
+      if (signing) changes.signingKey = 'set';
+      return {
+        result: undefined,
+        audit: { actor, action: 'webhook.created', targetType: 'Webhook', targetId: id, changes },
+      };
     });
     return { webhook: await this.getOrFail(id), generatedSecret };
   }
 
-  async update(id: string, input: UpdateWebhookInput): Promise<Webhook> {
-    const changes: Partial<Webhook> = {};
-    if (input.name != null) changes.name = validName('input.name', input.name);
+  async update(id: string, input: UpdateWebhookInput, actor: Actor): Promise<Webhook> {
+    const next: Partial<Webhook> = {};
+    if (input.name != null) next.name = validName('input.name', input.name);
     if (input.destinationUrl != null) {
-      changes.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
+      next.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
     }
     if (input.clearBearerToken && input.bearerToken != null) {
       throw badInput(
@@ -129,84 +196,182 @@ export class WebhookService {
         'cannot be combined with input.hmacSecret: set a secret or clear it, not both',
       );
     }
-    if (input.bearerToken != null) changes.bearerToken = validSecret('input.bearerToken', input.bearerToken, 'bearer');
-    if (input.clearBearerToken) changes.bearerToken = null;
-    if (input.hmacSecret != null) changes.hmacSecret = validSecret('input.hmacSecret', input.hmacSecret, 'hmac');
-    if (input.clearHmacSecret) changes.hmacSecret = null;
+    const bearer = input.bearerToken != null ? validSecret('input.bearerToken', input.bearerToken, 'bearer') : null;
+    const hmac = input.hmacSecret != null ? validSecret('input.hmacSecret', input.hmacSecret, 'hmac') : null;
 
-    await this.getOrFail(id);
-    if (Object.keys(changes).length) {
-      await this.ds
-        .getRepository(Webhook)
-        .update({ id, deletedAt: IsNull() }, { ...changes, updatedAt: () => 'now()' });
-    }
+    await this.audited(async (m) => {
+      const current = await this.getOrFail(id, m);
+      const changes: Record<string, unknown> = fieldChanges(
+        { name: current.name, destinationUrl: current.destinationUrl },
+        { name: next.name ?? current.name, destinationUrl: next.destinationUrl ?? current.destinationUrl },
+      );
+      if (bearer !== null) next.bearerToken = this.vault.seal('bearer_token', id, bearer);
+      if (input.clearBearerToken) next.bearerToken = null;
+      // Replacing or clearing the HMAC secret takes effect at once: no overlap (rotateWebhookSecret has one).
+      if (hmac !== null || input.clearHmacSecret) {
+        next.hmacSecret = hmac === null ? null : this.vault.seal('hmac_secret', id, hmac);
+        next.previousHmacSecret = null;
+        next.previousHmacExpiresAt = null;
+      }
+      const bearerChange = 'bearerToken' in next ? secretChange(current.bearerToken, next.bearerToken ?? null) : null;
+      const hmacChange = 'hmacSecret' in next ? secretChange(current.hmacSecret, next.hmacSecret ?? null) : null;
+      if (bearerChange) changes.bearerToken = bearerChange;
+      if (hmacChange) changes.hmacSecret = hmacChange;
+      if (Object.keys(changes).length === 0) return { result: undefined, audit: null };
+      await m.getRepository(Webhook).update({ id, deletedAt: IsNull() }, { ...next, updatedAt: () => 'now()' });
+      return {
+        result: undefined,
+        audit: { actor, action: 'webhook.updated', targetType: 'Webhook', targetId: id, changes },
+      };
+    });
     return this.getOrFail(id);
   }
 
+  /**
+   * A new HMAC secret or ED25519 key; the previous one keeps signing beside it
+   * until the overlap ends (0: at once). Only one previous is kept: rotating
+   * again during an overlap drops the oldest.
+   */
+  async rotateSecret(
+    id: string,
+    scheme: SignatureScheme,
+    overlapSeconds: number,
+    actor: Actor,
+  ): Promise<RotatedSecret> {
+    const overlap = validOverlap('overlapSeconds', overlapSeconds);
+    const until = overlap > 0 ? new Date(this.clock.now() + overlap * 1000) : null;
+    let secret: string | null = null;
+    let publicKey: string | null = null;
+    await this.audited(async (m) => {
+      const current = await this.getOrFail(id, m);
+      const next: Partial<Webhook> = {};
+      if (scheme === 'HMAC_SHA256') {
+        secret = newWebhookSecret();
+        next.hmacSecret = this.vault.seal('hmac_secret', id, secret);
+        const previous = current.hmacSecret && until ? this.vault.open('hmac_secret', id, current.hmacSecret) : null;
+        next.previousHmacSecret = this.vault.seal('previous_hmac_secret', id, previous);
+        next.previousHmacExpiresAt = previous === null ? null : until;
+      } else {
+        const pair = newSigningKeyPair();
+        publicKey = pair.publicKey;
+        next.signingKey = this.vault.seal('signing_key', id, pair.privateKey);
+        next.signingPublicKey = pair.publicKey;
+        const previous = current.signingKey && until ? this.vault.open('signing_key', id, current.signingKey) : null;
+        next.previousSigningKey = this.vault.seal('previous_signing_key', id, previous);
+        next.previousSigningExpiresAt = previous === null ? null : until;
+      }
+      await m.getRepository(Webhook).update({ id }, { ...next, updatedAt: () => 'now()' });
+      const field = scheme === 'HMAC_SHA256' ? 'hmacSecret' : 'signingKey';
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.secret_rotated',
+          targetType: 'Webhook',
+          targetId: id,
+          changes: { [field]: 'rotated', scheme, overlapSeconds: overlap },
+        },
+      };
+    });
+    const webhook = await this.getOrFail(id);
+    return { webhook, secret, publicKey, previousSecretExpiresAt: this.previousSecretExpiresAt(webhook) };
+  }
+
   /** Soft delete: the delivery log keeps pointing at the webhook; pending deliveries are cancelled. */
-  async delete(id: string): Promise<boolean> {
-    await this.ds.transaction(async (m) => {
-      await this.getOrFail(id, m);
+  async delete(id: string, actor: Actor): Promise<boolean> {
+    await this.audited(async (m, db) => {
+      const current = await this.getOrFail(id, m);
       await m.getRepository(WebhookSubscription).delete({ webhookId: id });
       await m.getRepository(Webhook).update({ id }, { deletedAt: () => 'now()', updatedAt: () => 'now()' });
-      await cancelPendingForWebhook(await clientOf(m), id);
+      await cancelPendingForWebhook(db, id);
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.deleted',
+          targetType: 'Webhook',
+          targetId: id,
+          changes: { name: { old: current.name } },
+        },
+      };
     });
     return true;
   }
 
-  async pause(id: string, reason: string): Promise<Webhook> {
-    const current = await this.getOrFail(id);
-    if (current.status === 'PAUSED') return current;
-    return this.setStatus(id, 'PAUSED', reason);
+  async pause(id: string, reason: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(id, 'PAUSED', reason, actor);
   }
 
   /** ACTIVE again, failure history cleared, parked deliveries sent now. */
-  async resume(id: string): Promise<Webhook> {
-    const current = await this.getOrFail(id);
-    if (current.status === 'ACTIVE') return current;
-    return this.setStatus(id, 'ACTIVE', null);
+  async resume(id: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(id, 'ACTIVE', null, actor);
   }
 
-  private async setStatus(id: string, status: WebhookStatus, reason: string | null): Promise<Webhook> {
-    await this.ds.transaction(async (m) => {
-      const db = await clientOf(m);
+  private async setStatus(id: string, status: WebhookStatus, reason: string | null, actor: Actor): Promise<Webhook> {
+    const changed = await this.audited(async (m, db) => {
+      const current = await this.getOrFail(id, m);
+      if (current.status === status) return { result: false, audit: null };
       await setWebhookStatus(db, id, status, reason);
       if (status === 'ACTIVE') await unparkWebhookDeliveries(db, id);
+      return {
+        result: true,
+        audit: {
+          actor,
+          action: status === 'ACTIVE' ? 'webhook.resumed' : 'webhook.paused',
+          targetType: 'Webhook',
+          targetId: id,
+          changes: {
+            status: { old: current.status, new: status },
+            statusReason: { old: current.statusReason, new: reason },
+          },
+        },
+      };
     });
-    this.feed.webhookStatus({ webhookId: id, status, reason });
+    if (changed) this.feed.webhookStatus({ webhookId: id, status, reason });
     return this.getOrFail(id);
   }
 
-  async addSubscriptions(webhookId: string, pairs: SubscriptionPair[]): Promise<Webhook> {
+  async addSubscriptions(webhookId: string, pairs: SubscriptionPair[], actor: Actor): Promise<Webhook> {
     const valid = validPairs('subscriptions', pairs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
-    await this.ds
-      .transaction(async (m) => {
-        const webhook = await this.getOrFail(webhookId, m);
-        const existing = valid.filter((p) =>
-          webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
+    await this.audited(async (m) => {
+      const webhook = await this.getOrFail(webhookId, m);
+      const existing = valid.filter((p) =>
+        webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
+      );
+      if (existing.length) {
+        throw conflict(
+          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}`,
         );
-        if (existing.length) {
-          throw conflict(
-            `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}`,
-          );
-        }
-        await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
-        await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
-      })
-      .catch((e: unknown) => {
-        // A concurrent add of the same pair got there first.
-        if (isUniqueViolation(e, 'webhook_subscriptions_unique'))
-          throw conflict('webhook is already subscribed to one of these events');
-        throw e;
-      });
+      }
+      await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
+      await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.subscriptions_added',
+          targetType: 'Webhook',
+          targetId: webhookId,
+          changes: {
+            subscriptions: { old: pairsOf(webhook), added: valid.map((p) => eventType(p.resource, p.action)) },
+          },
+        },
+      };
+    }).catch((e: unknown) => {
+      // A concurrent add of the same pair got there first.
+      if (isUniqueViolation(e, 'webhook_subscriptions_unique')) {
+        throw conflict('webhook is already subscribed to one of these events');
+      }
+      throw e;
+    });
     return this.getOrFail(webhookId);
   }
 
-  async removeSubscriptions(webhookId: string, pairs: SubscriptionPair[]): Promise<Webhook> {
+  async removeSubscriptions(webhookId: string, pairs: SubscriptionPair[], actor: Actor): Promise<Webhook> {
     const valid = validPairs('subscriptions', pairs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
-    await this.ds.transaction(async (m) => {
+    await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
       const missing = valid.filter(
         (p) => !webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
@@ -222,6 +387,18 @@ export class WebhookService {
         .map((s) => s.id);
       await m.getRepository(WebhookSubscription).delete({ id: In(ids) });
       await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.subscriptions_removed',
+          targetType: 'Webhook',
+          targetId: webhookId,
+          changes: {
+            subscriptions: { old: pairsOf(webhook), removed: valid.map((p) => eventType(p.resource, p.action)) },
+          },
+        },
+      };
     });
     return this.getOrFail(webhookId);
   }

@@ -36,13 +36,22 @@ describe('hookline CLI', () => {
   it('migrate: exit 0, creates the tables', async () => {
     const r = await run(['migrate'], env);
     assert.equal(r.code, 0, fmt(r));
-    assert.match(r.stderr, /applied: Initial1764380000000/);
+    assert.match(r.stderr, /applied: Initial1764380000000, SecretsAndAudit1764600000000/);
     const { rows } = await db.pool.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
     assert.deepEqual(
       rows.map((x) => x.table_name),
-      ['api_keys', 'deliveries', 'delivery_attempts', 'events', 'migrations', 'webhook_subscriptions', 'webhooks'],
+      [
+        'api_keys',
+        'audit_log',
+        'deliveries',
+        'delivery_attempts',
+        'events',
+        'migrations',
+        'webhook_subscriptions',
+        'webhooks',
+      ],
     );
   });
 

@@ -1,8 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { isWhsecSecret, sign, signingKey } from '../../src/domain/signing.js';
+import {
+  isWhsecSecret,
+  newSigningKeyPair,
+  privateKeyFrom,
+  publicKeyFrom,
+  sign,
+  signEd25519,
+  signatureHeader,
+  signingKey,
+} from '../../src/domain/signing.js';
 import { newWebhookSecret } from '../../src/domain/tokens.js';
 
 // standardwebhooks is CommonJS ("type": "commonjs", main dist/index.js, exports.Webhook = …);
@@ -149,5 +158,41 @@ describe('isWhsecSecret', () => {
     assert.equal(isWhsecSecret('whsec_not base64!'), false);
     assert.equal(isWhsecSecret('whsec_' + randomBytes(8).toString('base64')), false);
     assert.equal(isWhsecSecret('whsec_' + randomBytes(24).toString('base64url').replace(/^/, '-_')), false);
+  });
+});
+
+describe('ED25519 (v1a)', () => {
+  it('signs the Standard Webhooks content; a receiver verifies with nothing but the whpk_ key', () => {
+    const pair = newSigningKeyPair();
+    assert.match(pair.publicKey, /^whpk_[A-Za-z0-9+/]{43}=$/);
+    assert.equal(Buffer.from(pair.publicKey.slice(5), 'base64').length, 32);
+    const entry = signEd25519(privateKeyFrom(pair.privateKey), 'msg_1', 1700000000, body);
+    assert.match(entry, /^v1a,[A-Za-z0-9+/]{86}==$/);
+    const verifyWith = (whpk: string, content: string) =>
+      cryptoVerify(null, Buffer.from(content), publicKeyFrom(whpk), Buffer.from(entry.slice(4), 'base64'));
+    assert.equal(verifyWith(pair.publicKey, `msg_1.1700000000.${body}`), true);
+    assert.equal(verifyWith(pair.publicKey, `msg_1.1700000000.${body} `), false, 'a tampered body fails');
+    assert.equal(verifyWith(newSigningKeyPair().publicKey, `msg_1.1700000000.${body}`), false, 'another key fails');
+  });
+
+  it('the header carries v1 entries then v1a entries, each new first', () => {
+    const k1 = signingKey('one');
+    const k2 = signingKey('two');
+    const e1 = privateKeyFrom(newSigningKeyPair().privateKey);
+    const e2 = privateKeyFrom(newSigningKeyPair().privateKey);
+    const header = signatureHeader({ hmac: [k1, k2], ed25519: [e1, e2] }, 'msg_1', 1700000000, body)!;
+    const entries = header.split(' ');
+    assert.deepEqual(
+      entries.map((e) => e.split(',')[0]),
+      ['v1', 'v1', 'v1a', 'v1a'],
+    );
+    assert.equal(entries[0], sign(k1, 'msg_1', 1700000000, body));
+    assert.equal(entries[1], sign(k2, 'msg_1', 1700000000, body));
+    assert.equal(signatureHeader({ hmac: [], ed25519: [] }, 'msg_1', 1, body), null);
+  });
+
+  it('refuses public keys that are not whpk_ of 32 bytes', () => {
+    assert.throws(() => publicKeyFrom('whsec_abc'), /whpk_/);
+    assert.throws(() => publicKeyFrom(`whpk_${Buffer.alloc(16).toString('base64')}`), /32 bytes/);
   });
 });

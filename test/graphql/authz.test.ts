@@ -59,6 +59,11 @@ const OPERATIONS: Operation[] = [
     allowed: READERS,
   },
   { name: 'apiKeys', build: () => ({ query: '{ apiKeys { id role } }' }), allowed: SUPPORT_ONLY },
+  {
+    name: 'auditLog',
+    build: () => ({ query: '{ auditLog(first: 5) { edges { node { id } } } }' }),
+    allowed: SUPPORT_ONLY,
+  },
   // Mutations
   {
     name: 'createWebhook',
@@ -144,6 +149,15 @@ const OPERATIONS: Operation[] = [
       variables: { n: `authz ${suffix()}` },
     }),
     allowed: SUPPORT_ONLY,
+  },
+  {
+    name: 'rotateWebhookSecret',
+    build: () => ({
+      query: 'mutation($id: ID!) { rotateWebhookSecret(webhookId: $id) { secret } }',
+      variables: { id: uid() },
+    }),
+    allowed: SUPPORT_ONLY,
+    allowedCode: 'NOT_FOUND',
   },
   {
     name: 'revokeApiKey',

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { codes, startServer, type GqlResult, type TestServer } from '../kit/index.js';
+import { codes, openStored, startServer, type GqlResult, type TestServer } from '../kit/index.js';
 
 // Every input rule: the answer is BAD_USER_INPUT naming the field, and the
 // database is exactly as it was.
@@ -399,7 +399,7 @@ describe('input validation', () => {
         s.gql(UPDATE, { id: hookId, input: { bearerToken: 'evil\r\nX-Injected: 1' } }),
       );
       assert.deepEqual(await webhookRow(), before);
-      assert.equal(before.bearer_token, 'orig-token');
+      assert.equal(openStored('bearer_token', hookId, before.bearer_token), 'orig-token');
     });
 
     for (const [label, secret] of [

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { codes, startServer, type GqlResult, type TestServer } from '../kit/index.js';
+import { codes, startServer, storedSecrets, type GqlResult, type TestServer } from '../kit/index.js';
 
 // Webhook configuration through the HTTP API: CRUD, paging, write-only
 // secrets, the catalog, API keys and the viewer.
@@ -337,8 +337,7 @@ describe('webhooks over HTTP', () => {
       assert.equal(w.hasBearerToken, true);
       assert.equal(w.hasHmacSecret, true);
       assert.equal(w.generatedHmacSecret, null, 'a secret the caller gave is not echoed back');
-      const { rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [id]);
-      assert.deepEqual(rows[0], { bearer_token: BEARER, hmac_secret: HMAC });
+      assert.deepEqual(await storedSecrets(s, id), { bearer_token: BEARER, hmac_secret: HMAC });
     });
 
     it('no query or mutation response contains a secret', async () => {
@@ -361,7 +360,7 @@ describe('webhooks over HTTP', () => {
         for (const secret of [BEARER, HMAC, NEW_BEARER])
           assert.ok(!text.includes(secret), `response leaks a secret: ${text}`);
       }
-      const { rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [id]);
+      const rows = [await storedSecrets(s, id)];
       assert.deepEqual(
         rows[0],
         { bearer_token: NEW_BEARER, hmac_secret: HMAC },
@@ -373,10 +372,12 @@ describe('webhooks over HTTP', () => {
       const r = ok(await s.gql('{ __type(name: "Webhook") { fields { name } } }'));
       const names: string[] = r.__type.fields.map((f: { name: string }) => f.name);
       assert.ok(names.includes('destinationUrl'), 'introspection returned the Webhook fields');
+      // The one-time generated secret, presence flags, and the end of a rotation's overlap: no stored value.
       assert.deepEqual(names.filter((n) => /secret|token/i.test(n)).sort(), [
         'generatedHmacSecret',
         'hasBearerToken',
         'hasHmacSecret',
+        'previousSecretExpiresAt',
       ]);
       // Nor any other output type (ApiKey, CreatedApiKey.token aside).
       const all = ok(await s.gql('{ __schema { types { name kind fields { name } } } }'));
@@ -384,11 +385,18 @@ describe('webhooks over HTTP', () => {
         .filter((t: { kind: string; name: string }) => t.kind === 'OBJECT' && !t.name.startsWith('__'))
         .flatMap((t: { name: string; fields: { name: string }[] }) => t.fields.map((f) => `${t.name}.${f.name}`))
         .filter((n: string) => /secret|token|hash/i.test(n));
+      // The values shown once (a new token, a generated or rotated secret), and metadata about secrets.
       assert.deepEqual(leaks.sort(), [
         'CreatedApiKey.token',
+        'Mutation.rotateWebhookSecret',
+        'RotatedWebhookSecret.previousSecretExpiresAt',
+        'RotatedWebhookSecret.publicKey',
+        'RotatedWebhookSecret.secret',
+        'RotatedWebhookSecret.webhook',
         'Webhook.generatedHmacSecret',
         'Webhook.hasBearerToken',
         'Webhook.hasHmacSecret',
+        'Webhook.previousSecretExpiresAt',
       ]);
     });
 
@@ -397,7 +405,7 @@ describe('webhooks over HTTP', () => {
       assert.match(w.generatedHmacSecret, /^whsec_[A-Za-z0-9+/]{32}$/);
       assert.equal(Buffer.from(w.generatedHmacSecret.slice(6), 'base64').length, 24);
       assert.equal(w.hasHmacSecret, true);
-      const { rows } = await s.db.pool.query('SELECT hmac_secret FROM webhooks WHERE id = $1', [w.id]);
+      const rows = [await storedSecrets(s, w.id)];
       assert.equal(
         rows[0].hmac_secret,
         w.generatedHmacSecret,
@@ -425,7 +433,7 @@ describe('webhooks over HTTP', () => {
       const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
       const w = await create({ name: 'own whsec', hmacSecret: secret });
       assert.equal(w.hasHmacSecret, true);
-      const { rows } = await s.db.pool.query('SELECT hmac_secret FROM webhooks WHERE id = $1', [w.id]);
+      const rows = [await storedSecrets(s, w.id)];
       assert.equal(rows[0].hmac_secret, secret);
     });
 
@@ -433,12 +441,12 @@ describe('webhooks over HTTP', () => {
       const w = ok(await s.gql(UPDATE, { id, input: { clearBearerToken: true } })).updateWebhook;
       assert.equal(w.hasBearerToken, false);
       assert.equal(w.hasHmacSecret, true);
-      let { rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [id]);
+      let rows = [await storedSecrets(s, id)];
       assert.deepEqual(rows[0], { bearer_token: null, hmac_secret: HMAC });
 
       const h = ok(await s.gql(UPDATE, { id, input: { clearHmacSecret: true } })).updateWebhook;
       assert.equal(h.hasHmacSecret, false);
-      ({ rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [id]));
+      rows = [await storedSecrets(s, id)];
       assert.deepEqual(rows[0], { bearer_token: null, hmac_secret: null });
 
       const set = ok(await s.gql(UPDATE, { id, input: { bearerToken: BEARER } })).updateWebhook;

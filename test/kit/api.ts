@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { eventually } from './eventually.js';
 import { must, type GqlResult } from './gql.js';
 import type { Received, Receiver } from './receiver.js';
-import type { TestServer } from './server.js';
+import { openStored, type TestServer } from './server.js';
 
 // Helpers over the public GraphQL API (and, for setting up time, plain SQL on
 // the server's database). One signature each, shared by every test file.
@@ -219,4 +219,16 @@ export function receivedAt(r: Receiver, path: string): Received[] {
 export function ms(iso: string | null): number {
   assert.ok(iso, 'expected a timestamp');
   return new Date(iso).getTime();
+}
+
+/** A webhook's stored secrets, opened with the test key (the table itself holds only sealed text). */
+export async function storedSecrets(
+  s: TestServer,
+  webhookId: string,
+): Promise<{ bearer_token: string | null; hmac_secret: string | null }> {
+  const { rows } = await s.db.pool.query('SELECT bearer_token, hmac_secret FROM webhooks WHERE id = $1', [webhookId]);
+  return {
+    bearer_token: openStored('bearer_token', webhookId, rows[0].bearer_token),
+    hmac_secret: openStored('hmac_secret', webhookId, rows[0].hmac_secret),
+  };
 }

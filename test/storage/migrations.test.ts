@@ -3,13 +3,19 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
 import { createDataSource, migrate, pendingMigrations } from '../../src/storage/data-source.js';
-import { freshDatabase, type TestDatabase } from '../kit/index.js';
+import { MIGRATIONS } from '../../migrations/index.js';
+import { Initial1764380000000 } from '../../migrations/1764380000000-Initial.js';
+import { isSealed, parseKeyring } from '../../src/domain/secret-box.js';
+import { TEST_SECRET_KEYS, freshDatabase, openStored, type TestDatabase } from '../kit/index.js';
 
 // The migrations from an empty database: what they create, that they are
 // idempotent, the constraints and indexes the code relies on, and down/up.
 
+const NAMES = MIGRATIONS.map((M) => new M().name);
+const KEYRING = parseKeyring(TEST_SECRET_KEYS);
 const TABLES = [
   'api_keys',
+  'audit_log',
   'deliveries',
   'delivery_attempts',
   'events',
@@ -46,22 +52,22 @@ describe('migrations', () => {
   });
 
   it('creates every table', async () => {
-    const applied = await migrate(ds);
-    assert.deepEqual(applied, ['Initial1764380000000']);
+    const applied = await migrate(ds, KEYRING);
+    assert.deepEqual(applied, NAMES);
     assert.deepEqual(await tables(), TABLES);
     assert.equal(await pendingMigrations(ds), false);
     const { rows } = await db.pool.query('SELECT name FROM migrations');
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['Initial1764380000000'],
+      NAMES,
     );
   });
 
   it('running again applies nothing and changes nothing', async () => {
-    assert.deepEqual(await migrate(ds), []);
+    assert.deepEqual(await migrate(ds, KEYRING), []);
     assert.deepEqual(await tables(), TABLES);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM migrations');
-    assert.equal(rows[0].n, 1);
+    assert.equal(rows[0].n, NAMES.length);
   });
 
   it('webhook_subscriptions_unique rejects a duplicate (webhook, resource, action)', async () => {
@@ -151,13 +157,13 @@ describe('migrations', () => {
   });
 
   it('migrates down to nothing and up again', async () => {
-    await ds.undoLastMigration({ transaction: 'each' });
+    for (let i = 0; i < NAMES.length; i++) await ds.undoLastMigration({ transaction: 'each' });
     assert.deepEqual(await tables(), ['migrations']);
     assert.equal(await pendingMigrations(ds), true);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM migrations');
     assert.equal(rows[0].n, 0);
 
-    assert.deepEqual(await migrate(ds), ['Initial1764380000000']);
+    assert.deepEqual(await migrate(ds, KEYRING), NAMES);
     assert.deepEqual(await tables(), TABLES);
     for (const t of APP_TABLES) {
       const r = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}`);
@@ -169,5 +175,43 @@ describe('migrations', () => {
     assert.equal(idx.rows.length, 3);
     const c = await db.pool.query(`SELECT conname FROM pg_constraint WHERE conname = 'webhook_subscriptions_unique'`);
     assert.equal(c.rows.length, 1);
+  });
+});
+
+describe('the secrets migration', () => {
+  let db: TestDatabase;
+  after(async () => {
+    await db?.close();
+  });
+
+  it('seals the plain-text secrets stored before it, each bound to its row and column', async () => {
+    db = await freshDatabase('migrations_seal', { migrated: false });
+    // The database as it was before: only the first migration, plain-text secrets.
+    const old = createDataSource(db.url, 1);
+    old.setOptions({ migrations: [Initial1764380000000] });
+    await old.initialize();
+    await migrate(old);
+    await old.destroy();
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO webhooks (name, destination_url, bearer_token, hmac_secret)
+       VALUES ('a', 'https://example.com/a', 'plain-bearer', 'plain-hmac'), ('b', 'https://example.com/b', NULL, 'only-hmac')
+       RETURNING id`,
+    );
+
+    const ds = createDataSource(db.url, 1);
+    await ds.initialize();
+    await assert.rejects(migrate(ds), /needs the secret keys/, 'without keys the migration refuses to run');
+    assert.deepEqual(await migrate(ds, KEYRING), NAMES.slice(1));
+    await ds.destroy();
+
+    const after = await db.pool.query('SELECT id, bearer_token, hmac_secret FROM webhooks ORDER BY name');
+    const [a, b] = after.rows;
+    assert.ok(isSealed(a.bearer_token) && isSealed(a.hmac_secret) && isSealed(b.hmac_secret));
+    assert.equal(b.bearer_token, null);
+    assert.equal(openStored('bearer_token', rows[0]!.id, a.bearer_token), 'plain-bearer');
+    assert.equal(openStored('hmac_secret', rows[0]!.id, a.hmac_secret), 'plain-hmac');
+    assert.equal(openStored('hmac_secret', rows[1]!.id, b.hmac_secret), 'only-hmac');
+    assert.throws(() => openStored('hmac_secret', rows[1]!.id, a.hmac_secret), /does not open/, 'another row');
+    assert.throws(() => openStored('bearer_token', rows[0]!.id, a.hmac_secret), /does not open/, 'another column');
   });
 });

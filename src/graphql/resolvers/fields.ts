@@ -3,6 +3,8 @@ import { eventType } from '../../domain/catalog.js';
 import type { DeliveryStatus } from '../../domain/statuses.js';
 import type { Delivery, Event, Webhook, WebhookSubscription } from '../../storage/entities/index.js';
 import type { Context } from '../context.js';
+import { ApiKeyGql } from '../types/api-key.js';
+import { AuditEntryGql } from '../types/audit.js';
 import { connection, pageArgs } from '../paging.js';
 import { DeliveryConnection } from '../types/connections.js';
 import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
@@ -23,6 +25,15 @@ export class WebhookFields {
   @FieldResolver(() => Boolean)
   hasHmacSecret(@Root() w: Webhook): boolean {
     return w.hmacSecret !== null;
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description:
+      '(rev 2) While a rotation overlaps, deliveries are also signed with the previous secret or key until this time.',
+  })
+  previousSecretExpiresAt(@Root() w: Webhook, @Ctx() ctx: Context): Date | null {
+    return ctx.services.webhooks.previousSecretExpiresAt(w);
   }
 
   @FieldResolver(() => [WebhookSubscriptionGql])
@@ -75,5 +86,13 @@ export class DeliveryFields {
   @FieldResolver(() => [DeliveryAttemptGql])
   attempts(@Root() d: Delivery, @Ctx() ctx: Context) {
     return ctx.loaders.attempts.load(d.id);
+  }
+}
+
+@Resolver(() => AuditEntryGql)
+export class AuditEntryFields {
+  @FieldResolver(() => ApiKeyGql, { nullable: true })
+  actor(@Root() a: AuditEntryGql, @Ctx() ctx: Context) {
+    return a.actorKeyId ? ctx.loaders.apiKey.load(a.actorKeyId) : null;
   }
 }

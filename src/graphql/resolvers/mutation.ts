@@ -1,20 +1,23 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import type { ApiKeyRole } from '../../domain/roles.js';
+import { GraphQLInt } from 'graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
+import type { ApiKeyRole } from '../../domain/roles.js';
+import { DEFAULT_OVERLAP_SECONDS, type SignatureScheme } from '../../services/webhooks.js';
+import { actorOf } from '../auth.js';
 import type { Context } from '../context.js';
 import { ApiKeyGql, CreatedApiKeyGql } from '../types/api-key.js';
 import { DeliveryGql, EventGql } from '../types/delivery.js';
-import { ApiKeyRoleEnum, EventActionEnum, ResourceTypeEnum } from '../types/enums.js';
+import { ApiKeyRoleEnum, EventActionEnum, ResourceTypeEnum, SignatureSchemeEnum } from '../types/enums.js';
 import { CreateWebhookInput, PublishEventInput, SubscriptionInput, UpdateWebhookInput } from '../types/inputs.js';
-import { WebhookGql } from '../types/webhook.js';
-import { GraphQLInt } from 'graphql';
+import { RotatedWebhookSecretGql, WebhookGql } from '../types/webhook.js';
 
+// Thin: each mutation hands its arguments and its actor (for the audit log) to a service.
 @Resolver()
 export class MutationResolver {
   @Authorized('configure')
   @Mutation(() => WebhookGql)
   async createWebhook(@Ctx() ctx: Context, @Arg('input', () => CreateWebhookInput) input: CreateWebhookInput) {
-    const { webhook, generatedSecret } = await ctx.services.webhooks.create(input);
+    const { webhook, generatedSecret } = await ctx.services.webhooks.create(input, actorOf(ctx));
     return Object.assign(webhook, { generatedHmacSecret: generatedSecret });
   }
 
@@ -25,25 +28,25 @@ export class MutationResolver {
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput,
   ) {
-    return ctx.services.webhooks.update(id, input);
+    return ctx.services.webhooks.update(id, input, actorOf(ctx));
   }
 
   @Authorized('configure')
   @Mutation(() => Boolean)
   deleteWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.delete(id);
+    return ctx.services.webhooks.delete(id, actorOf(ctx));
   }
 
   @Authorized('configure')
   @Mutation(() => WebhookGql)
   pauseWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.pause(id, `paused by ${ctx.apiKey!.name}`);
+    return ctx.services.webhooks.pause(id, `paused by ${ctx.apiKey!.name}`, actorOf(ctx));
   }
 
   @Authorized('configure')
   @Mutation(() => WebhookGql)
   resumeWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.resume(id);
+    return ctx.services.webhooks.resume(id, actorOf(ctx));
   }
 
   @Authorized('configure')
@@ -53,7 +56,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhooks.addSubscriptions(webhookId, subscriptions);
+    return ctx.services.webhooks.addSubscriptions(webhookId, subscriptions, actorOf(ctx));
   }
 
   @Authorized('configure')
@@ -63,13 +66,32 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhooks.removeSubscriptions(webhookId, subscriptions);
+    return ctx.services.webhooks.removeSubscriptions(webhookId, subscriptions, actorOf(ctx));
+  }
+
+  @Authorized('configure')
+  @Mutation(() => RotatedWebhookSecretGql, {
+    description:
+      '(rev 2) Replaces the HMAC secret (scheme HMAC_SHA256, the default) or the ED25519 key with a generated one. The previous one keeps signing alongside for overlapSeconds (default 86400, at most 604800; 0 ends it at once).',
+  })
+  rotateWebhookSecret(
+    @Ctx() ctx: Context,
+    @Arg('webhookId', () => ID) webhookId: string,
+    @Arg('scheme', () => SignatureSchemeEnum, { nullable: true }) scheme?: SignatureScheme | null,
+    @Arg('overlapSeconds', () => Int, { nullable: true }) overlapSeconds?: number | null,
+  ) {
+    return ctx.services.webhooks.rotateSecret(
+      webhookId,
+      scheme ?? 'HMAC_SHA256',
+      overlapSeconds ?? DEFAULT_OVERLAP_SECONDS,
+      actorOf(ctx),
+    );
   }
 
   @Authorized('configure')
   @Mutation(() => DeliveryGql)
   async redeliver(@Ctx() ctx: Context, @Arg('deliveryId', () => ID) deliveryId: string) {
-    await ctx.services.events.redeliver(deliveryId);
+    await ctx.services.events.redeliver(deliveryId, actorOf(ctx));
     return ctx.services.deliveries.delivery(deliveryId);
   }
 
@@ -84,7 +106,7 @@ export class MutationResolver {
     @Arg('action', () => EventActionEnum, { nullable: true }) action?: EventAction | null,
   ) {
     await ctx.services.webhooks.getOrFail(webhookId);
-    const id = await ctx.services.events.sendTest(webhookId, resource ?? null, action ?? null);
+    const id = await ctx.services.events.sendTest(webhookId, resource ?? null, action ?? null, actorOf(ctx));
     return ctx.services.deliveries.delivery(id);
   }
 
@@ -98,19 +120,24 @@ export class MutationResolver {
     @Arg('since', () => Date) since: Date,
   ): Promise<number> {
     await ctx.services.webhooks.getOrFail(webhookId);
-    return ctx.services.events.retryFailed(webhookId, since);
+    return ctx.services.events.retryFailed(webhookId, since, actorOf(ctx));
   }
 
   @Authorized('configure')
-  @Mutation(() => CreatedApiKeyGql)
-  createApiKey(@Ctx() ctx: Context, @Arg('name') name: string, @Arg('role', () => ApiKeyRoleEnum) role: ApiKeyRole) {
-    return ctx.services.apiKeys.create(name, role);
+  @Mutation(() => CreatedApiKeyGql, { description: '(rev 2) expiresAt: optional; must be in the future.' })
+  createApiKey(
+    @Ctx() ctx: Context,
+    @Arg('name') name: string,
+    @Arg('role', () => ApiKeyRoleEnum) role: ApiKeyRole,
+    @Arg('expiresAt', () => Date, { nullable: true }) expiresAt?: Date | null,
+  ) {
+    return ctx.services.apiKeys.create(name, role, expiresAt ?? null, actorOf(ctx));
   }
 
   @Authorized('configure')
   @Mutation(() => ApiKeyGql)
   revokeApiKey(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.apiKeys.revoke(id);
+    return ctx.services.apiKeys.revoke(id, actorOf(ctx));
   }
 
   @Authorized('publish')

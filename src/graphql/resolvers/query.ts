@@ -4,6 +4,7 @@ import type { DeliveryStatus, WebhookStatus } from '../../domain/statuses.js';
 import type { Context } from '../context.js';
 import { connection, pageArgs } from '../paging.js';
 import { ApiKeyGql } from '../types/api-key.js';
+import { AuditEntryConnection } from '../types/audit.js';
 import { DeliveryConnection, EventConnection, WebhookConnection } from '../types/connections.js';
 import { DeliveryGql, EventGql } from '../types/delivery.js';
 import { DeliveryStatusEnum, EventActionEnum, ResourceTypeEnum, WebhookStatusEnum } from '../types/enums.js';
@@ -89,6 +90,20 @@ export class QueryResolver {
   @Query(() => DeliveryGql, { nullable: true })
   delivery(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.deliveries.delivery(id);
+  }
+
+  @Authorized('configure')
+  @Query(() => AuditEntryConnection, { description: '(rev 2) Newest first. SUPPORT only.' })
+  async auditLog(
+    @Ctx() ctx: Context,
+    @Arg('targetId', () => ID, { nullable: true }) targetId?: string | null,
+    @Arg('action', () => String, { nullable: true }) action?: string | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<AuditEntryConnection> {
+    const args = pageArgs('audit', first, after);
+    const page = await ctx.services.audit.page({ targetId, action }, args.limit, args.after);
+    return connection('audit', page.items, page.hasNextPage);
   }
 
   @Authorized('configure')

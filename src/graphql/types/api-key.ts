@@ -18,6 +18,15 @@ export class ApiKeyGql {
 
   @Field(() => Date, { nullable: true })
   revokedAt: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: '(rev 2) After this time the key no longer works; null: never expires.',
+  })
+  expiresAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: '(rev 2) Last successful use (kept to within a minute).' })
+  lastUsedAt: Date | null;
 }
 
 @ObjectType('CreatedApiKey', { description: 'Returned once, at creation: the only time the token is shown.' })

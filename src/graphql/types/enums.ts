@@ -12,6 +12,7 @@ export const WebhookStatusEnum = asEnum(WEBHOOK_STATUSES);
 export const DeliveryStatusEnum = asEnum(DELIVERY_STATUSES);
 export const AttemptOutcomeEnum = asEnum(ATTEMPT_OUTCOMES);
 export const ApiKeyRoleEnum = asEnum(API_KEY_ROLES);
+export const SignatureSchemeEnum = asEnum(['HMAC_SHA256', 'ED25519'] as const);
 
 registerEnumType(ResourceTypeEnum, {
   name: 'ResourceType',
@@ -25,3 +26,11 @@ registerEnumType(WebhookStatusEnum, { name: 'WebhookStatus' });
 registerEnumType(DeliveryStatusEnum, { name: 'DeliveryStatus' });
 registerEnumType(AttemptOutcomeEnum, { name: 'AttemptOutcome' });
 registerEnumType(ApiKeyRoleEnum, { name: 'ApiKeyRole' });
+registerEnumType(SignatureSchemeEnum, {
+  name: 'SignatureScheme',
+  description: '(rev 2) The signature schemes of Standard Webhooks.',
+  valuesConfig: {
+    HMAC_SHA256: { description: 'v1: HMAC-SHA256 with a shared secret (whsec_...).' },
+    ED25519: { description: 'v1a: ED25519; receivers verify with the public key (whpk_...).' },
+  },
+});

@@ -33,6 +33,12 @@ export class CreateWebhookInput {
   })
   generateHmacSecret?: boolean | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description: '(rev 2) Also sign with a generated ED25519 key; its public half is Webhook.signingPublicKey.',
+  })
+  generateSigningKey?: boolean | null;
+
   @Field(() => [SubscriptionInput], { nullable: true })
   subscriptions?: SubscriptionInput[] | null;
 }
@@ -53,7 +59,11 @@ export class UpdateWebhookInput {
   @Field(() => Boolean, { nullable: true })
   clearBearerToken?: boolean | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Replaces the HMAC secret at once, with no overlap (rotateWebhookSecret keeps the previous one signing for a while).',
+  })
   hmacSecret?: string | null;
 
   @Field(() => Boolean, { nullable: true })

@@ -1,9 +1,10 @@
 import { ApiKey } from './api-key.js';
+import { AuditEntry } from './audit-entry.js';
 import { Delivery } from './delivery.js';
 import { DeliveryAttempt } from './delivery-attempt.js';
 import { Event } from './event.js';
 import { Webhook } from './webhook.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
-export { ApiKey, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription };
-export const ENTITIES = [ApiKey, Webhook, WebhookSubscription, Event, Delivery, DeliveryAttempt];
+export { ApiKey, AuditEntry, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription };
+export const ENTITIES = [ApiKey, AuditEntry, Webhook, WebhookSubscription, Event, Delivery, DeliveryAttempt];

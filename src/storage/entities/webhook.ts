@@ -19,6 +19,25 @@ export class Webhook {
   @Column({ type: 'text', name: 'hmac_secret', nullable: true })
   hmacSecret: string | null;
 
+  // Secret columns hold sealed text (domain/secret-box.ts), never plain text.
+  @Column({ type: 'text', name: 'previous_hmac_secret', nullable: true })
+  previousHmacSecret: string | null;
+
+  @Column({ type: 'timestamptz', name: 'previous_hmac_expires_at', nullable: true })
+  previousHmacExpiresAt: Date | null;
+
+  @Column({ type: 'text', name: 'signing_key', nullable: true })
+  signingKey: string | null;
+
+  @Column({ type: 'text', name: 'signing_public_key', nullable: true })
+  signingPublicKey: string | null;
+
+  @Column({ type: 'text', name: 'previous_signing_key', nullable: true })
+  previousSigningKey: string | null;
+
+  @Column({ type: 'timestamptz', name: 'previous_signing_expires_at', nullable: true })
+  previousSigningExpiresAt: Date | null;
+
   @Column('text')
   status: WebhookStatus;
 

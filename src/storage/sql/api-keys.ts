@@ -18,3 +18,12 @@ export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
   );
   return rows.length === 1;
 }
+
+/** lastUsedAt, written at most once a minute per key whichever process sees the use. */
+export async function noteKeyUse(db: Db, id: string, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE api_keys SET last_used_at = $2
+     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+    [id, at],
+  );
+}

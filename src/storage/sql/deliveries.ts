@@ -16,8 +16,14 @@ export interface ClaimedDelivery {
   /** false: the webhook is paused, disabled or deleted; the row was parked or cancelled instead. */
   send: boolean;
   destination_url: string;
+  /** Secrets as stored: sealed (services/secrets.ts opens them). */
   bearer_token: string | null;
   hmac_secret: string | null;
+  previous_hmac_secret: string | null;
+  previous_hmac_expires_at: Date | null;
+  signing_key: string | null;
+  previous_signing_key: string | null;
+  previous_signing_expires_at: Date | null;
   body: string;
 }
 
@@ -64,7 +70,8 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
      WHERE d.id = picked.id AND w.id = d.webhook_id AND e.id = d.event_id
      RETURNING d.id, d.event_id, d.webhook_id, d.attempt_count,
        (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send,
-       w.destination_url, w.bearer_token, w.hmac_secret,
+       w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
+       w.signing_key, w.previous_signing_key, w.previous_signing_expires_at,
        (jsonb_build_object(
          'id', e.id,
          'type', e.type,
