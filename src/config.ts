@@ -79,7 +79,12 @@ const schema = z.object({
       }
     }),
   HOOKLINE_AUDIT_RETENTION: duration('365d'),
+  HOOKLINE_RETENTION: duration('30d'),
+  HOOKLINE_METRICS: bool(true),
+  HOOKLINE_METRICS_TOKEN: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
+  HOOKLINE_WORKER_PORT: int(4001, 0, 65535),
   HOOKLINE_WS_INIT_TIMEOUT: duration('5s'),
+  HOOKLINE_WS_KEEPALIVE: duration('12s'),
   HOOKLINE_WS_CONNECTIONS_PER_KEY: int(500, 1, 100_000),
   HOOKLINE_WS_OPERATIONS_PER_CONNECTION: int(50, 1, 10_000),
 });
@@ -110,7 +115,15 @@ export interface Config {
   /** HOOKLINE_SECRET_KEYS as given; unset: a key generated into dataDir. */
   secretKeys: string | undefined;
   auditRetentionMs: number;
+  /** Finished events (with their deliveries and attempts) older than this are pruned. */
+  retentionMs: number;
+  metrics: boolean;
+  metricsToken: string | undefined;
+  /** `hookline worker` serves /metrics, /healthz and /readyz here. */
+  workerPort: number;
   wsInitTimeoutMs: number;
+  /** Ping interval; a connection that misses a pong for as long is dropped. */
+  wsKeepAliveMs: number;
   wsConnectionsPerKey: number;
   wsOperationsPerConnection: number;
 }
@@ -149,7 +162,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.HOOKLINE_DB_POOL_SIZE,
     secretKeys: e.HOOKLINE_SECRET_KEYS || undefined,
     auditRetentionMs: e.HOOKLINE_AUDIT_RETENTION,
+    retentionMs: e.HOOKLINE_RETENTION,
+    metrics: e.HOOKLINE_METRICS,
+    metricsToken: e.HOOKLINE_METRICS_TOKEN,
+    workerPort: e.HOOKLINE_WORKER_PORT,
     wsInitTimeoutMs: e.HOOKLINE_WS_INIT_TIMEOUT,
+    wsKeepAliveMs: e.HOOKLINE_WS_KEEPALIVE,
     wsConnectionsPerKey: e.HOOKLINE_WS_CONNECTIONS_PER_KEY,
     wsOperationsPerConnection: e.HOOKLINE_WS_OPERATIONS_PER_CONNECTION,
   };

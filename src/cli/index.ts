@@ -22,6 +22,8 @@ import { loadKeyring, sealedValues } from '../storage/keyring.js';
 import { createPool } from '../storage/pool.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { VERSION } from '../version.js';
+import { pruneHistory } from '../delivery/maintenance.js';
+import { prunable } from '../storage/sql/retention.js';
 
 // `hookline …` (or `npm run cli -- …`). Output meant for scripts goes to
 // stdout; progress and errors go to stderr. Changes made here are audited
@@ -97,7 +99,11 @@ function positive(value: string): number {
   return n;
 }
 
-const program = new Command('hookline').version(VERSION).description('Webhook configuration and delivery service');
+// Usage errors (an unknown option, a malformed value) exit 2, as configuration errors do; commander has printed them.
+const program = new Command('hookline')
+  .version(VERSION)
+  .description('Webhook configuration and delivery service')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('migrate')
@@ -201,6 +207,31 @@ secrets
       return result;
     });
     process.stdout.write(`moved ${done.values} value(s) of ${done.webhooks} webhook(s) to the current key\n`);
+  });
+
+program
+  .command('prune')
+  .description(
+    'delete finished history (events with all their deliveries finished, their attempts) older than a cutoff',
+  )
+  .option('--older-than <duration>', 'the cutoff, e.g. 30d (default HOOKLINE_RETENTION)', duration)
+  .option('--dry-run', 'count what would go; change nothing')
+  .action(async (opts: { olderThan?: number; dryRun?: boolean }) => {
+    const retention = opts.olderThan ?? config().retentionMs;
+    const cutoff = new Date(Date.now() - retention);
+    const result = await withStorage((s) =>
+      opts.dryRun
+        ? prunable(s.pool, cutoff)
+        : pruneHistory(s.pool, cutoff, (t) =>
+            process.stderr.write(
+              `prune: ${t.events} events, ${t.deliveries} deliveries, ${t.attempts} attempts so far\n`,
+            ),
+          ),
+    );
+    const verb = opts.dryRun ? 'would delete' : 'deleted';
+    process.stdout.write(
+      `${verb} (created before ${cutoff.toISOString()}):\n  events\t${result.events}\n  deliveries\t${result.deliveries}\n  delivery_attempts\t${result.attempts}\n`,
+    );
   });
 
 program

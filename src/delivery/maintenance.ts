@@ -1,35 +1,63 @@
 import type pg from 'pg';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
+import type { Signals } from '../telemetry/signals.js';
 import { pruneAudit, releaseMaintenanceLock, tryMaintenanceLock } from '../storage/sql/maintenance.js';
+import { pruneBatch, type Pruned } from '../storage/sql/retention.js';
 import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
 
-// What workers do besides delivering, once a minute, one instance at a time:
-// drop the previous secret or key of rotations whose overlap has ended (sending
-// already ignores it; this removes it from storage), and prune the audit log
-// past its retention. Batches are small and pause between them.
+// What workers do besides delivering, once a minute, one instance at a time
+// (an advisory lock): prune finished history past HOOKLINE_RETENTION, prune the
+// audit log past HOOKLINE_AUDIT_RETENTION, and drop the previous secret or key
+// of rotations whose overlap has ended (sending already ignores it). Every
+// statement removes at most BATCH events (with their deliveries and attempts)
+// and a pause follows each, so pruning never holds long locks or starves
+// delivery; `hookline prune` runs the same loop on demand.
 
 export const MAINTENANCE_INTERVAL_MS = 60_000;
-const BATCH = 2_000;
+export const PRUNE_BATCH = 1_000;
 const PAUSE_MS = 50;
 
 export interface MaintenanceOptions {
+  retentionMs: number;
   auditRetentionMs: number;
   clock: Clock;
 }
 
 export interface MaintenanceReport {
   ran: boolean;
-  previousSecretsDropped: number;
+  pruned: Pruned;
   auditPruned: number;
+  previousSecretsDropped: number;
+}
+
+const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
+
+/** Prunes finished history older than `cutoff`, batch by batch, until none is left; reports after each batch. */
+export async function pruneHistory(
+  db: pg.PoolClient | pg.Pool,
+  cutoff: Date,
+  onBatch: (total: Pruned, batch: Pruned) => void = () => undefined,
+): Promise<Pruned> {
+  const total: Pruned = { events: 0, deliveries: 0, attempts: 0 };
+  for (;;) {
+    const batch = await pruneBatch(db, cutoff, PRUNE_BATCH);
+    total.events += batch.events;
+    total.deliveries += batch.deliveries;
+    total.attempts += batch.attempts;
+    if (batch.events > 0) onBatch(total, batch);
+    if (batch.events < PRUNE_BATCH) return total;
+    await pause();
+  }
 }
 
 export class Maintenance {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
+  private running: Promise<MaintenanceReport> | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
+    private readonly signals: Signals,
     private readonly log: Logger,
     private readonly opts: MaintenanceOptions,
   ) {}
@@ -39,35 +67,41 @@ export class Maintenance {
     this.timer.unref();
   }
 
-  /** One round now (unless one is running); resolves with what it did. */
+  /** One round now (or the one running); resolves with what it did. */
   runNow(): Promise<MaintenanceReport> {
-    const round = (this.running ??
-      this.round().catch((err: Error) => {
+    this.running ??= this.round()
+      .catch((err: Error): MaintenanceReport => {
         this.log.warn({ err: err.message }, 'maintenance round failed; the next one tries again');
-        return { ran: false, previousSecretsDropped: 0, auditPruned: 0 };
-      })) as Promise<MaintenanceReport>;
-    this.running = round.finally(() => (this.running = null));
-    return round;
+        return idle();
+      })
+      .finally(() => (this.running = null));
+    return this.running;
   }
 
   private async round(): Promise<MaintenanceReport> {
     const client = await this.pool.connect();
     try {
-      if (!(await tryMaintenanceLock(client))) return { ran: false, previousSecretsDropped: 0, auditPruned: 0 };
+      if (!(await tryMaintenanceLock(client))) return idle();
       try {
-        const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
-        const cutoff = new Date(this.opts.clock.now() - this.opts.auditRetentionMs);
+        const now = this.opts.clock.now();
+        const pruned = await pruneHistory(client, new Date(now - this.opts.retentionMs), (_total, batch) => {
+          this.signals.emit('pruned', { table: 'events', rows: batch.events });
+          this.signals.emit('pruned', { table: 'deliveries', rows: batch.deliveries });
+          this.signals.emit('pruned', { table: 'delivery_attempts', rows: batch.attempts });
+        });
         let auditPruned = 0;
         for (;;) {
-          const n = await pruneAudit(client, cutoff, BATCH);
+          const n = await pruneAudit(client, new Date(now - this.opts.auditRetentionMs), PRUNE_BATCH);
           auditPruned += n;
-          if (n < BATCH) break;
-          await new Promise((r) => setTimeout(r, PAUSE_MS));
+          if (n < PRUNE_BATCH) break;
+          await pause();
         }
-        if (previousSecretsDropped || auditPruned) {
-          this.log.info({ previousSecretsDropped, auditPruned }, 'maintenance');
+        if (auditPruned) this.signals.emit('pruned', { table: 'audit_log', rows: auditPruned });
+        const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
+        if (pruned.events || auditPruned || previousSecretsDropped) {
+          this.log.info({ pruned, auditPruned, previousSecretsDropped }, 'maintenance');
         }
-        return { ran: true, previousSecretsDropped, auditPruned };
+        return { ran: true, pruned, auditPruned, previousSecretsDropped };
       } finally {
         await releaseMaintenanceLock(client);
       }
@@ -80,4 +114,8 @@ export class Maintenance {
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }
+}
+
+function idle(): MaintenanceReport {
+  return { ran: false, pruned: { events: 0, deliveries: 0, attempts: 0 }, auditPruned: 0, previousSecretsDropped: 0 };
 }

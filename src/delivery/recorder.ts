@@ -35,7 +35,10 @@ export class AttemptRecorder {
   constructor(
     private readonly pool: pg.Pool,
     private readonly log: Logger,
-    private readonly onWritten: (batch: { rec: AttemptRecord; id: string }[], health: WebhookHealth[]) => void,
+    private readonly onWritten: (
+      batch: { rec: AttemptRecord; id: string; applied: boolean }[],
+      health: WebhookHealth[],
+    ) => void,
   ) {}
 
   record(rec: AttemptRecord): Promise<RecordedAttempt> {
@@ -72,7 +75,7 @@ export class AttemptRecorder {
             applied: false,
           };
           p.resolve(r);
-          return { rec: p.rec, id: r.id };
+          return { rec: p.rec, id: r.id, applied: r.applied };
         });
         this.onWritten(written, health);
       } catch (err) {

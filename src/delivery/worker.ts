@@ -8,6 +8,7 @@ import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
 import { disableWebhook } from '../storage/sql/webhooks.js';
 import {
+  cancelDeliveries,
   claimDue,
   releaseClaims,
   type AttemptRecord,
@@ -19,6 +20,7 @@ import { Lanes, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { OutgoingMessage, Sender } from './sender.js';
 import type { SecretVault } from '../services/secrets.js';
+import type { Signals } from '../telemetry/signals.js';
 
 export interface WorkerOptions {
   /** Requests in flight at once, all webhooks together. */
@@ -56,6 +58,8 @@ interface Claimed extends LaneItem {
 export class Worker {
   private running = false;
   private passing = false;
+  /** The claim pass running now, if any: stop() waits for it before handing claims back. */
+  private currentPass: Promise<void> = Promise.resolve();
   private again = false;
   private unrecorded = 0;
   private readonly lanes: Lanes<Claimed>;
@@ -74,6 +78,7 @@ export class Worker {
     private readonly sender: Sender,
     private readonly feed: FeedPublisher,
     private readonly vault: SecretVault,
+    private readonly signals: Signals,
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
@@ -86,6 +91,12 @@ export class Worker {
     });
     this.recorder = new AttemptRecorder(pool, log, (written, health) => {
       this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
+      for (const { rec, applied } of written) {
+        this.signals.emit('attempt', { outcome: rec.outcome as AttemptOutcome, seconds: rec.durationMs / 1000 });
+        if (applied && rec.nextStatus !== 'PENDING') {
+          this.signals.emit('finished', { status: rec.nextStatus as 'SUCCEEDED' | 'FAILED', deliveries: 1 });
+        }
+      }
       if (health.length) this.track(this.checkHealth(health));
     });
   }
@@ -108,7 +119,12 @@ export class Worker {
       this.again = true;
       return;
     }
-    void this.pass();
+    this.currentPass = this.pass();
+  }
+
+  /** Attempts in flight now. */
+  get inFlight(): number {
+    return this.lanes.inFlight;
   }
 
   /**
@@ -149,6 +165,11 @@ export class Worker {
         if (!sizing) break;
         const rows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
         claimedNothing = rows.length === 0;
+        const gone = rows.filter((r) => r.gone).map((r) => r.id);
+        if (gone.length) {
+          await cancelDeliveries(this.pool, gone);
+          this.signals.emit('finished', { status: 'CANCELLED', deliveries: gone.length });
+        }
         const items = rows
           .filter((r) => r.send)
           .map((row) => ({ id: row.id, webhookId: row.webhook_id, bytes: row.body.length, row }));
@@ -171,6 +192,8 @@ export class Worker {
 
   /** Starts waiting deliveries while their lane and the worker have free slots. */
   private pump(): void {
+    // Stopping: what a pass still claims waits, and stop() hands it back.
+    if (!this.running) return;
     for (const item of this.lanes.startable()) this.launch(item);
   }
 
@@ -289,6 +312,8 @@ export class Worker {
     this.running = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.unlisten?.();
+    // A claim statement in flight returns rows after the signal: they are handed back with the rest.
+    await this.currentPass;
     const unsent = this.lanes.takeWaiting();
     await releaseClaims(
       this.pool,

@@ -12,13 +12,17 @@ import { MAX_TOKENS, depthLimitRule, documentProblem, newRequestId, operationPro
 import { present, type Scope } from './admission/present.js';
 import { Redactor, cut, secretsOf } from './admission/redact.js';
 import { logOperation, outcomeOf } from './oplog.js';
+import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness } from './observe.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export interface HttpDeps {
   schema: GraphQLSchema;
   services: Services;
   log: Logger;
   maxBodyBytes: number;
-  ready: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  ready: Readiness;
+  metrics: Metrics | null;
+  metricsToken: string | undefined;
 }
 
 export function bearerToken(header: string | undefined): string | null {
@@ -151,13 +155,12 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     scopes.run(scope, next);
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const r = await deps.ready().catch((e: Error) => ({ ok: false, detail: { error: e.message } }));
-    res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not ready', ...r.detail });
-  });
+  const send = (res: express.Response, a: Answer) => res.status(a.status).type(a.contentType).send(a.body);
+  app.get('/healthz', (_req, res) => send(res, healthAnswer()));
+  app.get('/readyz', async (_req, res) => send(res, await readyAnswer(deps.ready)));
+  app.get('/metrics', async (req, res) =>
+    send(res, await metricsAnswer(deps.metrics, deps.metricsToken, req.headers.authorization)),
+  );
 
   const documentCheck: RequestHandler = (req, res, next) => {
     const body = req.body as { query?: unknown; variables?: unknown } | undefined;

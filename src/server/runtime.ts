@@ -19,6 +19,10 @@ import { USER_AGENT } from '../version.js';
 import { createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
+import { startWorkerHttp, type Readiness } from './observe.js';
+import { Signals } from '../telemetry/signals.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { queueFigures, webhookCounts } from '../storage/sql/metrics.js';
 import { KEYS_CHANNEL } from '../storage/sql/api-keys.js';
 
 export interface Hookline {
@@ -57,13 +61,26 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   const listener = new PgListener(database.url, log);
   await listener.start();
   const feed = new LiveFeed(pool, listener, log);
+  const signals = new Signals();
+  const ready: Readiness = async () => {
+    await pool.query('SELECT 1');
+    const pending = await pendingMigrations(ds);
+    return {
+      ok: !pending,
+      detail: {
+        database: 'reachable',
+        migrations: pending ? 'pending' : 'applied',
+        listener: listener.connected ? 'connected' : 'reconnecting',
+      },
+    };
+  };
 
   let worker: Worker | null = null;
   let workerPool: ReturnType<typeof createPool> | null = null;
   let sender: Sender | null = null;
   let maintenance: Maintenance | null = null;
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
-  const services = createServices({ ds, pool, config, feed, clock, vault, log });
+  const services = createServices({ ds, pool, config, feed, clock, vault, signals, log });
   if (config.runWorker) {
     sender = new Sender({
       timeoutMs: config.deliveryTimeoutMs,
@@ -72,7 +89,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       clock,
     });
     workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
-    worker = new Worker(workerPool, listener, sender, feed, vault, log, {
+    worker = new Worker(workerPool, listener, sender, feed, vault, signals, log, {
       concurrency: config.workerConcurrency,
       perWebhookConcurrency: config.perWebhookConcurrency,
       pollIntervalMs: config.pollIntervalMs,
@@ -82,12 +99,24 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       clock,
     });
     worker.start();
-    maintenance = new Maintenance(pool, log, { auditRetentionMs: config.auditRetentionMs, clock });
+    maintenance = new Maintenance(pool, signals, log, {
+      retentionMs: config.retentionMs,
+      auditRetentionMs: config.auditRetentionMs,
+      clock,
+    });
     maintenance.start();
   }
+  const metrics = config.metrics
+    ? new Metrics(signals, {
+        queue: () => queueFigures(pool),
+        webhooks: () => webhookCounts(pool),
+        inFlight: () => worker?.inFlight ?? 0,
+        feedSubscribers: () => feed.pubSub.subscribers,
+      })
+    : null;
 
   let url = '';
-  let port = 0;
+  let port: number;
   let closeServer = async () => undefined as void;
   if (serveHttp) {
     const schema = await createSchema(feed.pubSub);
@@ -98,23 +127,15 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       services,
       log,
       maxBodyBytes,
-      ready: async () => {
-        await pool.query('SELECT 1');
-        const pending = await pendingMigrations(ds);
-        return {
-          ok: !pending,
-          detail: {
-            database: 'reachable',
-            migrations: pending ? 'pending' : 'applied',
-            listener: listener.connected ? 'connected' : 'reconnecting',
-          },
-        };
-      },
+      ready,
+      metrics,
+      metricsToken: config.metricsToken,
     });
     server.on('request', app);
     const ws = attachWebSocket(server, schema, services, log, {
       maxPayloadBytes: maxBodyBytes,
       initTimeoutMs: config.wsInitTimeoutMs,
+      keepAliveMs: config.wsKeepAliveMs,
       operationsPerConnection: config.wsOperationsPerConnection,
       connectionsPerKey: config.wsConnectionsPerKey,
     });
@@ -136,8 +157,23 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       await ws.close();
       await apollo.stop();
     };
+  } else {
+    // A worker-only process can be watched and probed too.
+    const workerHttp = await startWorkerHttp({
+      host: config.host,
+      port: config.workerPort,
+      metrics,
+      metricsToken: config.metricsToken,
+      ready,
+      log,
+    });
+    port = workerHttp.port;
+    closeServer = () => workerHttp.close();
   }
-  log.info({ url: url || null, worker: config.runWorker, embeddedDatabase: database.embedded }, 'hookline started');
+  log.info(
+    { url: url || null, port, worker: config.runWorker, embeddedDatabase: database.embedded },
+    'hookline started',
+  );
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

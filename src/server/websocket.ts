@@ -29,7 +29,6 @@ import { logOperation, outcomeOf } from './oplog.js';
 // reading backs up into its BoundedPubSub queue; when that overflows the
 // connection is closed with 4408, never blocking anyone else.
 
-export const KEEP_ALIVE_MS = 12_000;
 export const CLOSE_SLOW_CONSUMER = 4408;
 export const CLOSE_KEY_LIMIT = 4429;
 export const CLOSE_GOING_AWAY = 1001;
@@ -40,6 +39,7 @@ export interface WebSocketLimits {
   maxPayloadBytes: number;
   /** connection_init must arrive within this. */
   initTimeoutMs: number;
+  keepAliveMs: number;
   operationsPerConnection: number;
   connectionsPerKey: number;
 }
@@ -209,13 +209,13 @@ export function attachWebSocket(
     let pongWait: NodeJS.Timeout | null = null;
     const ping = setInterval(() => {
       if (socket.readyState !== socket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      pongWait = setTimeout(() => socket.terminate(), limits.keepAliveMs);
       socket.once('pong', () => {
         if (pongWait) clearTimeout(pongWait);
         pongWait = null;
       });
       socket.ping();
-    }, KEEP_ALIVE_MS);
+    }, limits.keepAliveMs);
     const closed = gql.opened(
       {
         protocol: socket.protocol,

@@ -10,8 +10,9 @@ import {
 } from '../domain/catalog.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../domain/clock.js';
+import type { Signals } from '../telemetry/signals.js';
 import type { Actor } from '../domain/audit.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
@@ -46,12 +47,20 @@ export class EventService {
     private readonly pool: pg.Pool,
     private readonly maxPayloadBytes: number,
     private readonly clock: Clock,
+    private readonly signals: Signals,
   ) {
     this.batcher = new PublishBatcher(pool);
   }
 
   /** Returns the stored event: the first one for a repeated idempotency key. */
   async publish(input: PublishInput): Promise<Event> {
+    const started = performance.now();
+    const event = await this.store(input);
+    this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+    return event;
+  }
+
+  private async store(input: PublishInput): Promise<Event> {
     validPair('input', { resource: input.resource, action: input.action });
     if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
       throw badInput('input.payload', `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
@@ -81,7 +90,8 @@ export class EventService {
     }
     const type = eventType(input.resource, input.action);
     const inserted = await this.batcher.submit({
-      id: randomUUID(),
+      // Time-ordered: the events' primary key grows at its right edge (migrations/1764800000000-HotQueue.ts).
+      id: uuidv7(),
       resource: input.resource,
       action: input.action,
       type,
@@ -90,6 +100,7 @@ export class EventService {
       idempotencyKey: key,
     });
     if (inserted) {
+      this.signals.emit('published', { resource: input.resource, action: input.action, events: 1 });
       // Built from the input rather than read back: one round trip per publish.
       const event = eventFromRow({
         id: inserted.id,

@@ -9,6 +9,7 @@ import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
 import { EventService } from './events.js';
 import type { SecretVault } from './secrets.js';
+import type { Signals } from '../telemetry/signals.js';
 import { WebhookService } from './webhooks.js';
 
 export interface Services {
@@ -28,10 +29,11 @@ export interface ServiceDeps {
   feed: FeedPublisher;
   clock: Clock;
   vault: SecretVault;
+  signals: Signals;
   log: Logger;
 }
 
-export function createServices({ ds, pool, config, feed, clock, vault, log }: ServiceDeps): Services {
+export function createServices({ ds, pool, config, feed, clock, vault, signals, log }: ServiceDeps): Services {
   return {
     ds,
     clock,
@@ -42,8 +44,9 @@ export function createServices({ ds, pool, config, feed, clock, vault, log }: Se
       { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
       vault,
       clock,
+      signals,
     ),
-    events: new EventService(pool, config.maxPayloadBytes, clock),
+    events: new EventService(pool, config.maxPayloadBytes, clock, signals),
     deliveries: new DeliveryQueries(ds),
     audit: new AuditLog(ds),
   };

@@ -24,6 +24,7 @@ import { clientOf, isUniqueViolation, type Db } from '../storage/sql/db.js';
 import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
 import { setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { SecretVault } from './secrets.js';
+import type { Signals } from '../telemetry/signals.js';
 
 export interface CreateWebhookInput {
   name: string;
@@ -72,6 +73,7 @@ export class WebhookService {
     private readonly urlPolicy: UrlPolicy,
     private readonly vault: SecretVault,
     private readonly clock: Clock,
+    private readonly signals: Signals,
   ) {}
 
   /** A webhook that is not deleted, with its subscriptions. */
@@ -283,7 +285,8 @@ export class WebhookService {
       const current = await this.getOrFail(id, m);
       await m.getRepository(WebhookSubscription).delete({ webhookId: id });
       await m.getRepository(Webhook).update({ id }, { deletedAt: () => 'now()', updatedAt: () => 'now()' });
-      await cancelPendingForWebhook(db, id);
+      const cancelled = await cancelPendingForWebhook(db, id);
+      if (cancelled) this.signals.emit('finished', { status: 'CANCELLED', deliveries: cancelled });
       return {
         result: undefined,
         audit: {

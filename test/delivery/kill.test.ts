@@ -92,9 +92,7 @@ describe('delivery survives SIGKILL mid-burst', () => {
       const publishedAtKill = ids.filter(Boolean).length;
 
       // The killed worker's claims hold their lease (domain/delivery-policy.ts); end them now instead of waiting.
-      const { rowCount: pendingAtKill } = await db.pool.query(
-        `UPDATE deliveries SET next_attempt_at = now() WHERE status = 'PENDING'`,
-      );
+      const { rowCount: pendingAtKill } = await db.pool.query(`UPDATE delivery_queue SET next_attempt_at = now()`);
 
       const second = await spawnServer(db, { keys, env });
       procs.push(second);

@@ -1,6 +1,12 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimDue, recordAttempts, type AttemptRecord, type ClaimRequest } from '../../src/storage/sql/deliveries.js';
+import {
+  cancelDeliveries,
+  claimDue,
+  recordAttempts,
+  type AttemptRecord,
+  type ClaimRequest,
+} from '../../src/storage/sql/deliveries.js';
 import { randomUUID } from 'node:crypto';
 import { insertEvents } from '../../src/storage/sql/events.js';
 import { inTransaction, type Db } from '../../src/storage/sql/db.js';
@@ -98,23 +104,34 @@ function attempt(
 
 interface Row {
   status: string;
+  queued: boolean;
   attempt_count: number;
   next_attempt_at: Date | null;
   last_attempt_at: Date | null;
 }
 
+/** A delivery's state: its queue row's hot state while it is queued, the log's once it has left. */
 async function deliveryRow(db: Db, id: string): Promise<Row> {
   const { rows } = await db.query<Row>(
-    'SELECT status, attempt_count, next_attempt_at, last_attempt_at FROM deliveries WHERE id = $1',
+    `SELECT d.status, coalesce(q.attempt_count, d.attempt_count) AS attempt_count,
+            CASE WHEN q.delivery_id IS NULL THEN d.next_attempt_at ELSE q.next_attempt_at END AS next_attempt_at,
+            d.last_attempt_at, q.delivery_id IS NOT NULL AS queued
+     FROM deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id WHERE d.id = $1`,
     [id],
   );
   return rows[0]!;
 }
 
-async function makeAllDue(db: Db): Promise<void> {
+/** Backdates a queued delivery's due time: a lease runs out, a retry comes due. */
+async function backdate(db: Db, id?: string): Promise<void> {
   await db.query(
-    `UPDATE deliveries SET next_attempt_at = now() - interval '1 second', attempt_count = 0 WHERE status = 'PENDING'`,
+    `UPDATE delivery_queue SET next_attempt_at = now() - interval '1 second' WHERE $1::uuid IS NULL OR delivery_id = $1`,
+    [id ?? null],
   );
+}
+
+async function makeAllDue(db: Db): Promise<void> {
+  await db.query(`UPDATE delivery_queue SET next_attempt_at = now() - interval '1 second', attempt_count = 0`);
 }
 
 describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
@@ -126,7 +143,9 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     await db.close();
   });
   beforeEach(async () => {
-    await db.pool.query('TRUNCATE delivery_attempts, deliveries, events, webhook_subscriptions, webhooks CASCADE');
+    await db.pool.query(
+      'TRUNCATE delivery_queue, delivery_attempts, deliveries, events, webhook_subscriptions, webhooks CASCADE',
+    );
   });
 
   it("a dead worker's claim blocks others until its lease runs out; then the delivery is claimed again and only the new claim settles it", async () => {
@@ -148,7 +167,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.deepEqual(body.data, { id: '42', name: 'Ada' });
     // Leases are the database's time: compare with its now(), not this process's clock.
     const { rows: lease } = await db.pool.query<{ ms: number }>(
-      'SELECT extract(epoch FROM next_attempt_at - now()) * 1000 AS ms FROM deliveries WHERE id = $1',
+      'SELECT extract(epoch FROM next_attempt_at - now()) * 1000 AS ms FROM delivery_queue WHERE delivery_id = $1',
       [first.id],
     );
     assert.ok(lease[0]!.ms > LEASE_MS - 10_000 && lease[0]!.ms <= LEASE_MS, `lease left: ${lease[0]!.ms} ms`);
@@ -156,9 +175,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     // The "worker" dies here: it never records anything. While the lease holds, nobody else gets it.
     assert.deepEqual(await claimDue(db.pool, req()), []);
 
-    await db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
-      first.id,
-    ]);
+    await backdate(db.pool, first.id);
     const [again] = await claimDue(db.pool, req());
     assert.ok(again, 'claimed again once the lease ran out');
     assert.equal(again.id, first.id);
@@ -205,7 +222,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     await insertWebhook(db.pool);
     await insertEvent(db.pool);
     const [first] = await claimDue(db.pool, req());
-    await db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second'`);
+    await backdate(db.pool);
     const [again] = await claimDue(db.pool, req());
     assert.ok(first && again);
     assert.equal(again.attempt_count, 2);
@@ -272,9 +289,12 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     for (const row of rows) {
       assert.equal(row.send, false);
       assert.equal(row.attempt_count, 0, 'no attempt used');
+      assert.equal(row.gone, row.webhook_id === deleted);
+      if (row.gone) await cancelDeliveries(db.pool, [row.id]);
       const x = await deliveryRow(db.pool, row.id);
       assert.equal(x.next_attempt_at, null);
       assert.equal(x.status, row.webhook_id === paused ? 'PENDING' : 'CANCELLED');
+      assert.equal(x.queued, row.webhook_id === paused, 'parked in the queue; cancelled out of it');
     }
     assert.deepEqual(await claimDue(db.pool, req()), [], 'parked and cancelled deliveries are not due');
   });
@@ -344,7 +364,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
       'the saturated webhook gets nothing; the other is still served',
     );
     const { rows } = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM deliveries WHERE webhook_id = $1 AND attempt_count = 0 AND next_attempt_at <= now()`,
+      `SELECT count(*)::int AS n FROM delivery_queue WHERE webhook_id = $1 AND attempt_count = 0 AND next_attempt_at <= now()`,
       [w1],
     );
     assert.equal(rows[0]!.n, 10, "the saturated webhook's deliveries are untouched");
@@ -382,9 +402,7 @@ describe("crash recovery end to end: a real worker picks up a dead worker's clai
     assert.equal(receivedAt(r, path).length, 0, "not sent while the dead worker's lease holds");
     assert.equal((await deliveryRow(s.db.pool, dead.id)).attempt_count, 1);
 
-    await s.db.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
-      dead.id,
-    ]);
+    await backdate(s.db.pool, dead.id);
     const m = await eventually(() => receivedAt(r, path)[0], 10_000, 'the orphaned delivery');
     assert.equal(m.headers['webhook-id'], eventId);
     const d = await waitForAttempts(s, dead.id, 1);

@@ -185,7 +185,8 @@ describe('a stalled live-feed subscriber', () => {
   let synthetic = 0;
 
   before(async () => {
-    s = await startServer('feed_backpressure');
+    // A stalled client misses pings too; the keep-alive must not be what ends it here.
+    s = await startServer('feed_backpressure', { env: { HOOKLINE_WS_KEEPALIVE: '5m' } });
     r = await startReceiver();
     other = otherInstanceFeed(s);
   });

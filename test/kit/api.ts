@@ -143,13 +143,13 @@ export async function waitForAttempts(s: TestServer, id: string, n: number, ms =
   await eventually(
     async () => {
       const { rows } = await s.db.pool.query<{ attempt_count: number; n: number; last: number | null }>(
-        `SELECT attempt_count,
+        `SELECT coalesce(q.attempt_count, d.attempt_count) AS attempt_count,
                 (SELECT count(*)::int FROM delivery_attempts WHERE delivery_id = $1) AS n,
                 (SELECT max(attempt_number) FROM delivery_attempts WHERE delivery_id = $1) AS last
-         FROM deliveries WHERE id = $1`,
+         FROM deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id WHERE d.id = $1`,
         [id],
       );
-      // attempt_count is raised at claim time: equal to the last logged attempt means no claim is in flight.
+      // The queue's attempt_count is raised at claim time: equal to the last logged attempt means no claim is in flight.
       const row = rows[0];
       return row !== undefined && row.n >= n && row.last === row.attempt_count;
     },
@@ -191,8 +191,8 @@ export async function setPaused(s: TestServer, webhookId: string, paused: boolea
 /** Makes a waiting delivery due now, as if its retry time had come (backdating, not sleeping). */
 export async function makeDue(s: TestServer, deliveryId: string): Promise<void> {
   const { rowCount } = await s.db.pool.query(
-    `UPDATE deliveries SET next_attempt_at = now() - interval '1 second'
-     WHERE id = $1 AND status = 'PENDING' AND next_attempt_at IS NOT NULL`,
+    `UPDATE delivery_queue SET next_attempt_at = now() - interval '1 second'
+     WHERE delivery_id = $1 AND next_attempt_at IS NOT NULL`,
     [deliveryId],
   );
   assert.equal(rowCount, 1, `delivery ${deliveryId} was not waiting for a retry`);

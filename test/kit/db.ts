@@ -107,3 +107,16 @@ function register(name: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, name), process.argv[1] ?? '');
 }
+
+/** Every table the migrations create (migrations/), sorted: one list for the tests that check the schema. */
+export const SCHEMA_TABLES = [
+  'api_keys',
+  'audit_log',
+  'deliveries',
+  'delivery_attempts',
+  'delivery_queue',
+  'events',
+  'migrations',
+  'webhook_subscriptions',
+  'webhooks',
+];

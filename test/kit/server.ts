@@ -35,6 +35,8 @@ export function testEnv(db: TestDatabase, env: Record<string, string> = {}): Rec
     HOOKLINE_ALLOW_PRIVATE_DESTINATIONS: 'true',
     HOOKLINE_POLL_INTERVAL: '200ms',
     HOOKLINE_DB_POOL_SIZE: '4',
+    // Workers listen for /metrics and probes; a random port, so several can run at once.
+    HOOKLINE_WORKER_PORT: '0',
     ...env,
   };
 }
@@ -122,8 +124,10 @@ export interface ServerProcess {
   gql: Gql;
   /** Resolves with the exit code (or the signal's name) once the process has ended. */
   exited: Promise<number | string>;
-  /** Waits for /readyz (server) or the "hookline started" log line (worker). */
+  /** Waits for /readyz (a worker's on the port its "hookline started" line names). */
   ready(ms?: number): Promise<void>;
+  /** The worker's own listener (kind 'worker'), known once ready. */
+  workerPort: number | null;
   /** SIGTERM, then SIGKILL after `ms` if it is still running. */
   stop(ms?: number): Promise<void>;
 }
@@ -181,6 +185,7 @@ export async function spawnServer(db: TestDatabase, opts: SpawnOptions): Promise
     stdout,
     stderr,
     gql: httpClient(url, opts.keys ?? {}),
+    workerPort: null,
     exited,
     peakRssMb: () => {
       try {
@@ -194,9 +199,14 @@ export async function spawnServer(db: TestDatabase, opts: SpawnOptions): Promise
       await eventually(
         async () => {
           if (done !== null) throw new Error(`${kind} exited with ${done}: ${stderr.slice(-20).join('\n')}`);
-          if (kind === 'worker') return stdout.some((l) => l.includes('"hookline started"'));
+          if (kind === 'worker') {
+            const started = stdout.find((l) => l.includes('"hookline started"'));
+            if (!started) return false;
+            proc.workerPort = (JSON.parse(started) as { port: number }).port;
+          }
+          const probe = kind === 'worker' ? proc.workerPort : port;
           try {
-            return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
+            return (await fetch(`http://127.0.0.1:${probe}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
           } catch {
             return false;
           }

@@ -6,23 +6,14 @@ import { createDataSource, migrate, pendingMigrations } from '../../src/storage/
 import { MIGRATIONS } from '../../migrations/index.js';
 import { Initial1764380000000 } from '../../migrations/1764380000000-Initial.js';
 import { isSealed, parseKeyring } from '../../src/domain/secret-box.js';
-import { TEST_SECRET_KEYS, freshDatabase, openStored, type TestDatabase } from '../kit/index.js';
+import { SCHEMA_TABLES, TEST_SECRET_KEYS, freshDatabase, openStored, type TestDatabase } from '../kit/index.js';
 
 // The migrations from an empty database: what they create, that they are
 // idempotent, the constraints and indexes the code relies on, and down/up.
 
 const NAMES = MIGRATIONS.map((M) => new M().name);
 const KEYRING = parseKeyring(TEST_SECRET_KEYS);
-const TABLES = [
-  'api_keys',
-  'audit_log',
-  'deliveries',
-  'delivery_attempts',
-  'events',
-  'migrations',
-  'webhook_subscriptions',
-  'webhooks',
-];
+const TABLES = SCHEMA_TABLES;
 const APP_TABLES = TABLES.filter((t) => t !== 'migrations');
 
 describe('migrations', () => {
@@ -123,36 +114,36 @@ describe('migrations', () => {
     assert.deepEqual(rows[0], { status: 'ACTIVE', consecutive_failures: 0, ms: true });
   });
 
-  it('the deliveries_due partial index exists and serves the claim scan', async () => {
+  it('the queue: delivery_queue_due is exactly the due condition and serves the claim scan; no index of the log covers what its last write changes', async () => {
     const idx = await db.pool.query(
-      `SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = 'deliveries_due'`,
+      `SELECT indexdef FROM pg_indexes WHERE tablename = 'delivery_queue' AND indexname = 'delivery_queue_due'`,
     );
-    assert.equal(idx.rows.length, 1, 'deliveries_due is missing');
-    assert.match(idx.rows[0].indexdef, /\(next_attempt_at\)/);
-    assert.match(idx.rows[0].indexdef, /WHERE .*status = 'PENDING'/);
-
+    assert.equal(idx.rows.length, 1, 'delivery_queue_due is missing');
+    assert.match(idx.rows[0].indexdef, /\(next_attempt_at\) WHERE \(next_attempt_at IS NOT NULL\)/);
     const client = await db.pool.connect();
     try {
+      // On an empty table the planner would rather scan; the question is whether the index can answer.
       await client.query('SET enable_seqscan = off');
       const plan = async (sql: string) =>
         (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
-      const inner = await plan(
-        `SELECT id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 10`,
-      );
-      assert.match(inner, /deliveries_due/, inner);
-      // The worker's actual inner scan (storage/sql/deliveries.ts claimDue), with no saturated webhooks.
       const claim = await plan(
-        `SELECT id, webhook_id, next_attempt_at FROM deliveries
-         WHERE status = 'PENDING' AND next_attempt_at <= now() AND webhook_id <> ALL ('{}'::uuid[])
-         ORDER BY next_attempt_at LIMIT 40`,
+        `SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue
+         WHERE next_attempt_at <= now() AND webhook_id <> ALL ('{}'::uuid[])
+         ORDER BY next_attempt_at LIMIT 400`,
       );
-      assert.match(claim, /deliveries_due/, claim);
-      // Control: a condition the partial index cannot answer does not use it.
-      const other = await plan(`SELECT id FROM deliveries WHERE status = 'FAILED' ORDER BY next_attempt_at LIMIT 10`);
-      assert.doesNotMatch(other, /deliveries_due/, other);
+      assert.match(claim, /delivery_queue_due/, claim);
     } finally {
       await client.query('RESET enable_seqscan');
       client.release();
+    }
+    // HOT needs the finishing update to change no indexed column: none of these may be in an index of deliveries.
+    const { rows } = await db.pool.query(
+      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+       WHERE i.indrelid = 'deliveries'::regclass`,
+    );
+    const indexed = new Set(rows.map((r) => r.attname as string));
+    for (const column of ['status', 'attempt_count', 'next_attempt_at', 'last_attempt_at']) {
+      assert.ok(!indexed.has(column), `deliveries.${column} is indexed: its finishing update could not be HOT`);
     }
   });
 
@@ -170,7 +161,7 @@ describe('migrations', () => {
       assert.equal(r.rows[0].n, 0, `${t} is empty after down/up`);
     }
     const idx = await db.pool.query(
-      `SELECT indexname FROM pg_indexes WHERE indexname IN ('deliveries_due', 'webhooks_page', 'events_idempotency_key')`,
+      `SELECT indexname FROM pg_indexes WHERE indexname IN ('delivery_queue_due', 'webhooks_page', 'events_idempotency_key')`,
     );
     assert.equal(idx.rows.length, 3);
     const c = await db.pool.query(`SELECT conname FROM pg_constraint WHERE conname = 'webhook_subscriptions_unique'`);
@@ -213,5 +204,24 @@ describe('the secrets migration', () => {
     assert.equal(openStored('hmac_secret', rows[1]!.id, b.hmac_secret), 'only-hmac');
     assert.throws(() => openStored('hmac_secret', rows[1]!.id, a.hmac_secret), /does not open/, 'another row');
     assert.throws(() => openStored('bearer_token', rows[0]!.id, a.hmac_secret), /does not open/, 'another column');
+  });
+});
+
+describe('migrations started by several instances at once', () => {
+  it('one applies them, the others wait and find nothing pending; no migration runs twice', async () => {
+    const db = await freshDatabase('migrations_race', { migrated: false });
+    // One connection each, as a DataSource of one (the lock must not need a second from the pool).
+    const sources = Array.from({ length: 3 }, () => createDataSource(db.url, 1));
+    try {
+      await Promise.all(sources.map((s) => s.initialize()));
+      const applied = await Promise.all(sources.map((s) => migrate(s, KEYRING)));
+      assert.deepEqual(applied.flat().sort(), [...NAMES].sort(), 'each migration applied exactly once');
+      assert.equal(applied.filter((a) => a.length > 0).length, 1, 'by one of them');
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM migrations');
+      assert.equal(rows[0].n, NAMES.length);
+    } finally {
+      await Promise.all(sources.map((s) => s.destroy().catch(() => undefined)));
+      await db.close();
+    }
   });
 });

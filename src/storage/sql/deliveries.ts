@@ -1,20 +1,25 @@
 import type { Db } from './db.js';
 import { DUE_CHANNEL } from './events.js';
 
-// The queue. A delivery is due when status = 'PENDING' and next_attempt_at <= now();
-// the partial index deliveries_due covers exactly that. A claim pushes
-// next_attempt_at forward by the lease, so a worker that dies mid-send simply
-// lets the lease run out and the delivery becomes due again: at least once,
-// never lost. attempt_count is raised at claim time and is the fencing token:
-// only the worker holding the latest claim may settle the delivery.
+// The queue. Every delivery not yet finished has a row in delivery_queue (its
+// hot state); deliveries is the log, written at creation and once more at the
+// end (migrations/1764800000000-HotQueue.ts says why). A queue row is due when
+// next_attempt_at <= now(); the partial index delivery_queue_due covers it. A
+// claim pushes next_attempt_at forward by the lease, so a worker that dies
+// mid-send simply lets the lease run out and the delivery becomes due again:
+// at least once, never lost. attempt_count is raised at claim time and is the
+// fencing token: only the worker holding the latest claim may settle the
+// delivery.
 
 export interface ClaimedDelivery {
   id: string;
   event_id: string;
   webhook_id: string;
   attempt_count: number;
-  /** false: the webhook is paused, disabled or deleted; the row was parked or cancelled instead. */
+  /** false: the webhook is paused, disabled or deleted; the row was parked instead (deleted: see `gone`). */
   send: boolean;
+  /** The webhook was deleted: the delivery is to be cancelled (cancelDeliveries). */
+  gone: boolean;
   destination_url: string;
   /** Secrets as stored: sealed (services/secrets.ts opens them). */
   bearer_token: string | null;
@@ -46,30 +51,29 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
     `WITH busy AS (
        SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, n)
      ), candidates AS (
-       SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) + coalesce(b.n, 0) AS slot
+       SELECT q.delivery_id, row_number() OVER (PARTITION BY q.webhook_id ORDER BY q.next_attempt_at, q.delivery_id) + coalesce(b.n, 0) AS slot
        FROM (
-         SELECT id, webhook_id, next_attempt_at FROM deliveries
-         WHERE status = 'PENDING' AND next_attempt_at <= now() AND webhook_id <> ALL ($5::uuid[])
+         SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue
+         WHERE next_attempt_at <= now() AND webhook_id <> ALL ($5::uuid[])
          ORDER BY next_attempt_at
          LIMIT $1 * 4
-       ) d
-       LEFT JOIN busy b ON b.webhook_id = d.webhook_id
+       ) q
+       LEFT JOIN busy b ON b.webhook_id = q.webhook_id
      ), picked AS (
-       SELECT d.id FROM deliveries d JOIN candidates c ON c.id = d.id
-       WHERE c.slot <= $2 AND d.status = 'PENDING' AND d.next_attempt_at <= now()
-       ORDER BY d.next_attempt_at
+       SELECT q.delivery_id FROM delivery_queue q JOIN candidates c ON c.delivery_id = q.delivery_id
+       WHERE c.slot <= $2 AND q.next_attempt_at <= now()
+       ORDER BY q.next_attempt_at
        LIMIT $1
-       FOR UPDATE OF d SKIP LOCKED
+       FOR UPDATE OF q SKIP LOCKED
      )
-     UPDATE deliveries d SET
-       attempt_count = d.attempt_count + CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL THEN 1 ELSE 0 END,
+     UPDATE delivery_queue q SET
+       attempt_count = q.attempt_count + CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL THEN 1 ELSE 0 END,
        next_attempt_at = CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL
-                              THEN now() + $6 * interval '1 millisecond' END,
-       status = CASE WHEN w.deleted_at IS NULL THEN d.status ELSE 'CANCELLED' END
+                              THEN now() + $6 * interval '1 millisecond' END
      FROM picked, webhooks w, events e
-     WHERE d.id = picked.id AND w.id = d.webhook_id AND e.id = d.event_id
-     RETURNING d.id, d.event_id, d.webhook_id, d.attempt_count,
-       (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send,
+     WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
+     RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
+       (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send, w.deleted_at IS NOT NULL AS gone,
        w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
        w.signing_key, w.previous_signing_key, w.previous_signing_expires_at,
        (jsonb_build_object(
@@ -145,10 +149,24 @@ export async function recordAttempts(
        SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
               error_message, duration_ms, started_at FROM input
        RETURNING id, delivery_id, attempt_number
-     ), settled AS (
-       UPDATE deliveries d SET status = i.next_status, next_attempt_at = i.next_at, last_attempt_at = i.started_at
+     ), finished AS (
+       -- Fenced: only the latest claim (its attempt number is the queue row's count) settles a delivery.
+       DELETE FROM delivery_queue q USING input i
+       WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status <> 'PENDING'
+       RETURNING q.delivery_id, q.attempt_count
+     ), retrying AS (
+       UPDATE delivery_queue q SET next_attempt_at = i.next_at
        FROM input i
-       WHERE d.id = i.delivery_id AND d.attempt_count = i.attempt_number AND d.status = 'PENDING'
+       WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status = 'PENDING'
+       RETURNING q.delivery_id, q.attempt_count
+     ), applied AS (
+       SELECT delivery_id, attempt_count FROM finished UNION ALL SELECT delivery_id, attempt_count FROM retrying
+     ), settled AS (
+       -- The log row's second and last write: no index covers these columns, so it stays on its page (HOT).
+       UPDATE deliveries d SET status = i.next_status, next_attempt_at = i.next_at, last_attempt_at = i.started_at,
+         attempt_count = i.attempt_number
+       FROM input i JOIN applied a ON a.delivery_id = i.delivery_id AND a.attempt_count = i.attempt_number
+       WHERE d.id = i.delivery_id
        RETURNING d.id, d.attempt_count
      ), marked AS (
        SELECT webhook_id, outcome, started_at,
@@ -208,61 +226,82 @@ export async function recordAttempts(
 export async function releaseClaims(db: Db, claims: { id: string; attempt: number }[]): Promise<void> {
   if (claims.length === 0) return;
   await db.query(
-    `UPDATE deliveries d SET next_attempt_at = now(), attempt_count = d.attempt_count - 1
+    `UPDATE delivery_queue q SET next_attempt_at = now(), attempt_count = q.attempt_count - 1
      FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
-     WHERE d.id = c.id AND d.attempt_count = c.attempt AND d.status = 'PENDING'`,
+     WHERE q.delivery_id = c.id AND q.attempt_count = c.attempt`,
     [claims.map((c) => c.id), claims.map((c) => c.attempt)],
   );
 }
 
-export async function cancelPendingForWebhook(db: Db, webhookId: string): Promise<void> {
+/** Deleting a webhook cancels what it still had queued. */
+export async function cancelPendingForWebhook(db: Db, webhookId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `WITH gone AS (DELETE FROM delivery_queue WHERE webhook_id = $1 RETURNING delivery_id)
+     UPDATE deliveries d SET status = 'CANCELLED', next_attempt_at = NULL FROM gone WHERE d.id = gone.delivery_id`,
+    [webhookId],
+  );
+  return rowCount ?? 0;
+}
+
+/** Deliveries a claim found for a webhook deleted meanwhile (a publish raced the delete). */
+export async function cancelDeliveries(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
   await db.query(
-    `UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'PENDING'`,
+    `WITH gone AS (DELETE FROM delivery_queue WHERE delivery_id = ANY($1::uuid[]) RETURNING delivery_id)
+     UPDATE deliveries d SET status = 'CANCELLED', next_attempt_at = NULL FROM gone WHERE d.id = gone.delivery_id`,
+    [ids],
+  );
+}
+
+/** A resumed webhook's parked deliveries are due now. */
+export async function unparkWebhookDeliveries(db: Db, webhookId: string): Promise<void> {
+  await db.query(
+    `WITH u AS (
+       UPDATE delivery_queue SET next_attempt_at = now()
+       WHERE webhook_id = $1 AND next_attempt_at IS NULL
+       RETURNING delivery_id
+     ), shown AS (
+       UPDATE deliveries d SET next_attempt_at = now() FROM u WHERE d.id = u.delivery_id RETURNING 1
+     )
+     SELECT pg_notify('${DUE_CHANNEL}', '') FROM (SELECT count(*) AS n FROM shown) c WHERE c.n > 0`,
     [webhookId],
   );
 }
 
-export async function unparkWebhookDeliveries(db: Db, webhookId: string): Promise<void> {
-  await db.query(
-    `WITH u AS (
-       UPDATE deliveries SET next_attempt_at = now()
-       WHERE webhook_id = $1 AND status = 'PENDING' AND next_attempt_at IS NULL
-       RETURNING 1
+/**
+ * Puts finished deliveries (and pending ones) back in the queue, due now (parked
+ * for a webhook that is not ACTIVE); attempt numbers keep counting. `where`
+ * selects deliveries d of webhook w. Returns their ids.
+ */
+async function requeue(db: Db, where: string, params: unknown[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH d AS (
+       UPDATE deliveries d SET status = 'PENDING', next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
+       FROM webhooks w
+       WHERE w.id = d.webhook_id AND w.deleted_at IS NULL AND ${where}
+       RETURNING d.id, d.webhook_id, d.event_id, d.next_attempt_at, d.attempt_count
+     ), q AS (
+       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count)
+       SELECT id, webhook_id, event_id, next_attempt_at, attempt_count FROM d
+       -- Still queued (retrying, or in flight): due now; a claim in flight is then stale when it reports.
+       ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+       RETURNING delivery_id
+     ), notified AS (
+       SELECT pg_notify('${DUE_CHANNEL}', '') FROM d WHERE d.next_attempt_at IS NOT NULL LIMIT 1
      )
-     SELECT pg_notify('${DUE_CHANNEL}', '') FROM (SELECT count(*) AS n FROM u) c WHERE c.n > 0`,
-    [webhookId],
+     SELECT delivery_id AS id FROM q WHERE (SELECT count(*) FROM notified) >= 0`,
+    params,
   );
+  return rows.map((r) => r.id);
 }
 
 /** A fresh attempt now, whatever the delivery's state; attempt numbers keep counting. */
 export async function redeliver(db: Db, deliveryId: string): Promise<boolean> {
-  const { rows } = await db.query(
-    `WITH u AS (
-       UPDATE deliveries d SET status = 'PENDING',
-         next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
-       FROM webhooks w
-       WHERE d.id = $1 AND w.id = d.webhook_id AND w.deleted_at IS NULL
-       RETURNING d.id
-     )
-     SELECT id, pg_notify('${DUE_CHANNEL}', '') FROM u`,
-    [deliveryId],
-  );
-  return rows.length === 1;
+  return (await requeue(db, 'd.id = $1', [deliveryId])).length === 1;
 }
 
 /** Every FAILED delivery of the webhook created since `since` goes back into the queue. */
 export async function retryFailed(db: Db, webhookId: string, since: Date): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `WITH u AS (
-       UPDATE deliveries d SET status = 'PENDING',
-         next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
-       FROM webhooks w
-       WHERE d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2
-         AND w.id = d.webhook_id AND w.deleted_at IS NULL
-       RETURNING d.id
-     )
-     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${DUE_CHANNEL}', '') END FROM u`,
-    [webhookId, since],
-  );
-  return rows[0]?.n ?? 0;
+  return (await requeue(db, `d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2`, [webhookId, since]))
+    .length;
 }

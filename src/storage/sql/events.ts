@@ -45,7 +45,10 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<Inserted
        FROM ev
        JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
-       RETURNING event_id, next_attempt_at
+       RETURNING id, event_id, webhook_id, next_attempt_at
+     ), queued AS (
+       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at)
+       SELECT id, webhook_id, event_id, next_attempt_at FROM d
      ), n AS (
        SELECT event_id, count(*)::int AS deliveries, count(next_attempt_at)::int AS due FROM d GROUP BY event_id
      ), notified AS (
@@ -91,7 +94,10 @@ export async function insertTestEvent(
        INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
        SELECT ev.id, w.id, CASE WHEN w.status = 'ACTIVE' THEN now() END
        FROM ev, webhooks w WHERE w.id = $5
-       RETURNING id, event_id
+       RETURNING id, event_id, webhook_id, next_attempt_at
+     ), queued AS (
+       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at)
+       SELECT id, webhook_id, event_id, next_attempt_at FROM d
      )
      SELECT d.event_id, d.id AS delivery_id, pg_notify('${DUE_CHANNEL}', '') FROM d`,
     [e.resource, e.action, e.type, e.payload, webhookId],

@@ -1,0 +1,36 @@
+import type { AttemptOutcome } from '../domain/outcome.js';
+
+// What the service reports about itself as it works: typed signals that the
+// publisher, the worker and maintenance emit and any number of listeners
+// (the metrics, today) subscribe to, so measuring is not code spread through
+// the hot path. Emitting with no listener costs a property read.
+
+export interface SignalMap {
+  /** Events stored by one publish statement. */
+  published: { resource: string; action: string; events: number };
+  /** A publishEvent call, from validation to its answer. */
+  publishTime: { seconds: number };
+  /** An attempt finished and was recorded. */
+  attempt: { outcome: AttemptOutcome; seconds: number };
+  /** A delivery reached its final state. */
+  finished: { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; deliveries: number };
+  /** Rows removed by retention. */
+  pruned: { table: string; rows: number };
+}
+
+type Listener<K extends keyof SignalMap> = (payload: SignalMap[K]) => void;
+
+export class Signals {
+  private readonly listeners = new Map<keyof SignalMap, ((payload: never) => void)[]>();
+
+  on<K extends keyof SignalMap>(name: K, listener: Listener<K>): void {
+    const list = this.listeners.get(name) ?? [];
+    list.push(listener as (payload: never) => void);
+    this.listeners.set(name, list);
+  }
+
+  emit<K extends keyof SignalMap>(name: K, payload: SignalMap[K]): void {
+    const list = this.listeners.get(name) as Listener<K>[] | undefined;
+    if (list) for (const l of list) l(payload);
+  }
+}
