@@ -1,23 +1,43 @@
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
-import { adminUrl, createKey, createWebhooks, freshDb, stopDatabase } from './lib/db.js';
-import { GqlClient, PUBLISH, closedLoop, gotRate, undiciRate, userPayload } from './lib/load.js';
-import { startReceiver, startServer, type ReceiverProc } from './lib/procs.js';
-import { latency, sleep, summary, until } from './lib/stats.js';
 import pg from 'pg';
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { parseKeyring, placeOf, seal } from '../src/domain/secret-box.js';
+import { newWebhookSecret } from '../src/domain/tokens.js';
 import { insertEvents } from '../src/storage/sql/events.js';
+import { TEST_SECRET_KEYS } from '../test/kit/server.js';
+import { adminUrl, createKey, createWebhooks, freshDb, stopDatabase, type BenchDb } from './lib/db.js';
+import { SEQ, type GqlRequest, type LoadResult } from './lib/ipc.js';
+import { PUBLISH, userPayload } from './lib/load.js';
+import {
+  killAll,
+  startBaseline,
+  startGenerator,
+  startReceiver,
+  startServer,
+  startTrivialServer,
+  type GeneratorProc,
+  type ReceiverProc,
+  type ServerOptions,
+  type ServerProc,
+} from './lib/procs.js';
+import { latency, sleep, summary, until } from './lib/stats.js';
 
 // `npm run bench [-- --quick]`: every scenario against the real server process
-// (the `npm start` build) and a receiver process on 127.0.0.1, with this
-// process as the load generator. Each figure is the median of RUNS runs.
+// (the `npm start` build), with a receiver, a load generator, a feed-subscriber
+// process and a trivial HTTP server of their own on 127.0.0.1. This process
+// only seeds databases, starts and stops processes and collects results, so it
+// never competes with what it times. RUNS rounds, each running every scenario
+// once (client limits, baseline, Hookline…, then again), so a slow minute of
+// the shared machine lands in one round of each figure, not in all rounds of
+// one; each figure is the median of its rounds.
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 3;
 const CAP = 10; // HOOKLINE_PER_WEBHOOK_CONCURRENCY default: the concurrency the client limit is measured at
+const DRAIN = quick ? 4000 : 20_000; // the one-webhook drain, and each baseline drain: the same backlog
+const BASELINE_CONCURRENCY = [10, 50, 100];
 const ENVELOPE = JSON.stringify({
   id: '3f0c5a8e-0000-4000-8000-000000000000',
   type: 'user.created',
@@ -31,7 +51,6 @@ type Row = {
   values: number[];
   target?: string;
   ok?: (median: number) => boolean;
-  note?: string;
 };
 const rows: Row[] = [];
 function record(name: string, unit: string, value: number, target?: string, ok?: (m: number) => boolean): void {
@@ -41,238 +60,469 @@ function record(name: string, unit: string, value: number, target?: string, ok?:
   process.stderr.write(`  ${name}: ${value.toFixed(unit === 'ratio' ? 3 : 1)} ${unit}\n`);
 }
 
-async function clientLimit(receiver: ReceiverProc): Promise<{ got: number }> {
-  const ms = quick ? 2000 : 4000;
-  const gotR = await gotRate(`${receiver.url}/ok`, ENVELOPE, CAP, ms);
-  record('client limit: got, concurrency 10', 'req/s', gotR);
-  const undici = await undiciRate(`${receiver.url}/ok`, ENVELOPE, CAP, ms);
-  record('client limit: undici request(), concurrency 10', 'req/s', undici);
-  return { got: gotR };
+interface Bench {
+  receiver: ReceiverProc;
+  /** Sends every HTTP request to the servers under test. */
+  gen: GeneratorProc;
+  /** Holds the live-feed subscribers. */
+  feed: GeneratorProc;
+  trivial: { url: string };
 }
 
-/** Publishes with workers off, then starts the server with its worker and times the drain. */
-async function deliveryThroughput(
-  receiver: ReceiverProc,
-  webhooks: number,
-  perWebhook: number,
-  gotLimit: number,
-): Promise<void> {
-  const total = webhooks * perWebhook;
-  const db = await freshDb('throughput');
-  await createWebhooks(
-    db,
-    Array.from({ length: webhooks }, (_, i) => `${receiver.url}/ok/${i}`),
+type Defer = (cleanup: () => unknown) => void;
+
+/** Runs a scenario; what it started is stopped, last first, also when it fails. */
+async function scoped(fn: (defer: Defer) => Promise<void>): Promise<void> {
+  const cleanups: (() => unknown)[] = [];
+  try {
+    await fn((c) => void cleanups.push(c));
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        process.stderr.write(`  (cleanup failed: ${e instanceof Error ? e.message : String(e)})\n`);
+      }
+    }
+  }
+}
+
+// Scenario databases not yet dropped: an interrupted scenario never reaches its own cleanups.
+const databases = new Set<BenchDb>();
+
+async function database(defer: Defer, label: string): Promise<BenchDb> {
+  const db = await freshDb(label);
+  databases.add(db);
+  defer(() => databases.delete(db) && db.close());
+  return db;
+}
+
+async function server(defer: Defer, opts: ServerOptions): Promise<ServerProc> {
+  const s = await startServer(opts);
+  defer(() => s.kill());
+  return s;
+}
+
+/** The generators' pools and subscribers are dropped at the end of a scenario: its server is gone. */
+function released(defer: Defer, { gen, feed }: Bench): void {
+  defer(() => gen.release());
+  defer(() => feed.release());
+}
+
+const typename = (url: string, token?: string): GqlRequest => ({ url, token, query: '{ __typename }' });
+
+/** publishEvent with a payload of its own per request (`${prefix}<seq>`). */
+const publish = (url: string, token: string, prefix: string): GqlRequest => ({
+  url,
+  token,
+  query: PUBLISH,
+  variables: { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`${prefix}${SEQ}`) } },
+});
+
+/** One request, sent by the generator; its failure fails the scenario. */
+async function call(gen: GeneratorProc, request: GqlRequest): Promise<LoadResult> {
+  const r = await gen.closed({ request, concurrency: 1, requests: 1 });
+  if (r.errors) throw new Error(`${request.query}: ${r.firstError}`);
+  return r;
+}
+
+/** Gives the webhooks a whsec_ secret, sealed as the server seals it, so their deliveries are signed. */
+async function signWith(db: BenchDb, webhookIds: string[], secret: string): Promise<void> {
+  const ring = parseKeyring(TEST_SECRET_KEYS);
+  await db.pool.query(
+    `UPDATE webhooks w SET hmac_secret = s.sealed FROM unnest($1::uuid[], $2::text[]) AS s(id, sealed) WHERE w.id = s.id`,
+    [webhookIds, webhookIds.map((id) => seal(ring, secret, placeOf('webhooks', 'hmac_secret', id)))],
   );
-  // The backlog goes in through publishEvent's own statement, in batches: building it is not what is measured.
+}
+
+/** Waits for `total` receipts and `total` recorded attempts (`recorded` counts them as n); first to last receipt. */
+async function drainRate(receiver: ReceiverProc, db: BenchDb, total: number, recorded: string): Promise<number> {
+  await until(async () => (await receiver.stats()).total >= total, 600_000, 'all deliveries', 100);
+  await until(async () => (await db.pool.query(recorded)).rows[0].n >= total, 60_000, 'all attempts recorded', 100);
+  const s = await receiver.stats();
+  if (s.duplicates > 0) process.stderr.write(`  (${s.duplicates} duplicate receipts)\n`);
+  return (total - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9);
+}
+
+/** What the clients reach on their own: the generator against a trivial server, got and undici against the receiver. */
+async function clientLimits({ receiver, gen, trivial }: Bench): Promise<number> {
+  const ms = quick ? 2000 : 4000;
+  await gen.closed({ request: typename(trivial.url), concurrency: 32, durationMs: 500 }); // warm-up (JIT, connections)
+  const ceiling = await gen.closed({ request: typename(trivial.url), concurrency: 32, durationMs: ms });
+  record('load generator ceiling: trivial HTTP server, concurrency 32', 'req/s', ceiling.rate);
+  const load = { url: `${receiver.url}/ok`, body: ENVELOPE, concurrency: CAP, durationMs: ms };
+  const got = await gen.client({ client: 'got', ...load });
+  record('client limit: got, concurrency 10', 'req/s', got.rate);
+  const undici = await gen.client({ client: 'undici', ...load });
+  record('client limit: undici request(), concurrency 10', 'req/s', undici.rate);
+  return got.rate;
+}
+
+/** graphile-worker + got draining the same backlog as the one-webhook drain, per concurrency; returns the best rate. */
+async function graphileBaseline({ receiver }: Bench): Promise<number> {
+  const rates: number[] = [];
+  for (const concurrency of BASELINE_CONCURRENCY) {
+    await scoped(async (defer) => {
+      const db = await database(defer, 'graphile');
+      const baseline = await startBaseline();
+      defer(() => baseline.stop());
+      const url = `${receiver.url}/ok/g`;
+      await baseline.prepare({ databaseUrl: db.url, jobs: DRAIN, url, secret: newWebhookSecret() });
+      await receiver.reset();
+      await baseline.start(concurrency);
+      const rate = await drainRate(receiver, db, DRAIN, 'SELECT count(*)::int AS n FROM baseline_attempts');
+      record(`baseline: graphile-worker ${baseline.version} + got, concurrency ${concurrency}`, 'deliveries/s', rate);
+      rates.push(rate);
+    });
+  }
+  const best = Math.max(...rates);
+  record('baseline: graphile-worker + got, best', 'deliveries/s', best);
+  return best;
+}
+
+/** A backlog of `perWebhook` events for each webhook, through publishEvent's own statement, in batches. */
+async function backlog(db: BenchDb, perWebhook: number, prefix: string): Promise<void> {
   for (let i = 0; i < perWebhook; i += 1000) {
     await insertEvents(
       db.pool,
       Array.from({ length: Math.min(1000, perWebhook - i) }, (_, j) => ({
-        id: randomUUID(),
+        id: uuidv7(),
         resource: 'USERS',
         action: 'CREATE',
         type: 'user.created',
-        payload: JSON.stringify(userPayload(`t${i + j}`)),
+        payload: JSON.stringify(userPayload(`${prefix}${i + j}`)),
         occurredAt: null,
         idempotencyKey: null,
       })),
     );
   }
-  await receiver.reset();
-
-  const server = await startServer({ env: { DATABASE_URL: db.url } });
-  await until(async () => (await receiver.stats()).total >= total, 600_000, 'all deliveries', 100);
-  await until(
-    async () =>
-      (await db.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'SUCCEEDED'`)).rows[0].n === total,
-    60_000,
-    'all SUCCEEDED',
-    100,
-  );
-  const s = await receiver.stats();
-  const seconds = Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9;
-  const rate = (total - 1) / seconds;
-  const label =
-    webhooks === 1
-      ? `delivery throughput: 1 webhook × ${total}`
-      : `delivery throughput: ${webhooks} webhooks × ${perWebhook}`;
-  record(label, 'deliveries/s', rate);
-  if (webhooks === 1) {
-    record('delivery throughput ÷ got client limit', 'ratio', rate / gotLimit, '≥ 0.85', (m) => m >= 0.85);
-    record('peak RSS of the server during delivery throughput', 'MB', server.peakRssMb(), '≤ 200 MB', (m) => m <= 200);
-  }
-  if (s.duplicates > 0) process.stderr.write(`  (${s.duplicates} duplicate receipts)\n`);
-  await server.kill();
-  await db.close();
 }
 
 /**
- * publishEvent at concurrency 32, against the default server (its worker
- * delivers at the same time, on the same event loop) and against an API-only
- * server (HOOKLINE_WORKER=false) with a separate `hookline worker` process.
+ * Publishes a backlog with no worker running, then starts the server with its
+ * worker and times the drain (first to last receipt). `db` is a fresh database
+ * unless given (the history scenario's); `env` adds to the server's.
  */
-async function publishRate(receiver: ReceiverProc, apiOnly: boolean): Promise<void> {
-  const db = await freshDb('publish');
-  const key = await createKey(db, 'PUBLISHER');
-  await createWebhooks(db, [`${receiver.url}/ok/p`]);
-  await receiver.reset();
-  const server = await startServer({ env: { DATABASE_URL: db.url, HOOKLINE_WORKER: apiOnly ? 'false' : 'true' } });
-  const worker = apiOnly ? await startServer({ env: { DATABASE_URL: db.url }, kind: 'worker' }) : null;
-  const client = new GqlClient(server.url, key);
-  const ms = quick ? 3000 : 20_000;
-  const label = apiOnly ? 'publish (API-only server + worker process)' : 'publish (default server, worker in-process)';
-  await closedLoop(8, 1000, async () => void (await client.post('{ __typename }'))); // warm-up
-  let i = 0;
-  const pub = await closedLoop(32, ms, async () => {
-    await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`p${i++}`) } });
-  });
-  const l = latency(pub.latenciesMs);
-  record(`${label}: events/s at concurrency 32`, 'events/s', pub.count / pub.seconds, '≥ 2000', (m) => m >= 2000);
-  record(`${label}: p50 latency`, 'ms', l.p50);
-  record(`${label}: p99 latency`, 'ms', l.p99, '≤ 30 ms', (m) => m <= 30);
-  await until(
-    async () => (await receiver.stats('/ok/p')).unique >= pub.count,
-    300_000,
-    'publish backlog delivered',
-    200,
-  );
-  const trivial = await closedLoop(32, quick ? 3000 : 5000, async () => void (await client.post('{ __typename }')));
-  record(`${label}: GraphQL ceiling, { __typename } at concurrency 32`, 'req/s', trivial.count / trivial.seconds);
-  record(
-    `${label}: publish ÷ trivial query rate`,
-    'ratio',
-    pub.count / pub.seconds / (trivial.count / trivial.seconds),
-    '≥ 0.5',
-    (m) => m >= 0.5,
-  );
-  await client.close();
-  await worker?.kill();
-  await server.kill();
-  await db.close();
-}
-
-async function endToEnd(receiver: ReceiverProc): Promise<void> {
-  const db = await freshDb('e2e');
-  const key = await createKey(db, 'PUBLISHER');
-  await createWebhooks(db, [`${receiver.url}/ok/e2e`]);
-  const server = await startServer({ env: { DATABASE_URL: db.url } });
-  const client = new GqlClient(server.url, key);
-  // Warm-up (JIT, pool connections, API key cache), as in the publish scenario.
-  for (let i = 0; i < 200; i++)
-    await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`w${i}`) } });
-  await until(async () => (await receiver.stats('/ok/e2e')).unique >= 200, 30_000, 'warm-up receipts', 50);
-  await receiver.reset(true);
-  const rate = 200;
-  const seconds = quick ? 5 : 30;
-  const sent = new Map<string, bigint>();
-  const inflight: Promise<unknown>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < rate * seconds; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const id = `l${i}`;
-    sent.set(id, process.hrtime.bigint());
-    inflight.push(client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(id) } }));
-  }
-  await Promise.all(inflight);
-  await until(async () => (await receiver.stats('/ok/e2e')).unique >= sent.size, 60_000, 'e2e receipts', 100);
-  const arrivals = await receiver.arrivals();
-  const lat = [...sent].map(([id, t]) => Number(arrivals.get(id)! - t) / 1e6);
-  const l = latency(lat);
-  record('end-to-end at 200 events/s: p50', 'ms', l.p50, '≤ 5 ms', (m) => m <= 5);
-  record('end-to-end at 200 events/s: p99', 'ms', l.p99, '≤ 25 ms', (m) => m <= 25);
-  await receiver.reset();
-  await client.close();
-  await server.kill();
-  await db.close();
-}
-
-async function fanOut(receiver: ReceiverProc): Promise<void> {
-  const db = await freshDb('fanout');
-  const key = await createKey(db, 'PUBLISHER');
-  await createWebhooks(
-    db,
-    Array.from({ length: 1000 }, (_, i) => `${receiver.url}/ok/f${i}`),
-  );
-  const server = await startServer({ env: { DATABASE_URL: db.url } });
-  const client = new GqlClient(server.url, key);
-  await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload('warm') } });
-  await until(async () => (await receiver.stats('/ok/f')).unique >= 1000, 30_000, 'warm-up fan-out', 20);
-  for (let run = 0; run < RUNS; run++) {
+async function drainOnce(
+  { receiver }: Bench,
+  webhooks: number,
+  perWebhook: number,
+  opts: { db?: BenchDb; env?: Record<string, string>; path?: string } = {},
+): Promise<{ rate: number; peakRssMb: number }> {
+  let result = { rate: 0, peakRssMb: 0 };
+  await scoped(async (defer) => {
+    const total = webhooks * perWebhook;
+    const db = opts.db ?? (await database(defer, 'throughput'));
+    const path = opts.path ?? 'ok';
+    const ids = await createWebhooks(
+      db,
+      Array.from({ length: webhooks }, (_, i) => `${receiver.url}/${path}/${i}`),
+    );
+    // Signed, as the baseline signs: the same per-delivery work on both sides.
+    await signWith(db, ids, newWebhookSecret());
+    await backlog(db, perWebhook, 't');
     await receiver.reset();
-    const t0 = process.hrtime.bigint();
-    await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`f${run}`) } });
-    const publishMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const srv = await server(defer, { env: { DATABASE_URL: db.url, ...opts.env } });
+    const rate = await drainRate(
+      receiver,
+      db,
+      total,
+      `SELECT count(*)::int AS n FROM deliveries WHERE status = 'SUCCEEDED' AND webhook_id = ANY('{${ids.join(',')}}')`,
+    );
+    result = { rate, peakRssMb: srv.peakRssMb() };
+    // Later scenarios on the same database must not find these webhooks subscribed.
+    if (opts.db) await db.pool.query('DELETE FROM webhook_subscriptions WHERE webhook_id = ANY($1)', [ids]);
+  });
+  return result;
+}
+
+async function deliveryThroughput(
+  bench: Bench,
+  webhooks: number,
+  perWebhook: number,
+  limits: { got: number; baseline: number },
+): Promise<number> {
+  const { rate, peakRssMb } = await drainOnce(bench, webhooks, perWebhook);
+  const label =
+    webhooks === 1
+      ? `delivery throughput: 1 webhook × ${webhooks * perWebhook}`
+      : `delivery throughput: ${webhooks} webhooks × ${perWebhook}`;
+  record(label, 'deliveries/s', rate);
+  if (webhooks === 1) {
+    record('delivery throughput ÷ got client limit', 'ratio', rate / limits.got, '≥ 0.85', (m) => m >= 0.85);
+    record(
+      'delivery throughput ÷ graphile-worker baseline (best)',
+      'ratio',
+      rate / limits.baseline,
+      '≥ 1.25',
+      (m) => m >= 1.25,
+    );
+    record('peak RSS of the server during delivery throughput', 'MB', peakRssMb, '≤ 200 MB', (m) => m <= 200);
+  }
+  return rate;
+}
+
+/** The same one-webhook drain with HOOKLINE_METRICS=false, next to the one with metrics (the default) in the same round. */
+async function metricsCost(bench: Bench, withMetrics: number): Promise<void> {
+  const { rate } = await drainOnce(bench, 1, DRAIN, { env: { HOOKLINE_METRICS: 'false' } });
+  record(`delivery throughput: 1 webhook × ${DRAIN}, metrics off`, 'deliveries/s', rate);
+  record('delivery throughput: metrics on ÷ off', 'ratio', withMetrics / rate, '≥ 0.97', (m) => m >= 0.97);
+}
+
+interface PublishFigures {
+  rate: number;
+  p50: number;
+  p99: number;
+  trivial: number;
+}
+
+/**
+ * publishEvent at concurrency 32 to one subscribed webhook, against the default
+ * server (its worker delivers at the same time, on the same event loop) or an
+ * API-only server (HOOKLINE_WORKER=false) with a separate `hookline worker`
+ * process; then the `{ __typename }` rate of the same server, its ceiling.
+ */
+async function publishOnce(bench: Bench, apiOnly: boolean, given?: BenchDb): Promise<PublishFigures> {
+  const { receiver, gen } = bench;
+  let figures: PublishFigures = { rate: 0, p50: 0, p99: 0, trivial: 0 };
+  await scoped(async (defer) => {
+    const db = given ?? (await database(defer, 'publish'));
+    const key = await createKey(db, 'PUBLISHER');
+    const ids = await createWebhooks(db, [`${receiver.url}/ok/p`]);
+    await receiver.reset();
+    const srv = await server(defer, {
+      env: { DATABASE_URL: db.url, HOOKLINE_WORKER: apiOnly ? 'false' : 'true' },
+    });
+    if (apiOnly) await server(defer, { env: { DATABASE_URL: db.url }, kind: 'worker' });
+    released(defer, bench);
+    await gen.closed({ request: typename(srv.url, key), concurrency: 8, durationMs: 1000 }); // warm-up
+    const pub = await gen.closed({
+      request: publish(srv.url, key, 'p'),
+      concurrency: 32,
+      durationMs: quick ? 3000 : 20_000,
+    });
+    await until(
+      async () => (await receiver.stats('/ok/p')).unique >= pub.count,
+      300_000,
+      'publish backlog delivered',
+      200,
+    );
+    const trivial = await gen.closed({
+      request: typename(srv.url, key),
+      concurrency: 32,
+      durationMs: quick ? 3000 : 5000,
+    });
+    figures = { rate: pub.rate, p50: pub.p50, p99: pub.p99, trivial: trivial.rate };
+    if (given) await db.pool.query('DELETE FROM webhook_subscriptions WHERE webhook_id = ANY($1)', [ids]);
+  });
+  return figures;
+}
+
+async function publishRate(bench: Bench, apiOnly: boolean): Promise<PublishFigures> {
+  const f = await publishOnce(bench, apiOnly);
+  const label = apiOnly ? 'publish (API-only server + worker process)' : 'publish (default server, worker in-process)';
+  record(`${label}: events/s at concurrency 32`, 'events/s', f.rate, '≥ 2000', (m) => m >= 2000);
+  record(`${label}: p50 latency`, 'ms', f.p50);
+  record(`${label}: p99 latency`, 'ms', f.p99, '≤ 30 ms', (m) => m <= 30);
+  record(`${label}: GraphQL ceiling, { __typename } at concurrency 32`, 'req/s', f.trivial);
+  record(`${label}: publish ÷ trivial query rate`, 'ratio', f.rate / f.trivial, '≥ 0.5', (m) => m >= 0.5);
+  return f;
+}
+
+const HISTORY = quick ? 200_000 : 1_000_000;
+
+/**
+ * A database holding HISTORY finished deliveries (each with its event and one
+ * attempt, spread over the last week: inside retention, so nothing is pruned
+ * while measuring), written with generate_series in batches and then vacuumed
+ * and analyzed, as autovacuum leaves a table in steady state. Made once per run;
+ * every round's history figures use it (each round adds its own traffic, a few
+ * percent of it).
+ */
+async function historyDatabase(): Promise<BenchDb> {
+  const db = await freshDb('history');
+  databases.add(db);
+  const [webhookId] = await createWebhooks(db, [`http://127.0.0.1:9/history`]);
+  await db.pool.query('DELETE FROM webhook_subscriptions');
+  const started = Date.now();
+  const batch = 100_000;
+  for (let from = 0; from < HISTORY; from += batch) {
+    await db.pool.query(
+      `WITH ev AS (
+         INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
+         SELECT 'USERS', 'CREATE', 'user.created', $4::jsonb || jsonb_build_object('id', g::text), t, t
+         FROM generate_series($1::int, $2::int) g, LATERAL (SELECT now() - interval '7 days' * (1 - g::float8 / $3) AS t) at
+         RETURNING id, created_at
+       ), dl AS (
+         INSERT INTO deliveries (event_id, webhook_id, status, attempt_count, last_attempt_at, created_at)
+         SELECT id, $5, 'SUCCEEDED', 1, created_at, created_at FROM ev RETURNING id, event_id, created_at
+       )
+       INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body, duration_ms, started_at)
+       SELECT id, $5, event_id, 1, 'SUCCESS', 200, 'ok', 4, created_at FROM dl`,
+      [from + 1, Math.min(from + batch, HISTORY), HISTORY, JSON.stringify(userPayload('0')), webhookId],
+    );
+  }
+  await db.pool.query('VACUUM ANALYZE events, deliveries, delivery_attempts');
+  const { rows } = await db.pool.query<{ mb: number }>(
+    `SELECT round(pg_database_size(current_database()) / 1048576.0)::int AS mb`,
+  );
+  process.stderr.write(
+    `  history: ${HISTORY} finished deliveries in ${((Date.now() - started) / 1000).toFixed(0)} s, ${rows[0]!.mb} MB\n`,
+  );
+  return db;
+}
+
+/** The one-webhook drain and the default server's publish rate against the history, next to this round's empty-table figures. */
+async function historyCost(
+  bench: Bench,
+  history: BenchDb,
+  empty: { delivery: number; publish: number },
+): Promise<void> {
+  const n = `${HISTORY / 1_000_000}M`;
+  const { rate } = await drainOnce(bench, 1, DRAIN, { db: history });
+  record(`delivery throughput: 1 webhook × ${DRAIN}, over ${n} finished deliveries`, 'deliveries/s', rate);
+  record(`delivery throughput: ${n} history ÷ empty tables`, 'ratio', rate / empty.delivery, '≥ 0.9', (m) => m >= 0.9);
+  const pub = await publishOnce(bench, false, history);
+  record(`publish (default server), over ${n} finished deliveries: events/s`, 'events/s', pub.rate);
+  record(`publish (default server), over ${n} finished deliveries: p99 latency`, 'ms', pub.p99);
+  record(`publish: ${n} history ÷ empty tables`, 'ratio', pub.rate / empty.publish, '≥ 0.9', (m) => m >= 0.9);
+}
+
+/**
+ * Three drains of DRAIN deliveries, one after another, on one database and one
+ * server: the backlog is published while the webhook is paused, and each drain
+ * is timed from resumeWebhook to the last receipt. What each run leaves behind
+ * must not slow the next.
+ */
+async function consecutiveDrains(bench: Bench): Promise<void> {
+  const { receiver, gen } = bench;
+  await scoped(async (defer) => {
+    const db = await database(defer, 'consecutive');
+    const supportKey = await createKey(db, 'SUPPORT');
+    const [webhookId] = await createWebhooks(db, [`${receiver.url}/ok/c`]);
+    await signWith(db, [webhookId!], newWebhookSecret());
+    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    released(defer, bench);
+    const support = (mutation: string) => ({
+      url: srv.url,
+      token: supportKey,
+      query: mutation,
+      variables: { id: webhookId },
+    });
+    const drain = async (n: number, prefix: string): Promise<number> => {
+      await call(gen, support('mutation($id: ID!) { pauseWebhook(id: $id) { id } }'));
+      await backlog(db, n, prefix);
+      await receiver.reset();
+      const resumed = await call(gen, support('mutation($id: ID!) { resumeWebhook(id: $id) { id } }'));
+      await until(async () => (await receiver.stats('/ok/c')).unique >= n, 600_000, 'consecutive drain', 50);
+      return n / (Number(BigInt((await receiver.stats()).lastNs) - resumed.startNs) / 1e9);
+    };
+    // A fresh process is slower until its JIT has warmed up: that is not what this measures.
+    await drain(2000, 'cw-');
+    const rates: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      rates.push(await drain(DRAIN, `c${run}-`));
+      record(`consecutive drains of ${DRAIN}: run ${run + 1}`, 'deliveries/s', rates[run]!);
+    }
+    const spread = (Math.max(...rates) - Math.min(...rates)) / Math.max(...rates);
+    record(
+      `consecutive drains of ${DRAIN}: (fastest − slowest) ÷ fastest`,
+      'ratio',
+      spread,
+      '≤ 0.05',
+      (m) => m <= 0.05,
+    );
+    record(`consecutive drains of ${DRAIN}: run 3 ÷ run 1`, 'ratio', rates[2]! / rates[0]!);
+  });
+}
+
+/** Publishes at a fixed 200/s (an open loop) and times each event from when it was due to its receipt. */
+async function endToEnd(bench: Bench): Promise<void> {
+  const { receiver, gen } = bench;
+  await scoped(async (defer) => {
+    const db = await database(defer, 'e2e');
+    const key = await createKey(db, 'PUBLISHER');
+    await createWebhooks(db, [`${receiver.url}/ok/e2e`]);
+    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    released(defer, bench);
+    // Warm-up (JIT, pool connections, API key cache), as in the publish scenario.
+    await gen.closed({ request: publish(srv.url, key, 'w'), concurrency: 1, requests: 200 });
+    await until(async () => (await receiver.stats('/ok/e2e')).unique >= 200, 30_000, 'warm-up receipts', 50);
+    await receiver.reset(true);
+    const rate = 200;
+    const r = await gen.open({ request: publish(srv.url, key, 'l'), rate, seconds: quick ? 5 : 30 });
+    await until(async () => (await receiver.stats('/ok/e2e')).unique >= r.count, 60_000, 'e2e receipts', 100);
+    const arrivals = await receiver.arrivals();
+    const lat: number[] = [];
+    for (let seq = 0; seq < r.count + r.errors; seq++) {
+      const at = arrivals.get(`l${seq}`);
+      if (at !== undefined) lat.push(Number(at - (r.startNs + BigInt(Math.round((seq * 1e9) / rate)))) / 1e6);
+    }
+    const l = latency(lat);
+    record('end-to-end at 200 events/s: p50', 'ms', l.p50, '≤ 5 ms', (m) => m <= 5);
+    record('end-to-end at 200 events/s: p99', 'ms', l.p99, '≤ 25 ms', (m) => m <= 25);
+    await receiver.reset();
+  });
+}
+
+async function fanOut(bench: Bench): Promise<void> {
+  const { receiver, gen } = bench;
+  await scoped(async (defer) => {
+    const db = await database(defer, 'fanout');
+    const key = await createKey(db, 'PUBLISHER');
+    await createWebhooks(
+      db,
+      Array.from({ length: 1000 }, (_, i) => `${receiver.url}/ok/f${i}`),
+    );
+    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    released(defer, bench);
+    await call(gen, publish(srv.url, key, 'warm'));
+    await until(async () => (await receiver.stats('/ok/f')).unique >= 1000, 30_000, 'warm-up fan-out', 20);
+    await receiver.reset();
+    const pub = await call(gen, publish(srv.url, key, 'f'));
     await until(async () => (await receiver.stats()).total >= 1000, 30_000, 'fan-out receipts', 5);
     const s = await receiver.stats();
-    record('fan-out to 1,000 webhooks: publishEvent latency', 'ms', publishMs, '≤ 30 ms', (m) => m <= 30);
+    record('fan-out to 1,000 webhooks: publishEvent latency', 'ms', pub.p50, '≤ 30 ms', (m) => m <= 30);
     record(
       'fan-out to 1,000 webhooks: all delivered',
       'ms',
-      Number(BigInt(s.lastNs) - t0) / 1e6,
+      Number(BigInt(s.lastNs) - pub.startNs) / 1e6,
       '≤ 1000 ms',
       (m) => m <= 1000,
     );
-  }
-  await client.close();
-  await server.kill();
-  await db.close();
+  });
 }
 
-async function liveFeed(receiver: ReceiverProc): Promise<void> {
-  const db = await freshDb('feed');
-  const publisherKey = await createKey(db, 'PUBLISHER');
-  const viewerKey = await createKey(db, 'VIEWER');
-  await createWebhooks(db, [`${receiver.url}/ok/feed`]);
-  const server = await startServer({ env: { DATABASE_URL: db.url } });
-  const client = new GqlClient(server.url, publisherKey);
-  const latencies: number[] = [];
-  const attempts = quick ? 200 : 1000;
-  const clients = Array.from({ length: 100 }, () =>
-    createClient({
-      url: server.url.replace('http', 'ws'),
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${viewerKey}` },
-      lazy: false,
-    }),
-  );
-  let received = 0;
-  await Promise.all(
-    clients.map(
-      (c) =>
-        new Promise<void>((ready) => {
-          c.subscribe<{ deliveryAttempts: { startedAt: string; durationMs: number } }>(
-            { query: 'subscription { deliveryAttempts { startedAt durationMs } }' },
-            {
-              next: ({ data }) => {
-                received++;
-                if (data)
-                  latencies.push(
-                    Date.now() - (Date.parse(data.deliveryAttempts.startedAt) + data.deliveryAttempts.durationMs),
-                  );
-              },
-              error: () => undefined,
-              complete: () => undefined,
-            },
-          );
-          c.on('connected', () => ready());
-        }),
-    ),
-  );
-  await sleep(300);
-  for (let i = 0; i < attempts; i++) {
-    await client.post(PUBLISH, { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`lf${i}`) } });
-    await sleep(10);
-  }
-  await until(async () => received >= attempts * 100, 60_000, 'feed messages', 50);
-  const l = latency(latencies);
-  record('live feed, 100 subscribers: attempt-to-client p50', 'ms', l.p50);
-  record('live feed, 100 subscribers: attempt-to-client p99', 'ms', l.p99, '≤ 50 ms', (m) => m <= 50);
-  await Promise.all(clients.map(async (c) => c.dispose()));
-  await client.close();
-  await server.kill();
-  await db.close();
+/** 100 subscribers (in the feed process) to every attempt while events are published one after another. */
+async function liveFeed(bench: Bench): Promise<void> {
+  const { receiver, gen, feed } = bench;
+  await scoped(async (defer) => {
+    const db = await database(defer, 'feed');
+    const publisherKey = await createKey(db, 'PUBLISHER');
+    const viewerKey = await createKey(db, 'VIEWER');
+    await createWebhooks(db, [`${receiver.url}/ok/feed`]);
+    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    released(defer, bench);
+    const subscribers = 100;
+    await feed.subscribe({
+      url: srv.url,
+      token: viewerKey,
+      query: 'subscription { deliveryAttempts { startedAt durationMs } }',
+      clients: subscribers,
+    });
+    await sleep(300);
+    // One publish at a time, 10 ms after the previous answer: the pacing this figure has always had.
+    const pub = await gen.closed({
+      request: publish(srv.url, publisherKey, 'lf'),
+      concurrency: 1,
+      requests: quick ? 200 : 1000,
+      pauseMs: 10,
+    });
+    await until(async () => (await feed.feed()).received >= pub.count * subscribers, 60_000, 'feed messages', 50);
+    const l = await feed.feed();
+    record('live feed, 100 subscribers: attempt-to-client p50', 'ms', l.p50);
+    record('live feed, 100 subscribers: attempt-to-client p99', 'ms', l.p99, '≤ 50 ms', (m) => m <= 50);
+  });
 }
 
 /**
@@ -281,80 +531,52 @@ async function liveFeed(receiver: ReceiverProc): Promise<void> {
  * subscribers, and with 5 readers plus a raw subscriber that pauses its socket.
  * Moved here from the test suite: a throughput ratio is a measurement, not a pass/fail test.
  */
-async function stalledSubscriber(receiver: ReceiverProc): Promise<void> {
-  const db = await freshDb('stall');
-  const publisherKey = await createKey(db, 'PUBLISHER');
-  const supportKey = await createKey(db, 'SUPPORT');
-  const viewerKey = await createKey(db, 'VIEWER');
-  const [webhookId] = await createWebhooks(db, [`${receiver.url}/ok/stall`]);
-  const server = await startServer({ env: { DATABASE_URL: db.url } });
-  const publisher = new GqlClient(server.url, publisherKey);
-  const support = new GqlClient(server.url, supportKey);
-  const wsUrl = server.url.replace('http', 'ws');
-  const readers = Array.from({ length: 5 }, () =>
-    createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${viewerKey}` } }),
-  );
-  for (const c of readers) {
-    c.subscribe(
-      { query: 'subscription($w: ID) { deliveryAttempts(webhookId: $w) { id } }', variables: { w: webhookId } },
-      { next: () => undefined, error: () => undefined, complete: () => undefined },
-    );
-  }
-  const n = quick ? 1000 : 3000;
-  let seq = 0;
-  const drain = async (): Promise<number> => {
-    await support.post('mutation($id: ID!) { pauseWebhook(id: $id) { id } }', { id: webhookId });
-    await receiver.reset();
-    for (let i = 0; i < n; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, n - i) }, () =>
-          publisher.post(PUBLISH, {
-            input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`s${seq++}`) },
-          }),
-        ),
-      );
-    }
-    const t0 = process.hrtime.bigint();
-    await support.post('mutation($id: ID!) { resumeWebhook(id: $id) { id } }', { id: webhookId });
-    await until(async () => (await receiver.stats('/ok/stall')).unique >= n, 120_000, 'stall drain', 50);
-    return n / (Number(process.hrtime.bigint() - t0) / 1e9);
-  };
-  const rates = { readers: [] as number[], stalled: [] as number[] };
-  await drain(); // warm-up
-  for (let round = 0; round < RUNS; round++) {
-    rates.readers.push(await drain());
-    // A raw graphql-transport-ws client that subscribes to every attempt and never reads again.
-    const raw = new WebSocket(wsUrl, 'graphql-transport-ws');
-    await new Promise((r) => raw.once('open', r));
-    raw.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } }));
-    await new Promise((r) => raw.once('message', r));
-    raw.send(
-      JSON.stringify({
-        id: '1',
-        type: 'subscribe',
-        payload: { query: 'subscription { deliveryAttempts { id errorMessage } }' },
-      }),
-    );
-    (raw as unknown as { _socket: { pause(): void } })._socket.pause();
-    rates.stalled.push(await drain());
-    raw.terminate();
-  }
-  for (let i = 0; i < RUNS; i++) {
-    record('stalled subscriber: delivery rate with 5 reading subscribers', 'deliveries/s', rates.readers[i]!);
-    record('stalled subscriber: delivery rate with 5 readers + 1 stalled', 'deliveries/s', rates.stalled[i]!);
-    record(
-      'stalled subscriber: stalled ÷ readers only',
-      'ratio',
-      rates.stalled[i]! / rates.readers[i]!,
-      '≥ 0.9',
-      (m) => m >= 0.9,
-    );
-  }
-  await Promise.all(readers.map(async (c) => c.dispose()));
-  await publisher.close();
-  await support.close();
-  await server.kill();
-  await db.close();
+async function stalledSubscriber(bench: Bench): Promise<void> {
+  const { receiver, gen, feed } = bench;
+  await scoped(async (defer) => {
+    const db = await database(defer, 'stall');
+    const publisherKey = await createKey(db, 'PUBLISHER');
+    const supportKey = await createKey(db, 'SUPPORT');
+    const viewerKey = await createKey(db, 'VIEWER');
+    const [webhookId] = await createWebhooks(db, [`${receiver.url}/ok/stall`]);
+    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    released(defer, bench);
+    await feed.subscribe({
+      url: srv.url,
+      token: viewerKey,
+      query: 'subscription($w: ID) { deliveryAttempts(webhookId: $w) { id } }',
+      variables: { w: webhookId },
+      clients: 5,
+    });
+    const n = quick ? 1000 : 3000;
+    const support = (mutation: string) => ({
+      url: srv.url,
+      token: supportKey,
+      query: mutation,
+      variables: { id: webhookId },
+    });
+    const drain = async (): Promise<number> => {
+      await call(gen, support('mutation($id: ID!) { pauseWebhook(id: $id) { id } }'));
+      await receiver.reset();
+      await gen.closed({ request: publish(srv.url, publisherKey, 's'), concurrency: 50, requests: n });
+      const resumed = await call(gen, support('mutation($id: ID!) { resumeWebhook(id: $id) { id } }'));
+      await until(async () => (await receiver.stats('/ok/stall')).unique >= n, 120_000, 'stall drain', 50);
+      // From the resume request to the last receipt, both on the monotonic clock the processes share.
+      return n / (Number(BigInt((await receiver.stats()).lastNs) - resumed.startNs) / 1e9);
+    };
+    await drain(); // warm-up
+    const readers = await drain();
+    await feed.stall({
+      url: srv.url,
+      token: viewerKey,
+      query: 'subscription { deliveryAttempts { id errorMessage } }',
+    });
+    const stalled = await drain();
+    await feed.unstall();
+    record('stalled subscriber: delivery rate with 5 reading subscribers', 'deliveries/s', readers);
+    record('stalled subscriber: delivery rate with 5 readers + 1 stalled', 'deliveries/s', stalled);
+    record('stalled subscriber: stalled ÷ readers only', 'ratio', stalled / readers, '≥ 0.9', (m) => m >= 0.9);
+  });
 }
 
 async function environment(): Promise<string[]> {
@@ -366,7 +588,8 @@ async function environment(): Promise<string[]> {
     `- date: ${new Date().toISOString()}`,
     `- machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     `- Node ${process.version}, PostgreSQL ${v} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})`,
-    `- runs per figure: ${RUNS}${quick ? ' (--quick)' : ''}`,
+    `- rounds: ${RUNS}${quick ? ' (--quick)' : ''}, every scenario once per round; each figure the median of its rounds`,
+    '- load: a generator process of its own (undici), feed subscribers in another, both apart from the bench process',
   ];
 }
 
@@ -385,24 +608,46 @@ function table(): string[] {
   return out;
 }
 
+let down: Promise<void> | null = null;
+/** Once, whichever of success, failure or a signal gets here first. */
+function teardown(): Promise<void> {
+  down ??= (async () => {
+    await killAll();
+    const left = [...databases];
+    databases.clear();
+    await Promise.all(left.map((db) => db.close().catch(() => undefined)));
+    await stopDatabase().catch(() => undefined);
+  })();
+  return down;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const env = await environment();
-  const receiver = await startReceiver();
-  for (let run = 0; run < RUNS; run++) {
-    process.stderr.write(`run ${run + 1}/${RUNS}\n`);
-    const { got } = await clientLimit(receiver);
-    await deliveryThroughput(receiver, 1, quick ? 4000 : 20_000, got);
-    await deliveryThroughput(receiver, 10, quick ? 400 : 2000, got);
-    await publishRate(receiver, false);
-    await publishRate(receiver, true);
-    await endToEnd(receiver);
+  const bench: Bench = {
+    receiver: await startReceiver(),
+    gen: await startGenerator('generator'),
+    feed: await startGenerator('feed-clients'),
+    trivial: await startTrivialServer(),
+  };
+  const history = await historyDatabase();
+  for (let round = 0; round < RUNS; round++) {
+    process.stderr.write(`round ${round + 1}/${RUNS}\n`);
+    const got = await clientLimits(bench);
+    const baseline = await graphileBaseline(bench);
+    const delivery = await deliveryThroughput(bench, 1, DRAIN, { got, baseline });
+    await metricsCost(bench, delivery);
+    await deliveryThroughput(bench, 10, DRAIN / 10, { got, baseline });
+    const published = await publishRate(bench, false);
+    await publishRate(bench, true);
+    await historyCost(bench, history, { delivery, publish: published.rate });
+    await consecutiveDrains(bench);
+    await endToEnd(bench);
+    await fanOut(bench);
+    await liveFeed(bench);
+    await stalledSubscriber(bench);
   }
-  await fanOut(receiver);
-  for (let run = 0; run < RUNS; run++) await liveFeed(receiver);
-  await stalledSubscriber(receiver);
-  await receiver.stop();
-  await stopDatabase();
+  await teardown();
 
   const md = [
     '# Benchmarks',
@@ -434,11 +679,18 @@ function mergeNotes(file: string, generated: string): string {
   return `${generated}\n${notes}`;
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench interrupted (${signal}): stopping its processes\n`);
+    void teardown().finally(() => process.exit(130));
+  });
+}
+
 main().then(
   () => process.exit(0),
   async (err) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    await stopDatabase().catch(() => undefined);
+    await teardown();
     process.exit(1);
   },
 );

@@ -9,9 +9,9 @@ export function summary(values: number[]): { median: number; min: number; max: n
   return { median: percentile(s, 50), min: s[0] ?? NaN, max: s.at(-1) ?? NaN };
 }
 
-export function latency(valuesMs: number[]): { p50: number; p99: number; n: number } {
+export function latency(valuesMs: number[]): { p50: number; p99: number; max: number; n: number } {
   const s = [...valuesMs].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p99: percentile(s, 99), n: s.length };
+  return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN, n: s.length };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
