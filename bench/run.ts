@@ -180,8 +180,12 @@ async function graphileBaseline({ receiver }: Bench): Promise<number> {
   return best;
 }
 
-/** A backlog of `perWebhook` events for each webhook, through publishEvent's own statement, in batches. */
-async function backlog(db: BenchDb, perWebhook: number, prefix: string): Promise<void> {
+/**
+ * A backlog of `perWebhook` events for each webhook, through publishEvent's own
+ * statement, in batches; with `objects`, the events are about that many objects
+ * in turn (payload ids o0, o1, …), for the ordering scenarios.
+ */
+async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?: number): Promise<void> {
   for (let i = 0; i < perWebhook; i += 1000) {
     await insertEvents(
       db.pool,
@@ -190,7 +194,7 @@ async function backlog(db: BenchDb, perWebhook: number, prefix: string): Promise
         resource: 'USERS',
         action: 'CREATE',
         type: 'user.created',
-        payload: JSON.stringify(userPayload(`${prefix}${i + j}`)),
+        payload: JSON.stringify(userPayload(objects ? `o${(i + j) % objects}` : `${prefix}${i + j}`)),
         occurredAt: null,
         idempotencyKey: null,
       })),
@@ -207,7 +211,13 @@ async function drainOnce(
   { receiver }: Bench,
   webhooks: number,
   perWebhook: number,
-  opts: { db?: BenchDb; env?: Record<string, string>; path?: string } = {},
+  opts: {
+    db?: BenchDb;
+    env?: Record<string, string>;
+    path?: string;
+    ordering?: 'NONE' | 'PER_OBJECT';
+    objects?: number;
+  } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
   let result = { rate: 0, peakRssMb: 0 };
   await scoped(async (defer) => {
@@ -217,10 +227,11 @@ async function drainOnce(
     const ids = await createWebhooks(
       db,
       Array.from({ length: webhooks }, (_, i) => `${receiver.url}/${path}/${i}`),
+      { ordering: opts.ordering },
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());
-    await backlog(db, perWebhook, 't');
+    await backlog(db, perWebhook, 't', opts.objects);
     await receiver.reset();
     const srv = await server(defer, { env: { DATABASE_URL: db.url, ...opts.env } });
     const rate = await drainRate(
@@ -327,6 +338,60 @@ async function publishRate(bench: Bench, apiOnly: boolean): Promise<PublishFigur
   record(`${label}: GraphQL ceiling, { __typename } at concurrency 32`, 'req/s', f.trivial);
   record(`${label}: publish ÷ trivial query rate`, 'ratio', f.rate / f.trivial, '≥ 0.5', (m) => m >= 0.5);
   return f;
+}
+
+/**
+ * PER_OBJECT ordering: the same one-webhook drain with the events about 1,000
+ * objects in turn (so up to 1,000 may be in flight, one per object), next to
+ * this round's NONE drain; and with every event about one object, where each
+ * delivery waits for the one before it: one round trip per delivery.
+ */
+async function orderedDrains(bench: Bench, none: number): Promise<void> {
+  const many = await drainOnce(bench, 1, DRAIN, { ordering: 'PER_OBJECT', objects: 1000 });
+  record(`PER_OBJECT, 1 webhook × ${DRAIN} about 1,000 objects`, 'deliveries/s', many.rate);
+  record('PER_OBJECT (1,000 objects) ÷ NONE', 'ratio', many.rate / none, '≥ 0.8', (m) => m >= 0.8);
+  const one = await drainOnce(bench, 1, SINGLE_OBJECT, { ordering: 'PER_OBJECT', objects: 1 });
+  record(`PER_OBJECT, ${SINGLE_OBJECT} events about one object`, 'deliveries/s', one.rate);
+  record('PER_OBJECT, one object: time per delivery (one round trip, then the next)', 'ms', 1000 / one.rate);
+}
+
+const SINGLE_OBJECT = quick ? 500 : 2000;
+
+/**
+ * One event to 1,000 webhooks, published 20 times one after another against
+ * an API-only server (no worker competing), with every subscription filtered
+ * (a filter that matches: every delivery is still made) and without filters.
+ */
+async function filteredFanOut(bench: Bench): Promise<void> {
+  const { receiver, gen } = bench;
+  const filter = {
+    email: { $ne: 'nobody@example.com' },
+    locale: { $in: ['en', 'fr', 'de'] },
+    roles: { $exists: true },
+  };
+  const latency: Record<string, number> = {};
+  for (const filtered of [false, true]) {
+    await scoped(async (defer) => {
+      const db = await database(defer, 'filters');
+      const key = await createKey(db, 'PUBLISHER');
+      await createWebhooks(
+        db,
+        Array.from({ length: 1000 }, (_, i) => `${receiver.url}/ok/ff${i}`),
+        filtered ? { filter } : {},
+      );
+      const srv = await server(defer, { env: { DATABASE_URL: db.url, HOOKLINE_WORKER: 'false' } });
+      released(defer, bench);
+      await gen.closed({ request: publish(srv.url, key, 'w'), concurrency: 1, requests: 3 }); // warm-up
+      const r = await gen.closed({ request: publish(srv.url, key, 'f'), concurrency: 1, requests: 20 });
+      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries`);
+      if (rows[0]!.n !== 23_000)
+        throw new Error(`expected 23,000 deliveries, found ${rows[0]!.n}: the filter must match`);
+      latency[filtered ? 'with' : 'without'] = r.p50;
+    });
+  }
+  record('fan-out to 1,000 webhooks, no filters: publishEvent p50', 'ms', latency.without!);
+  record('fan-out to 1,000 webhooks, every subscription filtered: publishEvent p50', 'ms', latency.with!);
+  record('fan-out publish, filtered ÷ unfiltered', 'ratio', latency.with! / latency.without!, '≤ 2', (m) => m <= 2);
 }
 
 const HISTORY = quick ? 200_000 : 1_000_000;
@@ -637,6 +702,7 @@ async function main(): Promise<void> {
     const baseline = await graphileBaseline(bench);
     const delivery = await deliveryThroughput(bench, 1, DRAIN, { got, baseline });
     await metricsCost(bench, delivery);
+    await orderedDrains(bench, delivery);
     await deliveryThroughput(bench, 10, DRAIN / 10, { got, baseline });
     const published = await publishRate(bench, false);
     await publishRate(bench, true);
@@ -644,6 +710,7 @@ async function main(): Promise<void> {
     await consecutiveDrains(bench);
     await endToEnd(bench);
     await fanOut(bench);
+    await filteredFanOut(bench);
     await liveFeed(bench);
     await stalledSubscriber(bench);
   }

@@ -80,6 +80,7 @@ const schema = z.object({
     }),
   HOOKLINE_AUDIT_RETENTION: duration('365d'),
   HOOKLINE_RETENTION: duration('30d'),
+  HOOKLINE_REPLAY_RATE: int(200, 1, 100_000),
   HOOKLINE_METRICS: bool(true),
   HOOKLINE_METRICS_TOKEN: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
   HOOKLINE_WORKER_PORT: int(4001, 0, 65535),
@@ -117,6 +118,8 @@ export interface Config {
   auditRetentionMs: number;
   /** Finished events (with their deliveries and attempts) older than this are pruned. */
   retentionMs: number;
+  /** Replayed deliveries queued per second, per replay (they are spread over time, not sent in one burst). */
+  replayRatePerSecond: number;
   metrics: boolean;
   metricsToken: string | undefined;
   /** `hookline worker` serves /metrics, /healthz and /readyz here. */
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKeys: e.HOOKLINE_SECRET_KEYS || undefined,
     auditRetentionMs: e.HOOKLINE_AUDIT_RETENTION,
     retentionMs: e.HOOKLINE_RETENTION,
+    replayRatePerSecond: e.HOOKLINE_REPLAY_RATE,
     metrics: e.HOOKLINE_METRICS,
     metricsToken: e.HOOKLINE_METRICS_TOKEN,
     workerPort: e.HOOKLINE_WORKER_PORT,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { compileFilter } from '../../src/domain/filter.js';
 import { hashToken, newApiToken } from '../../src/domain/tokens.js';
 import type { EmbeddedDatabase } from '../../src/storage/embedded.js';
 import { createTemplate, dropDatabase, freshDatabase, type TestDatabase } from '../../test/kit/db.js';
@@ -61,22 +62,34 @@ export async function createKey(db: BenchDb, role: 'SUPPORT' | 'PUBLISHER' | 'VI
   return token;
 }
 
+export interface BenchWebhooks {
+  resource?: string;
+  action?: string;
+  /** A payload filter on every subscription (compiled as the API compiles it). */
+  filter?: Record<string, unknown>;
+  ordering?: 'NONE' | 'PER_OBJECT';
+}
+
 /** Webhooks created straight in SQL: setting up 1,000 of them is not what is measured. */
-export async function createWebhooks(
-  db: BenchDb,
-  urls: string[],
-  resource = 'USERS',
-  action = 'CREATE',
-): Promise<string[]> {
+export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhooks = {}): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `WITH w AS (
-       INSERT INTO webhooks (name, destination_url) SELECT 'bench ' || ord, u FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
+       INSERT INTO webhooks (name, destination_url, ordering)
+       SELECT 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
        RETURNING id
      ), s AS (
-       INSERT INTO webhook_subscriptions (webhook_id, resource, action) SELECT id, $2, $3 FROM w RETURNING webhook_id
+       INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path)
+       SELECT id, $2, $3, $4::jsonb, $5::jsonpath FROM w RETURNING webhook_id
      )
      SELECT webhook_id AS id FROM s`,
-    [urls, resource, action],
+    [
+      urls,
+      o.resource ?? 'USERS',
+      o.action ?? 'CREATE',
+      o.filter ? JSON.stringify(o.filter) : null,
+      o.filter ? compileFilter(o.filter, 'filter') : null,
+      o.ordering ?? 'NONE',
+    ],
   );
   return rows.map((r) => r.id);
 }

@@ -4,12 +4,14 @@ import type { Logger } from '../logger.js';
 import type { Signals } from '../telemetry/signals.js';
 import { pruneAudit, releaseMaintenanceLock, tryMaintenanceLock } from '../storage/sql/maintenance.js';
 import { pruneBatch, type Pruned } from '../storage/sql/retention.js';
+import { releaseOrphans } from '../storage/sql/ordering.js';
 import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
 
 // What workers do besides delivering, once a minute, one instance at a time
 // (an advisory lock): prune finished history past HOOKLINE_RETENTION, prune the
-// audit log past HOOKLINE_AUDIT_RETENTION, and drop the previous secret or key
-// of rotations whose overlap has ended (sending already ignores it). Every
+// audit log past HOOKLINE_AUDIT_RETENTION, drop the previous secret or key
+// of rotations whose overlap has ended (sending already ignores it), and
+// release ordered deliveries a crash left held (storage/sql/ordering.ts). Every
 // statement removes at most BATCH events (with their deliveries and attempts)
 // and a pause follows each, so pruning never holds long locks or starves
 // delivery; `hookline prune` runs the same loop on demand.
@@ -29,6 +31,8 @@ export interface MaintenanceReport {
   pruned: Pruned;
   auditPruned: number;
   previousSecretsDropped: number;
+  /** PER_OBJECT deliveries left held with nothing before them (a worker died between a finish and its release). */
+  heldReleased: number;
 }
 
 const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
@@ -98,10 +102,11 @@ export class Maintenance {
         }
         if (auditPruned) this.signals.emit('pruned', { table: 'audit_log', rows: auditPruned });
         const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
-        if (pruned.events || auditPruned || previousSecretsDropped) {
-          this.log.info({ pruned, auditPruned, previousSecretsDropped }, 'maintenance');
+        const heldReleased = await releaseOrphans(client);
+        if (pruned.events || auditPruned || previousSecretsDropped || heldReleased) {
+          this.log.info({ pruned, auditPruned, previousSecretsDropped, heldReleased }, 'maintenance');
         }
-        return { ran: true, pruned, auditPruned, previousSecretsDropped };
+        return { ran: true, pruned, auditPruned, previousSecretsDropped, heldReleased };
       } finally {
         await releaseMaintenanceLock(client);
       }
@@ -117,5 +122,11 @@ export class Maintenance {
 }
 
 function idle(): MaintenanceReport {
-  return { ran: false, pruned: { events: 0, deliveries: 0, attempts: 0 }, auditPruned: 0, previousSecretsDropped: 0 };
+  return {
+    ran: false,
+    pruned: { events: 0, deliveries: 0, attempts: 0 },
+    auditPruned: 0,
+    previousSecretsDropped: 0,
+    heldReleased: 0,
+  };
 }

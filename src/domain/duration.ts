@@ -15,3 +15,11 @@ export function parseDurationList(text: string): number[] {
   if (items.length === 0) throw new Error('expected a comma-separated list of durations, e.g. 5s,5m,30m');
   return items.map(parseDuration);
 }
+
+/** The inverse, for messages: the largest unit that divides the duration evenly ("30d", "90m", "1500ms"). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= UNITS[unit]! && ms % UNITS[unit]! === 0) return `${ms / UNITS[unit]!}${unit}`;
+  }
+  return `${ms}ms`;
+}

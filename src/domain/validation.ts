@@ -8,6 +8,7 @@ import {
   type ResourceType,
 } from './catalog.js';
 import { badInput } from './errors.js';
+import { compileFilter } from './filter.js';
 import { destinationProblem, type UrlPolicy } from './url-policy.js';
 import { isWhsecSecret } from './signing.js';
 
@@ -76,11 +77,34 @@ export function validPair(field: string, pair: SubscriptionPair): SubscriptionPa
 export function validPairs(field: string, pairs: readonly SubscriptionPair[]): SubscriptionPair[] {
   const seen = new Set<string>();
   return pairs.map((p, i) => {
-    validPair(`${field}[${i}]`, p);
+    validPair(`${field}[${i}]`, { resource: p.resource, action: p.action });
     const key = `${p.resource}/${p.action}`;
-    if (seen.has(key)) throw badInput(`${field}[${i}]`, `duplicate subscription ${eventType(p.resource, p.action)}`);
+    if (seen.has(key)) {
+      throw badInput(
+        `${field}[${i}]`,
+        `duplicate subscription ${eventType(p.resource, p.action)}: one per event type, with one filter (combine conditions with $or)`,
+      );
+    }
     seen.add(key);
-    return p;
+    return { resource: p.resource, action: p.action };
+  });
+}
+
+export interface SubscriptionSpec extends SubscriptionPair {
+  filter: Record<string, unknown> | null;
+  /** The filter compiled to an SQL/JSON path (domain/filter.ts); null without a filter. */
+  filterPath: string | null;
+}
+
+/** Every pair valid and not repeated (one filter per pair: $or combines), every filter checked and compiled. */
+export function validSubscriptions(
+  field: string,
+  subs: readonly (SubscriptionPair & { filter?: Record<string, unknown> | null })[],
+): SubscriptionSpec[] {
+  const pairs = validPairs(field, subs);
+  return pairs.map((p, i) => {
+    const filter = subs[i]!.filter ?? null;
+    return { ...p, filter, filterPath: filter === null ? null : compileFilter(filter, `${field}[${i}].filter`) };
   });
 }
 

@@ -2,6 +2,7 @@ import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { EventAction, ResourceType } from '../domain/catalog.js';
 import type { Position } from '../domain/cursor.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
+import { badInput } from '../domain/errors.js';
 import { isUuid } from '../domain/validation.js';
 import { Delivery, Event } from '../storage/entities/index.js';
 
@@ -22,7 +23,8 @@ async function page<T extends ObjectLiteral>(
   const rows = await qb
     .orderBy(`${alias}.created_at`, 'DESC')
     .addOrderBy(`${alias}.id`, 'DESC')
-    .take(limit + 1)
+    // limit, not take: with a join (deliveries by object) take() sends a DISTINCT query and a second one.
+    .limit(limit + 1)
     .getMany();
   return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
 }
@@ -31,6 +33,24 @@ export interface DeliveryFilter {
   webhookId?: string | null;
   eventId?: string | null;
   status?: DeliveryStatus | null;
+  objectId?: string | null;
+}
+
+export interface EventFilter {
+  resource?: ResourceType | null;
+  action?: EventAction | null;
+  objectId?: string | null;
+}
+
+const MAX_OBJECT_ID_LENGTH = 255;
+
+/** An object id argument: the payload's id as text ("42"), as Event.objectId shows it. */
+function validObjectId(objectId: string | null | undefined): string | null {
+  if (objectId == null) return null;
+  if (objectId.length === 0 || objectId.length > MAX_OBJECT_ID_LENGTH) {
+    throw badInput('objectId', `expected 1 to ${MAX_OBJECT_ID_LENGTH} characters (the payload's id, e.g. "42")`);
+  }
+  return objectId;
 }
 
 export class DeliveryQueries {
@@ -44,22 +64,25 @@ export class DeliveryQueries {
     return isUuid(id) ? this.ds.getRepository(Delivery).findOneBy({ id }) : Promise.resolve(null);
   }
 
-  events(
-    resource: ResourceType | null,
-    action: EventAction | null,
-    limit: number,
-    after: Position | null,
-  ): Promise<Page<Event>> {
+  // By object: through events_object ((payload ->> 'id'), resource, created_at DESC, id DESC).
+  events(f: EventFilter, limit: number, after: Position | null): Promise<Page<Event>> {
+    const objectId = validObjectId(f.objectId);
     const qb = this.ds.getRepository(Event).createQueryBuilder('e').where('true');
-    if (resource) qb.andWhere('e.resource = :resource', { resource });
-    if (action) qb.andWhere('e.action = :action', { action });
+    if (objectId !== null) qb.andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
+    if (f.resource) qb.andWhere('e.resource = :resource', { resource: f.resource });
+    if (f.action) qb.andWhere('e.action = :action', { action: f.action });
     return page(qb, 'e', limit, after);
   }
 
   async deliveries(f: DeliveryFilter, limit: number, after: Position | null): Promise<Page<Delivery>> {
     if ((f.webhookId && !isUuid(f.webhookId)) || (f.eventId && !isUuid(f.eventId)))
       return { items: [], hasNextPage: false };
+    const objectId = validObjectId(f.objectId);
     const qb = this.ds.getRepository(Delivery).createQueryBuilder('d').where('true');
+    // Every delivery about the object, to every webhook: its events through events_object, then theirs.
+    if (objectId !== null) {
+      qb.innerJoin(Event, 'e', 'e.id = d.event_id').andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
+    }
     if (f.webhookId) qb.andWhere('d.webhook_id = :webhookId', { webhookId: f.webhookId });
     if (f.eventId) qb.andWhere('d.event_id = :eventId', { eventId: f.eventId });
     if (f.status) qb.andWhere('d.status = :status', { status: f.status });

@@ -8,6 +8,7 @@ import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
 import { EventService } from './events.js';
+import { ReplayService } from './replays.js';
 import type { SecretVault } from './secrets.js';
 import type { Signals } from '../telemetry/signals.js';
 import { WebhookService } from './webhooks.js';
@@ -19,6 +20,7 @@ export interface Services {
   webhooks: WebhookService;
   events: EventService;
   deliveries: DeliveryQueries;
+  replays: ReplayService;
   audit: AuditLog;
 }
 
@@ -48,6 +50,10 @@ export function createServices({ ds, pool, config, feed, clock, vault, signals, 
     ),
     events: new EventService(pool, config.maxPayloadBytes, clock, signals),
     deliveries: new DeliveryQueries(ds),
+    replays: new ReplayService(pool, clock, {
+      retentionMs: config.retentionMs,
+      ratePerSecond: config.replayRatePerSecond,
+    }),
     audit: new AuditLog(ds),
   };
 }

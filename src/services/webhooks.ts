@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { fieldChanges, secretChange, type Actor, type AuditRecord } from '../domain/audit.js';
-import { eventType } from '../domain/catalog.js';
+import { eventType, type EventAction, type ResourceType } from '../domain/catalog.js';
 import type { Clock } from '../domain/clock.js';
 import { HooklineError, badInput, conflict, notFound } from '../domain/errors.js';
 import { newSigningKeyPair } from '../domain/signing.js';
-import type { WebhookStatus } from '../domain/statuses.js';
+import type { DeliveryOrdering, WebhookStatus } from '../domain/statuses.js';
 import { newWebhookSecret } from '../domain/tokens.js';
 import type { UrlPolicy } from '../domain/url-policy.js';
 import {
@@ -15,6 +15,7 @@ import {
   validOverlap,
   validPairs,
   validSecret,
+  validSubscriptions,
   type SubscriptionPair,
 } from '../domain/validation.js';
 import type { FeedPublisher } from '../feed/feed.js';
@@ -22,6 +23,7 @@ import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { clientOf, isUniqueViolation, type Db } from '../storage/sql/db.js';
 import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
+import { applyOrdering } from '../storage/sql/ordering.js';
 import { setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { SecretVault } from './secrets.js';
 import type { Signals } from '../telemetry/signals.js';
@@ -33,8 +35,11 @@ export interface CreateWebhookInput {
   hmacSecret?: string | null;
   generateHmacSecret?: boolean | null;
   generateSigningKey?: boolean | null;
-  subscriptions?: SubscriptionPair[] | null;
+  subscriptions?: SubscriptionInput[] | null;
+  ordering?: DeliveryOrdering | null;
 }
+
+export type SubscriptionInput = SubscriptionPair & { filter?: Record<string, unknown> | null };
 
 export interface UpdateWebhookInput {
   name?: string | null;
@@ -43,6 +48,7 @@ export interface UpdateWebhookInput {
   clearBearerToken?: boolean | null;
   hmacSecret?: string | null;
   clearHmacSecret?: boolean | null;
+  ordering?: DeliveryOrdering | null;
 }
 
 export interface WebhookPage {
@@ -64,7 +70,18 @@ export interface RotatedSecret {
 
 export const DEFAULT_OVERLAP_SECONDS = 86_400;
 
+/** Columns an update sets (the subscriptions are rows of their own). */
+type WebhookChange = Partial<Omit<Webhook, 'subscriptions'>>;
+
 const pairsOf = (w: Webhook) => (w.subscriptions ?? []).map((s) => eventType(s.resource, s.action)).sort();
+
+/** The filters of the subscriptions that have one, by event type: how the audit log shows them. */
+function filtersOf(specs: readonly { resource: ResourceType; action: EventAction; filter: unknown }[]) {
+  const withFilter = specs.filter((p) => p.filter !== null);
+  return withFilter.length
+    ? Object.fromEntries(withFilter.map((p) => [eventType(p.resource, p.action), p.filter]))
+    : null;
+}
 
 export class WebhookService {
   constructor(
@@ -144,7 +161,8 @@ export class WebhookService {
     const generatedSecret = input.generateHmacSecret ? newWebhookSecret() : null;
     const hmacSecret =
       generatedSecret ?? (input.hmacSecret == null ? null : validSecret('input.hmacSecret', input.hmacSecret, 'hmac'));
-    const pairs = validPairs('input.subscriptions', input.subscriptions ?? []);
+    const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
+    const ordering = input.ordering ?? 'NONE';
     const signing = input.generateSigningKey ? newSigningKeyPair() : null;
 
     // The id is made here: it is part of every sealed secret's additional data.
@@ -160,15 +178,19 @@ export class WebhookService {
         signingPublicKey: signing?.publicKey ?? null,
         status: 'ACTIVE',
         statusReason: null,
+        ordering,
       });
-      if (pairs.length) {
-        await m.getRepository(WebhookSubscription).insert(pairs.map((p) => ({ webhookId: id, ...p })));
+      if (specs.length) {
+        await m.getRepository(WebhookSubscription).insert(specs.map((p) => ({ webhookId: id, ...p })));
       }
       const changes: Record<string, unknown> = {
         name: { new: name },
         destinationUrl: { new: destinationUrl },
-        subscriptions: { new: pairs.map((p) => eventType(p.resource, p.action)).sort() },
+        subscriptions: { new: specs.map((p) => eventType(p.resource, p.action)).sort() },
       };
+      const filters = filtersOf(specs);
+      if (filters) changes.filters = { new: filters };
+      if (ordering !== 'NONE') changes.ordering = { new: ordering };
       if (bearerToken !== null) changes.bearerToken = 'set';
       if (hmacSecret !== null) changes.hmacSecret = 'set';
       if (signing) changes.signingKey = 'set';
@@ -181,7 +203,7 @@ export class WebhookService {
   }
 
   async update(id: string, input: UpdateWebhookInput, actor: Actor): Promise<Webhook> {
-    const next: Partial<Webhook> = {};
+    const next: WebhookChange = {};
     if (input.name != null) next.name = validName('input.name', input.name);
     if (input.destinationUrl != null) {
       next.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
@@ -201,11 +223,17 @@ export class WebhookService {
     const bearer = input.bearerToken != null ? validSecret('input.bearerToken', input.bearerToken, 'bearer') : null;
     const hmac = input.hmacSecret != null ? validSecret('input.hmacSecret', input.hmacSecret, 'hmac') : null;
 
-    await this.audited(async (m) => {
+    if (input.ordering != null) next.ordering = input.ordering;
+
+    await this.audited(async (m, db) => {
       const current = await this.getOrFail(id, m);
       const changes: Record<string, unknown> = fieldChanges(
-        { name: current.name, destinationUrl: current.destinationUrl },
-        { name: next.name ?? current.name, destinationUrl: next.destinationUrl ?? current.destinationUrl },
+        { name: current.name, destinationUrl: current.destinationUrl, ordering: current.ordering },
+        {
+          name: next.name ?? current.name,
+          destinationUrl: next.destinationUrl ?? current.destinationUrl,
+          ordering: next.ordering ?? current.ordering,
+        },
       );
       if (bearer !== null) next.bearerToken = this.vault.seal('bearer_token', id, bearer);
       if (input.clearBearerToken) next.bearerToken = null;
@@ -221,6 +249,8 @@ export class WebhookService {
       if (hmacChange) changes.hmacSecret = hmacChange;
       if (Object.keys(changes).length === 0) return { result: undefined, audit: null };
       await m.getRepository(Webhook).update({ id, deletedAt: IsNull() }, { ...next, updatedAt: () => 'now()' });
+      // Deliveries not yet started follow the new ordering from now on.
+      if ('ordering' in changes) await applyOrdering(db, id, next.ordering === 'PER_OBJECT');
       return {
         result: undefined,
         audit: { actor, action: 'webhook.updated', targetType: 'Webhook', targetId: id, changes },
@@ -246,7 +276,7 @@ export class WebhookService {
     let publicKey: string | null = null;
     await this.audited(async (m) => {
       const current = await this.getOrFail(id, m);
-      const next: Partial<Webhook> = {};
+      const next: WebhookChange = {};
       if (scheme === 'HMAC_SHA256') {
         secret = newWebhookSecret();
         next.hmacSecret = this.vault.seal('hmac_secret', id, secret);
@@ -334,8 +364,8 @@ export class WebhookService {
     return this.getOrFail(id);
   }
 
-  async addSubscriptions(webhookId: string, pairs: SubscriptionPair[], actor: Actor): Promise<Webhook> {
-    const valid = validPairs('subscriptions', pairs);
+  async addSubscriptions(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+    const valid = validSubscriptions('subscriptions', subs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
@@ -344,7 +374,7 @@ export class WebhookService {
       );
       if (existing.length) {
         throw conflict(
-          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}`,
+          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}; a subscription has one filter (combine conditions with $or): to change it, remove the subscription and add it again`,
         );
       }
       await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
@@ -358,6 +388,7 @@ export class WebhookService {
           targetId: webhookId,
           changes: {
             subscriptions: { old: pairsOf(webhook), added: valid.map((p) => eventType(p.resource, p.action)) },
+            ...(filtersOf(valid) ? { filters: { added: filtersOf(valid) } } : {}),
           },
         },
       };
@@ -371,8 +402,16 @@ export class WebhookService {
     return this.getOrFail(webhookId);
   }
 
-  async removeSubscriptions(webhookId: string, pairs: SubscriptionPair[], actor: Actor): Promise<Webhook> {
-    const valid = validPairs('subscriptions', pairs);
+  async removeSubscriptions(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+    subs.forEach((p, i) => {
+      if (p.filter != null) {
+        throw badInput(
+          `subscriptions[${i}].filter`,
+          'is not used here: a subscription is removed by its resource and action',
+        );
+      }
+    });
+    const valid = validPairs('subscriptions', subs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);

@@ -161,7 +161,7 @@ describe('retention', () => {
     }
   });
 
-  it('a batch is found through events_page, checked through delivery_queue_event, its rows through deliveries_event (EXPLAIN)', async () => {
+  it('a batch is found through events_page, checked through delivery_queue_event, its rows through deliveries_event_webhook (EXPLAIN)', async () => {
     const client = await s.db.pool.connect();
     try {
       // Small tables here: forbid the plans a small table invites, to ask whether the indexes can answer.
@@ -171,7 +171,7 @@ describe('retention', () => {
       const plan = rows.map((x: Record<string, string>) => x['QUERY PLAN']).join('\n');
       assert.match(plan, /Index Scan Backward using events_page on events/, plan);
       assert.match(plan, /delivery_queue_event on delivery_queue/, plan);
-      assert.match(plan, /deliveries_event on deliveries/, plan);
+      assert.match(plan, /deliveries_event_webhook on deliveries/, plan);
       assert.match(plan, /delivery_attempts_delivery on delivery_attempts/, plan);
     } finally {
       await client.query('RESET enable_bitmapscan');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseDurationList } from '../../src/domain/duration.js';
+import { formatDuration, parseDuration, parseDurationList } from '../../src/domain/duration.js';
 
 describe('parseDuration', () => {
   it('reads each unit', () => {
@@ -83,5 +83,22 @@ describe('parseDurationList', () => {
 
   it('rejects a list with a bad item', () => {
     assert.throws(() => parseDurationList('5s,soon,1h'), /"soon" is not a duration/);
+  });
+});
+
+describe('formatDuration', () => {
+  it('names the largest unit that divides evenly, and reads back to the same value', () => {
+    const cases: [number, string][] = [
+      [2_592_000_000, '30d'],
+      [5_400_000, '90m'],
+      [7_200_000, '2h'],
+      [90_000, '90s'],
+      [1500, '1500ms'],
+      [0, '0ms'],
+    ];
+    for (const [ms, text] of cases) {
+      assert.equal(formatDuration(ms), text);
+      assert.equal(parseDuration(text), ms);
+    }
   });
 });

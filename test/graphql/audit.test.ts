@@ -191,6 +191,19 @@ describe('the audit log', () => {
         },
       ],
       [
+        'replayDeliveries',
+        () =>
+          s.gql(
+            `mutation($id: ID!, $since: DateTimeISO!) { replayDeliveries(webhookId: $id, since: $since, scope: ALL) { count } }`,
+            { id: webhookId, since: new Date(Date.now() - 3_600_000).toISOString() },
+          ),
+        (e) => {
+          assert.equal(e.action, 'deliveries.replayed');
+          assert.equal(e.changes.scope, 'ALL');
+          assert.equal(typeof e.changes.count, 'number');
+        },
+      ],
+      [
         'createApiKey',
         async () => {
           const res = await s.gql(
@@ -224,8 +237,8 @@ describe('the audit log', () => {
       await s.gql('{ __schema { mutationType { fields { name } } } }'),
       'introspection',
     ).__schema.mutationType.fields.map((f: { name: string }) => f.name);
-    // publishEvent(s) are data, not configuration; replayDeliveries is walked with the semantics issue's replay tests.
-    const unaudited = ['publishEvent', 'publishEvents', 'replayDeliveries'];
+    // publishEvent(s) are data, not configuration.
+    const unaudited = ['publishEvent', 'publishEvents'];
     assert.deepEqual(
       steps.map(([name]) => name).sort(),
       mutations.filter((m: string) => !unaudited.includes(m)).sort(),

@@ -143,6 +143,16 @@ const OPERATIONS: Operation[] = [
     allowedCode: 'NOT_FOUND',
   },
   {
+    name: 'replayDeliveries',
+    build: () => ({
+      query:
+        'mutation($id: ID!, $since: DateTimeISO!) { replayDeliveries(webhookId: $id, since: $since, dryRun: true) { count } }',
+      variables: { id: uid(), since: new Date(Date.now() - 3_600_000).toISOString() },
+    }),
+    allowed: SUPPORT_ONLY,
+    allowedCode: 'NOT_FOUND',
+  },
+  {
     name: 'createApiKey',
     build: () => ({
       query: 'mutation($n: String!) { createApiKey(name: $n, role: VIEWER) { apiKey { id } } }',

@@ -7,7 +7,11 @@ import { openStored, type TestServer } from './server.js';
 // Helpers over the public GraphQL API (and, for setting up time, plain SQL on
 // the server's database). One signature each, shared by every test file.
 
-export type Pair = [resource: string, action: string];
+/** A subscription: (resource, action) and, optionally, its payload filter. */
+export type Pair = [resource: string, action: string, filter?: Record<string, unknown>];
+
+/** Anything that answers GraphQL the way a server does: an in-process TestServer or a spawned ServerProcess. */
+export type Api = Pick<TestServer, 'gql'>;
 
 export interface CreateOpts {
   url: string;
@@ -16,6 +20,7 @@ export interface CreateOpts {
   bearerToken?: string;
   hmacSecret?: string;
   generateHmacSecret?: boolean;
+  ordering?: 'NONE' | 'PER_OBJECT';
 }
 
 export interface CreatedWebhook {
@@ -26,12 +31,13 @@ export interface CreatedWebhook {
   generatedHmacSecret: string | null;
 }
 
-export async function createWebhook(s: TestServer, o: CreateOpts): Promise<CreatedWebhook> {
+export async function createWebhook(s: Api, o: CreateOpts): Promise<CreatedWebhook> {
   const input: Record<string, unknown> = {
     name: o.name ?? 'test webhook',
     destinationUrl: o.url,
-    subscriptions: (o.subs ?? []).map(([resource, action]) => ({ resource, action })),
+    subscriptions: (o.subs ?? []).map(([resource, action, filter]) => ({ resource, action, filter })),
   };
+  if (o.ordering !== undefined) input.ordering = o.ordering;
   if (o.bearerToken !== undefined) input.bearerToken = o.bearerToken;
   if (o.hmacSecret !== undefined) input.hmacSecret = o.hmacSecret;
   if (o.generateHmacSecret !== undefined) input.generateHmacSecret = o.generateHmacSecret;
@@ -57,7 +63,7 @@ const PUBLISH = `mutation($input: PublishEventInput!) {
 }`;
 
 export function publishRaw(
-  s: TestServer,
+  s: Api,
   input: Record<string, unknown>,
   token: string | null = 'PUBLISHER',
 ): Promise<GqlResult<{ publishEvent: PublishedEvent }>> {
@@ -65,7 +71,7 @@ export function publishRaw(
 }
 
 export async function publish(
-  s: TestServer,
+  s: Api,
   resource: string,
   action: string,
   payload: Record<string, unknown>,

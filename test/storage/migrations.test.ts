@@ -119,7 +119,10 @@ describe('migrations', () => {
       `SELECT indexdef FROM pg_indexes WHERE tablename = 'delivery_queue' AND indexname = 'delivery_queue_due'`,
     );
     assert.equal(idx.rows.length, 1, 'delivery_queue_due is missing');
-    assert.match(idx.rows[0].indexdef, /\(next_attempt_at\) WHERE \(next_attempt_at IS NOT NULL\)/);
+    assert.match(
+      idx.rows[0].indexdef,
+      /\(next_attempt_at\) WHERE \(\(next_attempt_at IS NOT NULL\) AND \(NOT held\)\)/,
+    );
     const client = await db.pool.connect();
     try {
       // On an empty table the planner would rather scan; the question is whether the index can answer.
@@ -128,10 +131,16 @@ describe('migrations', () => {
         (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
       const claim = await plan(
         `SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue
-         WHERE next_attempt_at <= now() AND webhook_id <> ALL ('{}'::uuid[])
+         WHERE next_attempt_at <= now() AND NOT held AND webhook_id <> ALL ('{}'::uuid[])
          ORDER BY next_attempt_at LIMIT 400`,
       );
       assert.match(claim, /delivery_queue_due/, claim);
+      // PER_OBJECT: "is an earlier delivery of this object still queued?" is one probe of delivery_queue_object.
+      const earlier = await plan(
+        `SELECT 1 FROM delivery_queue p
+         WHERE p.webhook_id = '00000000-0000-4000-8000-000000000000' AND p.object_key = 'COURSES:42' AND p.seq < 7`,
+      );
+      assert.match(earlier, /delivery_queue_object/, earlier);
     } finally {
       await client.query('RESET enable_seqscan');
       client.release();

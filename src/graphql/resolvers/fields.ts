@@ -65,6 +65,13 @@ export class WebhookSubscriptionFields {
 
 @Resolver(() => EventGql)
 export class EventFields {
+  @FieldResolver(() => String, { description: "(rev 2) The payload's id, as a string: the object the event is about." })
+  objectId(@Root() e: Event): string {
+    // As (payload ->> 'id') reads it, so that what is shown is what objectId arguments find.
+    const id = e.payload.id;
+    return typeof id === 'string' ? id : JSON.stringify(id ?? null);
+  }
+
   @FieldResolver(() => [DeliveryGql])
   deliveries(@Root() e: Event, @Ctx() ctx: Context): Promise<Delivery[]> {
     return ctx.loaders.deliveriesOfEvent.load(e.id);

@@ -2,14 +2,21 @@ import { GraphQLInt } from 'graphql';
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { ApiKeyRole } from '../../domain/roles.js';
+import type { ReplayScope } from '../../domain/statuses.js';
 import { DEFAULT_OVERLAP_SECONDS, type SignatureScheme } from '../../services/webhooks.js';
 import { actorOf } from '../auth.js';
 import type { Context } from '../context.js';
 import { ApiKeyGql, CreatedApiKeyGql } from '../types/api-key.js';
 import { DeliveryGql, EventGql } from '../types/delivery.js';
-import { ApiKeyRoleEnum, EventActionEnum, ResourceTypeEnum, SignatureSchemeEnum } from '../types/enums.js';
+import {
+  ApiKeyRoleEnum,
+  EventActionEnum,
+  ReplayScopeEnum,
+  ResourceTypeEnum,
+  SignatureSchemeEnum,
+} from '../types/enums.js';
 import { CreateWebhookInput, PublishEventInput, SubscriptionInput, UpdateWebhookInput } from '../types/inputs.js';
-import { RotatedWebhookSecretGql, WebhookGql } from '../types/webhook.js';
+import { ReplayResultGql, RotatedWebhookSecretGql, WebhookGql } from '../types/webhook.js';
 
 // Thin: each mutation hands its arguments and its actor (for the audit log) to a service.
 @Resolver()
@@ -121,6 +128,22 @@ export class MutationResolver {
   ): Promise<number> {
     await ctx.services.webhooks.getOrFail(webhookId);
     return ctx.services.events.retryFailed(webhookId, since, actorOf(ctx));
+  }
+
+  @Authorized('configure')
+  @Mutation(() => ReplayResultGql, {
+    description:
+      "(rev 2) Sends again the webhook's deliveries of events created in [since, until) (until: default now), chosen by scope (default FAILED). dryRun: count only, change nothing.",
+  })
+  replayDeliveries(
+    @Ctx() ctx: Context,
+    @Arg('webhookId', () => ID) webhookId: string,
+    @Arg('since', () => Date) since: Date,
+    @Arg('until', () => Date, { nullable: true }) until?: Date | null,
+    @Arg('scope', () => ReplayScopeEnum, { nullable: true }) scope?: ReplayScope | null,
+    @Arg('dryRun', () => Boolean, { nullable: true }) dryRun?: boolean | null,
+  ) {
+    return ctx.services.replays.replay({ webhookId, since, until, scope, dryRun }, actorOf(ctx));
   }
 
   @Authorized('configure')

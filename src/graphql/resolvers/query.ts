@@ -52,16 +52,17 @@ export class QueryResolver {
   }
 
   @Authorized('read')
-  @Query(() => EventConnection)
+  @Query(() => EventConnection, { description: "(rev 2) objectId: only events about that object (the payload's id)." })
   async events(
     @Ctx() ctx: Context,
     @Arg('resource', () => ResourceTypeEnum, { nullable: true }) resource?: ResourceType | null,
     @Arg('action', () => EventActionEnum, { nullable: true }) action?: EventAction | null,
+    @Arg('objectId', () => String, { nullable: true }) objectId?: string | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<EventConnection> {
     const args = pageArgs('events', first, after);
-    const page = await ctx.services.deliveries.events(resource ?? null, action ?? null, args.limit, args.after);
+    const page = await ctx.services.deliveries.events({ resource, action, objectId }, args.limit, args.after);
     return connection('events', page.items, page.hasNextPage);
   }
 
@@ -72,17 +73,22 @@ export class QueryResolver {
   }
 
   @Authorized('read')
-  @Query(() => DeliveryConnection)
+  @Query(() => DeliveryConnection, { description: '(rev 2) objectId: only deliveries of events about that object.' })
   async deliveries(
     @Ctx() ctx: Context,
     @Arg('webhookId', () => ID, { nullable: true }) webhookId?: string | null,
     @Arg('eventId', () => ID, { nullable: true }) eventId?: string | null,
     @Arg('status', () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
+    @Arg('objectId', () => String, { nullable: true }) objectId?: string | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<DeliveryConnection> {
     const args = pageArgs('deliveries', first, after);
-    const page = await ctx.services.deliveries.deliveries({ webhookId, eventId, status }, args.limit, args.after);
+    const page = await ctx.services.deliveries.deliveries(
+      { webhookId, eventId, status, objectId },
+      args.limit,
+      args.after,
+    );
     return connection('deliveries', page.items, page.hasNextPage);
   }
 

@@ -1,7 +1,8 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, InputType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
-import { EventActionEnum, ResourceTypeEnum } from './enums.js';
+import type { DeliveryOrdering } from '../../domain/statuses.js';
+import { DeliveryOrderingEnum, EventActionEnum, ResourceTypeEnum } from './enums.js';
 
 @InputType('SubscriptionInput')
 export class SubscriptionInput {
@@ -10,6 +11,12 @@ export class SubscriptionInput {
 
   @Field(() => EventActionEnum)
   action: EventAction;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: '(rev 2) A filter on the payload, e.g. {"course_id": {"$in": ["c1", "c2"]}, "state": "complete"}.',
+  })
+  filter?: Record<string, unknown> | null;
 }
 
 @InputType('CreateWebhookInput')
@@ -41,6 +48,9 @@ export class CreateWebhookInput {
 
   @Field(() => [SubscriptionInput], { nullable: true })
   subscriptions?: SubscriptionInput[] | null;
+
+  @Field(() => DeliveryOrderingEnum, { nullable: true, description: '(rev 2) Default NONE.' })
+  ordering?: DeliveryOrdering | null;
 }
 
 @InputType('UpdateWebhookInput', {
@@ -68,6 +78,12 @@ export class UpdateWebhookInput {
 
   @Field(() => Boolean, { nullable: true })
   clearHmacSecret?: boolean | null;
+
+  @Field(() => DeliveryOrderingEnum, {
+    nullable: true,
+    description: '(rev 2) Takes effect for deliveries not yet started.',
+  })
+  ordering?: DeliveryOrdering | null;
 }
 
 @InputType('PublishEventInput')

@@ -1,7 +1,8 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
-import type { WebhookStatus } from '../../domain/statuses.js';
-import { EventActionEnum, ResourceTypeEnum, WebhookStatusEnum } from './enums.js';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
+import { DeliveryOrderingEnum, EventActionEnum, ResourceTypeEnum, WebhookStatusEnum } from './enums.js';
 
 @ObjectType('WebhookSubscription')
 export class WebhookSubscriptionGql {
@@ -17,6 +18,12 @@ export class WebhookSubscriptionGql {
   // eventType and createdAt: see WebhookSubscriptionResolver / entity column.
   @Field()
   createdAt: Date;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: '(rev 2) Only events whose payload matches this filter are delivered; null: every event of the type.',
+  })
+  filter: Record<string, unknown> | null;
 }
 
 // Secrets are write-only: bearerToken and hmacSecret are deliberately not fields.
@@ -33,6 +40,9 @@ export class WebhookGql {
 
   @Field(() => WebhookStatusEnum)
   status: WebhookStatus;
+
+  @Field(() => DeliveryOrderingEnum, { description: '(rev 2)' })
+  ordering: DeliveryOrdering;
 
   @Field(() => String, {
     nullable: true,
@@ -82,4 +92,13 @@ export class RotatedWebhookSecretGql {
     description: 'Deliveries are also signed with the previous secret or key until then; null when nothing overlaps.',
   })
   previousSecretExpiresAt: Date | null;
+}
+
+@ObjectType('ReplayResult', { description: '(rev 2)' })
+export class ReplayResultGql {
+  @Field(() => Int, { description: 'Deliveries queued (or, with dryRun, that would be queued).' })
+  count: number;
+
+  @Field()
+  dryRun: boolean;
 }

@@ -20,6 +20,14 @@ export class WebhookSubscription {
   @Column('text')
   action: EventAction;
 
+  /** The filter as given; filter_path is its compiled SQL/JSON path (domain/filter.ts). */
+  @Column({ type: 'jsonb', nullable: true })
+  filter: object | null;
+
+  // A jsonpath column: TypeORM has no such type, and the parameter is sent untyped, so the server parses it.
+  @Column({ type: 'text', name: 'filter_path', nullable: true, select: false })
+  filterPath: string | null;
+
   @Column({ type: 'timestamptz', name: 'created_at', insert: false, update: false })
   createdAt: Date;
 }

@@ -1,5 +1,5 @@
 import { Column, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
-import type { WebhookStatus } from '../../domain/statuses.js';
+import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
 @Entity('webhooks')
@@ -40,6 +40,9 @@ export class Webhook {
 
   @Column('text')
   status: WebhookStatus;
+
+  @Column({ type: 'text', default: 'NONE' })
+  ordering: DeliveryOrdering;
 
   @Column({ type: 'text', name: 'status_reason', nullable: true })
   statusReason: string | null;

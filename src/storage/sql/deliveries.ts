@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { DUE_CHANNEL } from './events.js';
+import { releaseNext, type ObjectKey } from './ordering.js';
 
 // The queue. Every delivery not yet finished has a row in delivery_queue (its
 // hot state); deliveries is the log, written at creation and once more at the
@@ -44,7 +45,7 @@ export interface ClaimRequest {
 }
 
 export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery[]> {
-  // The inner scan reads the due index in order, skipping saturated webhooks;
+  // The inner scan reads the due index in order (held rows are not in it), skipping saturated webhooks;
   // the window caps how many each webhook gets in this batch; FOR UPDATE SKIP
   // LOCKED lets any number of workers claim side by side.
   const { rows } = await db.query<ClaimedDelivery>(
@@ -53,8 +54,12 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
      ), candidates AS (
        SELECT q.delivery_id, row_number() OVER (PARTITION BY q.webhook_id ORDER BY q.next_attempt_at, q.delivery_id) + coalesce(b.n, 0) AS slot
        FROM (
-         SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue
-         WHERE next_attempt_at <= now() AND webhook_id <> ALL ($5::uuid[])
+         SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue c
+         WHERE next_attempt_at <= now() AND NOT held AND webhook_id <> ALL ($5::uuid[])
+           -- PER_OBJECT: nothing earlier about the same object is still queued (ordering.ts says why this suffices).
+           AND (object_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM delivery_queue p
+             WHERE p.webhook_id = c.webhook_id AND p.object_key = c.object_key AND p.seq < c.seq))
          ORDER BY next_attempt_at
          LIMIT $1 * 4
        ) q
@@ -129,7 +134,7 @@ export async function recordAttempts(
 ): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[] }> {
   const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
   const { rows } = await db.query<{
-    kind: 'a' | 'h';
+    kind: 'a' | 'h' | 'o';
     id: string;
     delivery_id: string | null;
     attempt_number: number | null;
@@ -153,7 +158,7 @@ export async function recordAttempts(
        -- Fenced: only the latest claim (its attempt number is the queue row's count) settles a delivery.
        DELETE FROM delivery_queue q USING input i
        WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status <> 'PENDING'
-       RETURNING q.delivery_id, q.attempt_count
+       RETURNING q.delivery_id, q.attempt_count, q.webhook_id, q.object_key
      ), retrying AS (
        UPDATE delivery_queue q SET next_attempt_at = i.next_at
        FROM input i
@@ -190,7 +195,10 @@ export async function recordAttempts(
             NULL AS status, NULL::timestamptz AS failing_since, NULL::int AS consecutive_failures
      FROM attempts a LEFT JOIN settled s ON s.id = a.delivery_id AND s.attempt_count = a.attempt_number
      UNION ALL
-     SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h`,
+     SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h
+     UNION ALL
+     SELECT DISTINCT 'o', f.webhook_id, NULL::uuid, NULL::int, NULL::boolean, f.object_key, NULL::timestamptz, NULL::int
+     FROM finished f WHERE f.object_key IS NOT NULL`,
     [
       col('deliveryId'),
       col('webhookId'),
@@ -208,9 +216,11 @@ export async function recordAttempts(
   );
   const attempts: RecordedAttempt[] = [];
   const health: WebhookHealth[] = [];
+  const finishedObjects: ObjectKey[] = [];
   for (const r of rows) {
     if (r.kind === 'a')
       attempts.push({ id: r.id, delivery_id: r.delivery_id!, attempt_number: r.attempt_number!, applied: r.applied! });
+    else if (r.kind === 'o') finishedObjects.push({ webhookId: r.id, objectKey: r.status! });
     else
       health.push({
         id: r.id,
@@ -219,6 +229,8 @@ export async function recordAttempts(
         consecutive_failures: r.consecutive_failures!,
       });
   }
+  // A statement of its own, after the delete: ordering.ts says why.
+  await releaseNext(db, finishedObjects);
   return { attempts, health };
 }
 
@@ -284,7 +296,8 @@ async function requeue(db: Db, where: string, params: unknown[]): Promise<string
        INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count)
        SELECT id, webhook_id, event_id, next_attempt_at, attempt_count FROM d
        -- Still queued (retrying, or in flight): due now; a claim in flight is then stale when it reports.
-       ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+       -- A PER_OBJECT row stays in its place in its object's order: due as soon as what precedes it is done.
+       ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, held = false
        RETURNING delivery_id
      ), notified AS (
        SELECT pg_notify('${DUE_CHANNEL}', '') FROM d WHERE d.next_attempt_at IS NOT NULL LIMIT 1

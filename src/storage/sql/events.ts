@@ -1,8 +1,12 @@
 import type { Db } from './db.js';
 
 // Publishing: events and their fan-out in one statement (one round trip, one
-// transaction). Webhooks that are not ACTIVE get a parked delivery
-// (next_attempt_at NULL) that resumeWebhook releases. NOTIFY is transactional:
+// transaction). Each subscription's filter, compiled when it was saved, is
+// tested here (`payload @@ filter_path`): an event it does not match creates no
+// delivery. Webhooks that are not ACTIVE get a parked delivery (next_attempt_at
+// NULL) that resumeWebhook releases. For a PER_OBJECT webhook the queue row
+// carries its object and seq, and is held when its object already has a row in
+// the queue (ordering.ts says why that is safe). NOTIFY is transactional:
 // workers hear about the deliveries only once they are committed.
 // Ids are made by the caller so each inserted row can be matched to its request.
 
@@ -38,17 +42,36 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<Inserted
        SELECT id, resource, action, type, payload::jsonb, coalesce(occurred_at, now()), idempotency_key
        FROM input ORDER BY ord
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, resource, action, occurred_at, created_at
-     ), d AS (
-       INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
-       SELECT ev.id, s.webhook_id, CASE WHEN w.status = 'ACTIVE' THEN now() END
+       RETURNING id, resource, action, payload, seq, occurred_at, created_at
+     ), fan AS (
+       SELECT ev.id AS event_id, s.webhook_id, w.status = 'ACTIVE' AS active, ev.seq,
+              CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key
        FROM ev
        JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
+       WHERE s.filter_path IS NULL OR ev.payload @@ s.filter_path
+     ), d AS (
+       INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
+       SELECT event_id, webhook_id, CASE WHEN active THEN now() END FROM fan
        RETURNING id, event_id, webhook_id, next_attempt_at
+     ), tails AS (
+       -- The newest queued row of each object, locked until this commits (ordering.ts).
+       SELECT k.webhook_id, k.object_key
+       FROM (SELECT DISTINCT webhook_id, object_key FROM fan WHERE object_key IS NOT NULL) k
+       CROSS JOIN LATERAL (
+         SELECT 1 FROM delivery_queue t
+         WHERE t.webhook_id = k.webhook_id AND t.object_key = k.object_key
+         ORDER BY t.seq DESC LIMIT 1
+         FOR KEY SHARE
+       ) t
      ), queued AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at)
-       SELECT id, webhook_id, event_id, next_attempt_at FROM d
+       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, object_key, seq, held)
+       SELECT d.id, d.webhook_id, d.event_id, d.next_attempt_at, f.object_key,
+              CASE WHEN f.object_key IS NOT NULL THEN f.seq END,
+              f.object_key IS NOT NULL AND (
+                row_number() OVER (PARTITION BY d.webhook_id, f.object_key ORDER BY f.seq) > 1
+                OR EXISTS (SELECT 1 FROM tails t WHERE t.webhook_id = d.webhook_id AND t.object_key = f.object_key))
+       FROM d JOIN fan f ON f.event_id = d.event_id AND f.webhook_id = d.webhook_id
      ), n AS (
        SELECT event_id, count(*)::int AS deliveries, count(next_attempt_at)::int AS due FROM d GROUP BY event_id
      ), notified AS (

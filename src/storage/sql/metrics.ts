@@ -1,7 +1,8 @@
 import type { Db } from './db.js';
 
 // What the metrics read from the database, through indexes only: the due
-// backlog through delivery_queue_due (counted up to a cap, so a huge backlog
+// backlog through delivery_queue_due (held rows, waiting behind another of
+// their object, are not due; counted up to a cap, so a huge backlog
 // costs a bounded scan), its oldest entry from the same index's first row,
 // and the webhooks per status through webhooks_status_page.
 
@@ -9,8 +10,8 @@ export const DUE_COUNT_CAP = 1_000_000;
 
 export async function queueFigures(db: Db): Promise<{ due: number; oldestDueSeconds: number }> {
   const { rows } = await db.query<{ due: number; oldest: number | null }>(
-    `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM delivery_queue WHERE next_attempt_at <= now() LIMIT ${DUE_COUNT_CAP}) due) AS due,
-            extract(epoch FROM now() - (SELECT min(next_attempt_at) FROM delivery_queue WHERE next_attempt_at <= now()))::float8 AS oldest`,
+    `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM delivery_queue WHERE next_attempt_at <= now() AND NOT held LIMIT ${DUE_COUNT_CAP}) due) AS due,
+            extract(epoch FROM now() - (SELECT min(next_attempt_at) FROM delivery_queue WHERE next_attempt_at <= now() AND NOT held))::float8 AS oldest`,
   );
   return { due: rows[0]!.due, oldestDueSeconds: Math.max(0, rows[0]!.oldest ?? 0) };
 }

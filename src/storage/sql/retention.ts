@@ -3,7 +3,7 @@ import type { Db } from './db.js';
 // Retention: events older than the cutoff whose deliveries have all finished
 // go, with their deliveries and attempts, a batch at a time. The batch is found
 // through events_page (oldest first) and each event's deliveries through
-// deliveries_event; an event with a delivery still in the queue (PENDING) is
+// deliveries_event_webhook; an event with a delivery still in the queue (PENDING) is
 // never taken, however old, and asking costs one probe of delivery_queue_event
 // per event, whatever the size of the log. A delivery put back in the queue while its batch is being deleted (a
 // redelivery) is not deleted (the status is checked again under its row lock),

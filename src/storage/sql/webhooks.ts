@@ -55,3 +55,8 @@ export async function dropExpiredPreviousSecrets(db: Db): Promise<number> {
   );
   return rowCount ?? 0;
 }
+
+export async function webhookExists(db: Db, id: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL', [id]);
+  return rows.length > 0;
+}

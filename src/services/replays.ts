@@ -1,0 +1,89 @@
+import type pg from 'pg';
+import type { Actor } from '../domain/audit.js';
+import type { Clock } from '../domain/clock.js';
+import { formatDuration } from '../domain/duration.js';
+import { badInput, notFound } from '../domain/errors.js';
+import type { ReplayScope } from '../domain/statuses.js';
+import { isUuid } from '../domain/validation.js';
+import { insertAudit } from '../storage/sql/audit.js';
+import { inTransaction } from '../storage/sql/db.js';
+import { countReplay, replayBatch, type ReplayPosition, type ReplayWindow } from '../storage/sql/replay.js';
+import { webhookExists } from '../storage/sql/webhooks.js';
+
+// replayDeliveries (storage/sql/replay.ts says what each scope selects). The
+// window is walked in batches of REPLAY_BATCH events, each in a transaction of
+// its own; the last one also writes the audit entry with the total. A replay
+// interrupted part way (a crash) has queued its first batches; running it again
+// with UNDELIVERED sends the rest and nothing twice.
+
+export const REPLAY_BATCH = 1_000;
+
+export interface ReplayRequest {
+  webhookId: string;
+  since: Date;
+  until?: Date | null;
+  scope?: ReplayScope | null;
+  dryRun?: boolean | null;
+}
+
+export class ReplayService {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly clock: Clock,
+    private readonly opts: { retentionMs: number; ratePerSecond: number },
+  ) {}
+
+  async replay(r: ReplayRequest, actor: Actor): Promise<{ count: number; dryRun: boolean }> {
+    const window = this.window(r);
+    if (!(await webhookExists(this.pool, window.webhookId))) throw notFound('webhook', r.webhookId);
+    if (r.dryRun) return { count: await countReplay(this.pool, window), dryRun: true };
+
+    const start = new Date(this.clock.now());
+    let after: ReplayPosition | null = null;
+    let count = 0;
+    for (;;) {
+      const batch = await inTransaction(this.pool, async (db) => {
+        const b = await replayBatch(db, window, after, REPLAY_BATCH, {
+          start,
+          queuedBefore: count,
+          rate: this.opts.ratePerSecond,
+        });
+        if (!b.next) {
+          await insertAudit(db, {
+            actor,
+            action: 'deliveries.replayed',
+            targetType: 'Webhook',
+            targetId: window.webhookId,
+            changes: {
+              scope: window.scope,
+              since: window.since.toISOString(),
+              until: window.until.toISOString(),
+              count: count + b.queued,
+            },
+          });
+        }
+        return b;
+      });
+      count += batch.queued;
+      if (!batch.next) return { count, dryRun: false };
+      after = batch.next;
+    }
+  }
+
+  private window(r: ReplayRequest): ReplayWindow {
+    if (!isUuid(r.webhookId)) throw notFound('webhook', r.webhookId);
+    const now = this.clock.now();
+    const until = r.until ?? new Date(now);
+    const oldest = now - this.opts.retentionMs;
+    if (Number.isNaN(r.since.getTime())) throw badInput('since', 'expected an ISO 8601 date-time');
+    if (r.since.getTime() < oldest) {
+      throw badInput(
+        'since',
+        `is before the retention period (HOOKLINE_RETENTION = ${formatDuration(this.opts.retentionMs)}): events older than ${new Date(oldest).toISOString()} may be deleted already; choose a later time`,
+      );
+    }
+    if (until.getTime() <= r.since.getTime()) throw badInput('until', 'expected a time after since');
+    if (until.getTime() > now) throw badInput('until', 'expected a time not in the future (leave it out for now)');
+    return { webhookId: r.webhookId, since: r.since, until, scope: r.scope ?? 'FAILED' };
+  }
+}
