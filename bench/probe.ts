@@ -13,7 +13,10 @@ const key = await createKey(db, 'PUBLISHER');
 await createWebhooks(db, [`${receiver.url}/ok/p`]);
 const server = await startServer({
   env: { DATABASE_URL: db.url, HOOKLINE_WORKER: worker },
-  extraArgs: process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [],
+  extraArgs: [
+    ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+    ...(process.env.PROBE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ],
 });
 const client = new GqlClient(server.url, key);
 let i = 0;

@@ -16,7 +16,14 @@ import type { Signals } from '../telemetry/signals.js';
 import type { Actor } from '../domain/audit.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
-import { eventsByIdempotencyKeys, insertTestEvent, type StoredEvent } from '../storage/sql/events.js';
+import {
+  eventsByIdempotencyKeys,
+  insertEvents,
+  insertTestEvent,
+  type InsertedEvent,
+  type NewEvent,
+  type StoredEvent,
+} from '../storage/sql/events.js';
 import { PublishBatcher } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
 import { redeliver, retryFailed } from '../storage/sql/deliveries.js';
@@ -30,6 +37,8 @@ export interface PublishInput {
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/** publishEvents: events per request at most (contract revision 2). */
+export const MAX_BATCH_EVENTS = 1000;
 // JSON text of a NUL: \u0000 preceded by an even number of backslashes (an odd count would be a literal "\\u0000").
 const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
 
@@ -55,27 +64,49 @@ export class EventService {
   /** Returns the stored event: the first one for a repeated idempotency key. */
   async publish(input: PublishInput): Promise<Event> {
     const started = performance.now();
-    const event = await this.store(input);
+    const event = this.checked(input, 'input');
+    const inserted = await this.batcher.submit(event);
+    const [stored] = await this.answers([input], [event], inserted ? [inserted] : []);
     this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
-    return event;
+    return stored!;
   }
 
-  private async store(input: PublishInput): Promise<Event> {
-    validPair('input', { resource: input.resource, action: input.action });
+  /**
+   * Up to MAX_BATCH_EVENTS events in one statement, so in one transaction: all
+   * are checked first (the first invalid one refuses the batch, naming
+   * inputs[i], and nothing is stored); idempotency keys apply per event (a key
+   * already taken, or repeated in the batch, answers with the first event).
+   * Results in input order. Not through the batcher: it is a batch already.
+   */
+  async publishMany(inputs: PublishInput[]): Promise<Event[]> {
+    const started = performance.now();
+    if (inputs.length === 0 || inputs.length > MAX_BATCH_EVENTS) {
+      throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
+    }
+    const events = inputs.map((input, i) => this.checked(input, `inputs[${i}]`));
+    const inserted = await insertEvents(this.pool, events);
+    const stored = await this.answers(inputs, events, inserted);
+    this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+    return stored;
+  }
+
+  /** Validates one event (errors name `at`) and makes its row, id included. */
+  private checked(input: PublishInput, at: string): NewEvent {
+    validPair(at, { resource: input.resource, action: input.action });
     if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
-      throw badInput('input.payload', `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
+      throw badInput(`${at}.payload`, `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
     }
     const json = JSON.stringify(input.payload);
     const size = Buffer.byteLength(json);
     if (size > this.maxPayloadBytes) {
-      throw badInput('input.payload', `is ${size} bytes; the limit is ${this.maxPayloadBytes} bytes`);
+      throw badInput(`${at}.payload`, `is ${size} bytes; the limit is ${this.maxPayloadBytes} bytes`);
     }
     // jsonb cannot store \u0000; refuse it here rather than fail in the database.
-    if (ESCAPED_NUL.test(json)) throw badInput('input.payload', 'must not contain the NUL character (\\u0000)');
+    if (ESCAPED_NUL.test(json)) throw badInput(`${at}.payload`, 'must not contain the NUL character (\\u0000)');
     const validate = this.validators.get(input.resource)!;
     if (!validate(input.payload)) {
       const e = validate.errors![0]!;
-      const where = e.instancePath ? `input.payload${e.instancePath.replace(/\//g, '.')}` : 'input.payload';
+      const where = e.instancePath ? `${at}.payload${e.instancePath.replace(/\//g, '.')}` : `${at}.payload`;
       throw badInput(
         where,
         `${e.message ?? 'is invalid'} (${eventType(input.resource, input.action)} carries a ${resourceDefinition(input.resource).payloadFormat})`,
@@ -83,42 +114,60 @@ export class EventService {
     }
     const key = input.idempotencyKey ?? null;
     if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || key.includes('\u0000'))) {
-      throw badInput('input.idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, without NUL`);
+      throw badInput(`${at}.idempotencyKey`, `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, without NUL`);
     }
     if (input.occurredAt && Number.isNaN(input.occurredAt.getTime())) {
-      throw badInput('input.occurredAt', 'must be an ISO 8601 date-time');
+      throw badInput(`${at}.occurredAt`, 'must be an ISO 8601 date-time');
     }
-    const type = eventType(input.resource, input.action);
-    const inserted = await this.batcher.submit({
+    return {
       // Time-ordered: the events' primary key grows at its right edge (migrations/1764800000000-HotQueue.ts).
       id: uuidv7(),
       resource: input.resource,
       action: input.action,
-      type,
+      type: eventType(input.resource, input.action),
       payload: json,
       occurredAt: input.occurredAt ?? null,
       idempotencyKey: key,
-    });
-    if (inserted) {
-      this.signals.emit('published', { resource: input.resource, action: input.action, events: 1 });
-      // Built from the input rather than read back: one round trip per publish.
-      const event = eventFromRow({
-        id: inserted.id,
-        resource: input.resource,
-        action: input.action,
-        type,
-        payload: input.payload,
-        occurred_at: inserted.occurred_at,
-        created_at: inserted.created_at,
-        idempotency_key: key,
-        is_test: false,
-      });
-      return event;
+    };
+  }
+
+  /**
+   * The events to answer with, in input order: built from the input for those
+   * inserted (no read back: one round trip per publish), read by key for those
+   * whose idempotency key an earlier publish (or an earlier event of the batch) holds.
+   */
+  private async answers(inputs: PublishInput[], events: NewEvent[], inserted: InsertedEvent[]): Promise<Event[]> {
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    const counts = new Map<string, number>();
+    for (const e of events)
+      if (byId.has(e.id)) counts.set(`${e.resource}/${e.action}`, (counts.get(`${e.resource}/${e.action}`) ?? 0) + 1);
+    for (const [pair, n] of counts) {
+      const [resource, action] = pair.split('/') as [string, string];
+      this.signals.emit('published', { resource, action, events: n });
     }
-    // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
-    const [existing] = await eventsByIdempotencyKeys(this.pool, [key!]);
-    if (!existing) throw new Error('idempotency key conflicted but no event holds it');
-    return eventFromRow(existing);
+    const taken = events.filter((e) => !byId.has(e.id)).map((e) => e.idempotencyKey!);
+    const existing = taken.length ? await eventsByIdempotencyKeys(this.pool, taken) : [];
+    const byKey = new Map(existing.map((e) => [e.idempotency_key!, e]));
+    return events.map((e, i) => {
+      const row = byId.get(e.id);
+      if (row) {
+        return eventFromRow({
+          id: row.id,
+          resource: e.resource,
+          action: e.action,
+          type: e.type,
+          payload: inputs[i]!.payload,
+          occurred_at: row.occurred_at,
+          created_at: row.created_at,
+          idempotency_key: e.idempotencyKey,
+          is_test: false,
+        });
+      }
+      // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
+      const first = byKey.get(e.idempotencyKey!);
+      if (!first) throw new Error('idempotency key conflicted but no event holds it');
+      return eventFromRow(first);
+    });
   }
 
   async sendTest(

@@ -184,6 +184,15 @@ const OPERATIONS: Operation[] = [
     }),
     allowed: PUBLISHERS,
   },
+  {
+    name: 'publishEvents',
+    build: () => ({
+      query:
+        'mutation($p: JSONObject!) { publishEvents(inputs: [{resource: USERS, action: CREATE, payload: $p}]) { id } }',
+      variables: { p: { id: `u-${suffix()}` } },
+    }),
+    allowed: PUBLISHERS,
+  },
 ];
 
 const CALLERS: readonly Caller[] = ['NONE', 'BAD', 'VIEWER', 'PUBLISHER', 'SUPPORT'];

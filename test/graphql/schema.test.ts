@@ -21,7 +21,6 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'Standard scalar Float was removed because it is not referenced anymore.': 'console (#14)',
   'HourlyStats was removed.': 'console (#14)',
   'Webhook.stats was removed.': 'console (#14)',
-  'Mutation.publishEvents was removed.': 'speed (#13)',
 };
 
 const contract = () => buildSchema(readFileSync(repoPath('contract/api-contract.graphql'), 'utf8'));

@@ -168,4 +168,13 @@ export class MutationResolver {
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
     return ctx.services.events.publish(input);
   }
+
+  @Authorized('publish')
+  @Mutation(() => [EventGql], {
+    description:
+      '(rev 2) Up to 1,000 events in one request, stored in one transaction, results in input order. Any invalid event refuses the whole batch (BAD_USER_INPUT naming inputs[i]) and stores nothing; idempotency keys apply per event.',
+  })
+  publishEvents(@Ctx() ctx: Context, @Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[]) {
+    return ctx.services.events.publishMany(inputs);
+  }
 }
