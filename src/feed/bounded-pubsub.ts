@@ -30,13 +30,6 @@ export class BoundedPubSub implements PubSub {
     return this.topics.get(routingKey)?.size ?? 0;
   }
 
-  /** Subscribers of every topic together. */
-  get subscribers(): number {
-    let n = 0;
-    for (const set of this.topics.values()) n += set.size;
-    return n;
-  }
-
   subscribe(routingKey: string): AsyncIterable<unknown> {
     const queue: unknown[] = [];
     let waiting: ((r: IteratorResult<unknown>) => void) | null = null;

@@ -21,6 +21,7 @@ import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
 import { startWorkerHttp, type Readiness } from './observe.js';
 import { Signals } from '../telemetry/signals.js';
+import { SharedSubscriptions } from '../feed/shared-subscriptions.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { queueFigures, webhookCounts } from '../storage/sql/metrics.js';
 import { KEYS_CHANNEL } from '../storage/sql/api-keys.js';
@@ -106,12 +107,14 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
     });
     maintenance.start();
   }
+  const sharedFeed = new SharedSubscriptions();
   const metrics = config.metrics
     ? new Metrics(signals, {
         queue: () => queueFigures(pool),
         webhooks: () => webhookCounts(pool),
         inFlight: () => worker?.inFlight ?? 0,
-        feedSubscribers: () => feed.pubSub.subscribers,
+        feedSubscribers: () => sharedFeed.subscribers,
+        feedExecutions: () => sharedFeed.executions,
       })
     : null;
 
@@ -132,13 +135,20 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       metricsToken: config.metricsToken,
     });
     server.on('request', app);
-    const ws = attachWebSocket(server, schema, services, log, {
-      maxPayloadBytes: maxBodyBytes,
-      initTimeoutMs: config.wsInitTimeoutMs,
-      keepAliveMs: config.wsKeepAliveMs,
-      operationsPerConnection: config.wsOperationsPerConnection,
-      connectionsPerKey: config.wsConnectionsPerKey,
-    });
+    const ws = attachWebSocket(
+      server,
+      schema,
+      services,
+      log,
+      {
+        maxPayloadBytes: maxBodyBytes,
+        initTimeoutMs: config.wsInitTimeoutMs,
+        keepAliveMs: config.wsKeepAliveMs,
+        operationsPerConnection: config.wsOperationsPerConnection,
+        connectionsPerKey: config.wsConnectionsPerKey,
+      },
+      sharedFeed,
+    );
     // A key revoked anywhere (another instance, the CLI) stops working here within one NOTIFY.
     listener.on(KEYS_CHANNEL, (keyId) => {
       services.apiKeys.forget(keyId);

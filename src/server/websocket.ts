@@ -1,8 +1,9 @@
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, subscribe, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
 import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SlowConsumerError } from '../feed/bounded-pubsub.js';
+import type { SharedSubscriptions } from '../feed/shared-subscriptions.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
@@ -57,6 +58,7 @@ export function attachWebSocket(
   services: Services,
   log: Logger,
   limits: WebSocketLimits,
+  shared: SharedSubscriptions,
 ) {
   // A client offering only another subprotocol completes the handshake and is
   // then told 4406 with a reason, rather than seeing the handshake fail.
@@ -71,9 +73,16 @@ export function attachWebSocket(
   const requestId = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string) =>
     `ws-${ctx.extra.connectionId}-${id}`;
 
+  // The operation a subscription's context belongs to, by role: what may share one execution (feed/shared-subscriptions.ts).
+  const shareKeys = new WeakMap<object, string>();
+
   const gql = makeServer<Record<string, unknown> | undefined, Extra>({
     schema,
     connectionInitWaitTimeout: limits.initTimeoutMs,
+    subscribe: (args) => {
+      const key = shareKeys.get(args.contextValue as object);
+      return key === undefined ? subscribe(args) : shared.join(key, () => subscribe(args));
+    },
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       const token = bearerToken(typeof raw === 'string' ? raw : undefined);
@@ -126,6 +135,12 @@ export function attachWebSocket(
       op.type = admitted.operation.operation;
       op.name = admitted.operationName ?? admitted.operation.name?.value ?? null;
       const contextValue: Context = { apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services.ds) };
+      if (op.type === 'subscription') {
+        shareKeys.set(
+          contextValue,
+          JSON.stringify([ctx.extra.apiKey?.role ?? null, payload.query, op.name, admitted.variables ?? null]),
+        );
+      }
       return {
         schema,
         document: admitted.document,

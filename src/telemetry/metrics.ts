@@ -17,6 +17,8 @@ export interface MetricSources {
   inFlight(): number;
   /** Live-feed subscriptions served by this process. */
   feedSubscribers(): number;
+  /** Distinct executions behind them (subscribers of the same operation share one). */
+  feedExecutions(): number;
 }
 
 /** The last value of `read`, refreshed at most every `ms` (concurrent scrapes share one read). */
@@ -130,6 +132,14 @@ export class Metrics {
       registers,
       collect() {
         this.set(sources.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'hookline_feed_executions',
+      help: 'Distinct live-feed executions: subscribers of the same operation share one.',
+      registers,
+      collect() {
+        this.set(sources.feedExecutions());
       },
     });
     new Gauge({

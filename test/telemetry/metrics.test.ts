@@ -54,6 +54,7 @@ export const NAMES: [string, string][] = [
   ['hookline_worker_in_flight', 'gauge'],
   ['hookline_webhooks', 'gauge'],
   ['hookline_feed_subscribers', 'gauge'],
+  ['hookline_feed_executions', 'gauge'],
   ['hookline_pruned_rows_total', 'counter'],
   ['process_cpu_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
@@ -139,6 +140,33 @@ describe('metrics of the server', () => {
       3,
       'deleting the webhook cancelled its 3 retrying deliveries',
     );
+  });
+
+  it('subscribers of the same operation share one execution (hookline_feed_executions), and each gets every attempt', async () => {
+    const w = await createWebhook(s, {
+      url: `${r.url}${uniquePath('m-shared')}`,
+      subs: [['LIVE_TRAININGS', 'CREATE']],
+    });
+    const same = [0, 1, 2].map(() => feedClient(s.url, s.keys.VIEWER));
+    const filtered = feedClient(s.url, s.keys.VIEWER);
+    clients.push(...same, filtered);
+    // The earlier test's subscriber has the same operation as these three: one execution for the four of them.
+    const lives = same.map((c) => collect(c, ATTEMPTS_SUBSCRIPTION, {}, 'deliveryAttempts'));
+    const mine = collect(filtered, ATTEMPTS_SUBSCRIPTION, { w: w.id }, 'deliveryAttempts');
+    await eventually(
+      async () => (await scrape(url())).samples.get('hookline_feed_subscribers') === 5,
+      10_000,
+      'five subscribers',
+    );
+    assert.equal((await scrape(url())).samples.get('hookline_feed_executions'), 2);
+    const ev = await publish(s, 'LIVE_TRAININGS', 'CREATE', { id: 'shared-1' });
+    for (const c of [...lives, mine]) {
+      await eventually(
+        () => c.items.some((a) => (a as { eventId: string }).eventId === ev.id),
+        10_000,
+        'the attempt, to every subscriber',
+      );
+    }
   });
 
   it('the queue gauges read the due backlog and the age of its oldest entry', async () => {
