@@ -92,14 +92,8 @@ export class Lanes<T extends LaneItem> {
    */
   accept(sizing: ClaimSizing, rows: readonly T[]): boolean {
     const got = new Map<string, number>();
-    for (const row of rows) {
-      got.set(row.webhookId, (got.get(row.webhookId) ?? 0) + 1);
-      let lane = this.lanes.get(row.webhookId);
-      if (!lane) this.lanes.set(row.webhookId, (lane = { active: 0, queue: [], maybeMore: false }));
-      lane.queue.push(row);
-      this.held++;
-      this.heldBytes += row.bytes;
-    }
+    for (const row of rows) got.set(row.webhookId, (got.get(row.webhookId) ?? 0) + 1);
+    this.take(rows);
     const before = new Map(sizing.busyWebhooks.map((id, i) => [id, sizing.busyCounts[i]!]));
     let brim = false;
     for (const [id, lane] of this.lanes) {
@@ -109,6 +103,21 @@ export class Lanes<T extends LaneItem> {
       if (lane.maybeMore) brim = true;
     }
     return rows.length === sizing.limit || brim;
+  }
+
+  /**
+   * Takes rows claimed by someone else (the publishing statement's fast path)
+   * into their lanes. Unlike accept() it says nothing of what else is due: a
+   * publish knows only of its own deliveries, so the lanes' hints stay.
+   */
+  take(rows: readonly T[]): void {
+    for (const row of rows) {
+      let lane = this.lanes.get(row.webhookId);
+      if (!lane) this.lanes.set(row.webhookId, (lane = { active: 0, queue: [], maybeMore: false }));
+      lane.queue.push(row);
+      this.held++;
+      this.heldBytes += row.bytes;
+    }
   }
 
   /** Deliveries to start now, while their lane and the worker have free slots; each counts as in flight. */

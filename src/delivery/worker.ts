@@ -7,6 +7,7 @@ import type { DeliveryStatus } from '../domain/statuses.js';
 import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
 import { disableWebhook } from '../storage/sql/webhooks.js';
+import type { FastClaim } from '../storage/sql/events.js';
 import {
   cancelDeliveries,
   claimDue,
@@ -120,6 +121,33 @@ export class Worker {
       return;
     }
     this.currentPass = this.pass();
+  }
+
+  /**
+   * The publishing statement's fast path (storage/sql/events.ts): how much of
+   * what it creates this worker can take now, sized as a claim would be; null
+   * when it can take nothing (stopping, full, or writes backed up).
+   */
+  fastClaim(): FastClaim | null {
+    if (!this.running) return null;
+    const sizing = this.lanes.sizing(this.unrecorded >= MAX_UNRECORDED);
+    return sizing && { ...sizing, leaseMs: this.opts.leaseMs };
+  }
+
+  /** Deliveries the publishing statement claimed for this worker: started like claimed ones. */
+  adopt(rows: ClaimedDelivery[]): void {
+    if (rows.length === 0) return;
+    if (!this.running) {
+      // Claimed by a publish that raced the shutdown: handed back, as stop() hands back what waits.
+      void releaseClaims(
+        this.pool,
+        rows.map((r) => ({ id: r.id, attempt: r.attempt_count })),
+      ).catch(() => undefined);
+      return;
+    }
+    this.lanes.take(rows.map((row) => ({ id: row.id, webhookId: row.webhook_id, bytes: row.body.length, row })));
+    this.epoch++;
+    this.pump();
   }
 
   /** Attempts in flight now. */

@@ -100,6 +100,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       clock,
     });
     worker.start();
+    services.events.useWorker(worker);
     maintenance = new Maintenance(pool, signals, log, {
       retentionMs: config.retentionMs,
       auditRetentionMs: config.auditRetentionMs,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { insertEvents, type InsertedEvent, type NewEvent } from '../storage/sql/events.js';
+import type { ClaimedDelivery } from '../storage/sql/deliveries.js';
+import { insertEvents, type FastClaim, type InsertedEvent, type NewEvent } from '../storage/sql/events.js';
 
 // Group commit for publishEvent: requests that arrive while a batch is being
 // written go together in the next statement. Measured on this 2-core machine:
@@ -8,6 +9,24 @@ import { insertEvents, type InsertedEvent, type NewEvent } from '../storage/sql/
 // At low load a batch is a single event and nothing waits.
 
 const MAX_BATCH = 256;
+
+/** The worker of this process, for the publishing statement's fast path (storage/sql/events.ts). */
+export interface LocalWorker {
+  fastClaim(): FastClaim | null;
+  adopt(rows: ClaimedDelivery[]): void;
+}
+
+/** One publishing statement, its fast-path claims handed to the local worker. */
+export async function insertAndHand(
+  pool: pg.Pool,
+  events: NewEvent[],
+  local: LocalWorker | null,
+): Promise<InsertedEvent[]> {
+  const claim = local?.fastClaim() ?? undefined;
+  const rows = await insertEvents(pool, events, claim);
+  if (claim) local!.adopt(rows.flatMap((r) => r.claimed));
+  return rows;
+}
 const MAX_CONCURRENT_BATCHES = 2;
 
 interface Pending {
@@ -19,6 +38,8 @@ interface Pending {
 export class PublishBatcher {
   private queue: Pending[] = [];
   private running = 0;
+
+  local: LocalWorker | null = null;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -41,9 +62,10 @@ export class PublishBatcher {
 
   private async write(batch: Pending[]): Promise<void> {
     try {
-      const rows = await insertEvents(
+      const rows = await insertAndHand(
         this.pool,
         batch.map((p) => p.event),
+        this.local,
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const p of batch) p.resolve(byId.get(p.event.id) ?? null);

@@ -97,6 +97,31 @@ describe('Lanes', () => {
     );
   });
 
+  it('takes what the publishing statement claimed without touching what the claims know is still due', () => {
+    const perWebhook = 2;
+    const depth = perWebhook * LANE_DEPTH;
+    const lanes = new Lanes(limits({ perWebhook }));
+    lanes.accept(lanes.sizing()!, items('a', depth)); // to the brim: more of a's are due
+    lanes.take([...items('a', 1), ...items('b', 3)]);
+    assert.equal(lanes.heldCount, depth + 4);
+    const inFlight = lanes.startable();
+    assert.deepEqual(
+      inFlight.map((i) => i.webhookId),
+      ['a', 'a', 'b', 'b'],
+    );
+    // a's hint survived: answering a's deliveries until its waiting room is half empty asks for a claim.
+    const wakes: boolean[] = [];
+    while (inFlight.some((i) => i.webhookId === 'a')) {
+      const [done] = inFlight.splice(
+        inFlight.findIndex((i) => i.webhookId === 'a'),
+        1,
+      );
+      wakes.push(lanes.finished(done!));
+      inFlight.push(...lanes.startable());
+    }
+    assert.ok(wakes.includes(true), 'a refill claim for a');
+  });
+
   it('after a pass that ran out of room, asks for a claim once half of the room is back', () => {
     const lanes = new Lanes(limits({ concurrency: 10, perWebhook: 10, maxHeld: 10 }));
     const claimed = Array.from({ length: 10 }, (_, i) => item(`w${i}`));

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { DUE_CHANNEL } from './events.js';
+import { envelope } from './envelope.js';
 import { releaseNext, type ObjectKey } from './ordering.js';
 
 // The queue. Every delivery not yet finished has a row in delivery_queue (its
@@ -48,8 +49,9 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
   // The inner scan reads the due index in order (held rows are not in it), skipping saturated webhooks;
   // the window caps how many each webhook gets in this batch; FOR UPDATE SKIP
   // LOCKED lets any number of workers claim side by side.
-  const { rows } = await db.query<ClaimedDelivery>(
-    `WITH busy AS (
+  const { rows } = await db.query<ClaimedDelivery>({
+    name: 'hookline-claim',
+    text: `WITH busy AS (
        SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, n)
      ), candidates AS (
        SELECT q.delivery_id, row_number() OVER (PARTITION BY q.webhook_id ORDER BY q.next_attempt_at, q.delivery_id) + coalesce(b.n, 0) AS slot
@@ -81,14 +83,9 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
        (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send, w.deleted_at IS NOT NULL AS gone,
        w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
        w.signing_key, w.previous_signing_key, w.previous_signing_expires_at,
-       (jsonb_build_object(
-         'id', e.id,
-         'type', e.type,
-         'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-         'data', e.payload
-       ) || CASE WHEN e.is_test THEN '{"test": true}'::jsonb ELSE '{}'::jsonb END)::text AS body`,
-    [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
-  );
+       ${envelope('e')} AS body`,
+    values: [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
+  });
   return rows;
 }
 
@@ -142,8 +139,9 @@ export async function recordAttempts(
     status: string | null;
     failing_since: Date | null;
     consecutive_failures: number | null;
-  }>(
-    `WITH input AS (
+  }>({
+    name: 'hookline-record',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
                             $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[])
          AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
@@ -199,7 +197,7 @@ export async function recordAttempts(
      UNION ALL
      SELECT DISTINCT 'o', f.webhook_id, NULL::uuid, NULL::int, NULL::boolean, f.object_key, NULL::timestamptz, NULL::int
      FROM finished f WHERE f.object_key IS NOT NULL`,
-    [
+    values: [
       col('deliveryId'),
       col('webhookId'),
       col('eventId'),
@@ -213,7 +211,7 @@ export async function recordAttempts(
       col('nextStatus'),
       col('nextAttemptAt'),
     ],
-  );
+  });
   const attempts: RecordedAttempt[] = [];
   const health: WebhookHealth[] = [];
   const finishedObjects: ObjectKey[] = [];

@@ -1,7 +1,10 @@
 import type { Db } from './db.js';
+import type { ClaimRequest, ClaimedDelivery } from './deliveries.js';
+import { envelope } from './envelope.js';
 
 // Publishing: events and their fan-out in one statement (one round trip, one
-// transaction). Each subscription's filter, compiled when it was saved, is
+// transaction), and, with a worker in this process, the claim of what it can
+// take at once (FastClaim). Each subscription's filter, compiled when it was saved, is
 // tested here (`payload @@ filter_path`): an event it does not match creates no
 // delivery. Webhooks that are not ACTIVE get a parked delivery (next_attempt_at
 // NULL) that resumeWebhook releases. For a PER_OBJECT webhook the queue row
@@ -28,13 +31,49 @@ export interface InsertedEvent {
   occurred_at: Date;
   created_at: Date;
   deliveries: number;
+  /** Deliveries of this event the statement claimed for the local worker (the fast path). */
+  claimed: ClaimedDelivery[];
 }
 
+/**
+ * The fast path: the publishing statement itself claims up to `limit` of the
+ * deliveries it creates for the worker of this process, with the claim's own
+ * rules (ACTIVE webhooks, per-webhook cap counting what the worker holds,
+ * saturated webhooks skipped; PER_OBJECT deliveries always go through the
+ * claim's order check), and returns them ready to send: no NOTIFY, listener
+ * wake-up and claim statement between a publish and its first attempt. The
+ * queue stays the truth: a claimed row has its lease and fencing attempt
+ * number like any other, so if this process dies before sending, the lease
+ * runs out and any worker sends it. Measured with bench/probe-e2e.js at 200
+ * publishes/s: the POST reaches the receiver 0.0 ms (p50) after the publish
+ * has been answered, and end to end went from 11 ms to 3.6-3.8 ms p50 (with
+ * the statements prepared, below).
+ */
+export type FastClaim = ClaimRequest;
+
+const NO_CLAIM: FastClaim = {
+  limit: 0,
+  perWebhookCap: 0,
+  busyWebhooks: [],
+  busyCounts: [],
+  saturated: [],
+  leaseMs: 0,
+};
+
+type ClaimedJson = Omit<ClaimedDelivery, 'previous_hmac_expires_at' | 'previous_signing_expires_at'> & {
+  previous_hmac_expires_at: string | null;
+  previous_signing_expires_at: string | null;
+};
+
 /** Inserts the events that are new; one whose idempotency key is taken is left out of the result. */
-export async function insertEvents(db: Db, events: NewEvent[]): Promise<InsertedEvent[]> {
+export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim = NO_CLAIM): Promise<InsertedEvent[]> {
   const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
-  const { rows } = await db.query<InsertedEvent>(
-    `WITH input AS (
+  const { rows } = await db.query<Omit<InsertedEvent, 'claimed'> & { claimed: ClaimedJson[] | null }>({
+    // Prepared once per connection: planning this statement was 1.3 ms of the 2.0 ms one publish of one
+    // event cost (p50, measured with insertEvents alone); named, it costs 0.74 ms. The claim, the
+    // attempt log and the release are named for the same reason.
+    name: 'hookline-publish',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
          WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, ord)
      ), ev AS (
@@ -42,18 +81,35 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<Inserted
        SELECT id, resource, action, type, payload::jsonb, coalesce(occurred_at, now()), idempotency_key
        FROM input ORDER BY ord
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, resource, action, payload, seq, occurred_at, created_at
-     ), fan AS (
-       SELECT ev.id AS event_id, s.webhook_id, w.status = 'ACTIVE' AS active, ev.seq,
-              CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key
+       RETURNING id, resource, action, type, payload, seq, occurred_at, created_at, is_test
+     ), matched AS (
+       -- Every subscribed webhook whose filter matches, the delivery's id made here: the rows below
+       -- read this one list instead of joining the inserted deliveries back to it (planned as a
+       -- nested loop on the CTEs' one-row estimates, that join cost 90 ms for a fan-out to 1,000).
+       SELECT hookline_uuid_v7() AS delivery_id, ev.id AS event_id, ev.seq, s.webhook_id,
+              w.status = 'ACTIVE' AS active,
+              CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key,
+              w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
+              w.signing_key, w.previous_signing_key, w.previous_signing_expires_at
        FROM ev
        JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
        WHERE s.filter_path IS NULL OR ev.payload @@ s.filter_path
+     ), slotted AS (
+       -- The fast path's candidates, ranked per webhook as the claim ranks them (counting what the worker holds).
+       SELECT m.*,
+              $8 > 0 AND m.active AND m.object_key IS NULL AND m.webhook_id <> ALL ($12::uuid[]) AS eligible,
+              row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.seq)
+                + coalesce(($11::int[])[array_position($10::uuid[], m.webhook_id)], 0) AS slot
+       FROM matched m
+     ), fan AS (
+       SELECT x.*, x.eligible AND x.slot <= $9
+                   AND count(*) FILTER (WHERE x.eligible AND x.slot <= $9)
+                         OVER (ORDER BY x.seq, x.webhook_id ROWS UNBOUNDED PRECEDING) <= $8 AS claimed
+       FROM slotted x
      ), d AS (
-       INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
-       SELECT event_id, webhook_id, CASE WHEN active THEN now() END FROM fan
-       RETURNING id, event_id, webhook_id, next_attempt_at
+       INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at)
+       SELECT delivery_id, event_id, webhook_id, CASE WHEN active THEN now() END FROM fan
      ), tails AS (
        -- The newest queued row of each object, locked until this commits (ordering.ts).
        SELECT k.webhook_id, k.object_key
@@ -65,24 +121,58 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<Inserted
          FOR KEY SHARE
        ) t
      ), queued AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, object_key, seq, held)
-       SELECT d.id, d.webhook_id, d.event_id, d.next_attempt_at, f.object_key,
+       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
+       SELECT f.delivery_id, f.webhook_id, f.event_id,
+              CASE WHEN f.claimed THEN now() + $13 * interval '1 millisecond' WHEN f.active THEN now() END,
+              CASE WHEN f.claimed THEN 1 ELSE 0 END,
+              f.object_key,
               CASE WHEN f.object_key IS NOT NULL THEN f.seq END,
               f.object_key IS NOT NULL AND (
-                row_number() OVER (PARTITION BY d.webhook_id, f.object_key ORDER BY f.seq) > 1
-                OR EXISTS (SELECT 1 FROM tails t WHERE t.webhook_id = d.webhook_id AND t.object_key = f.object_key))
-       FROM d JOIN fan f ON f.event_id = d.event_id AND f.webhook_id = d.webhook_id
+                row_number() OVER (PARTITION BY f.webhook_id, f.object_key ORDER BY f.seq) > 1
+                OR EXISTS (SELECT 1 FROM tails t WHERE t.webhook_id = f.webhook_id AND t.object_key = f.object_key))
+       FROM fan f
      ), n AS (
-       SELECT event_id, count(*)::int AS deliveries, count(next_attempt_at)::int AS due FROM d GROUP BY event_id
+       SELECT event_id, count(*)::int AS deliveries FROM fan GROUP BY event_id
      ), notified AS (
-       SELECT pg_notify('${DUE_CHANNEL}', '') FROM n WHERE due > 0 LIMIT 1
+       -- Other workers need to hear only of what the fast path left.
+       SELECT pg_notify('${DUE_CHANNEL}', '') FROM fan WHERE active AND NOT claimed LIMIT 1
      )
-     SELECT ev.id, ev.occurred_at, ev.created_at, coalesce(n.deliveries, 0) AS deliveries
+     SELECT ev.id, ev.occurred_at, ev.created_at, coalesce(n.deliveries, 0) AS deliveries,
+            (SELECT json_agg(json_build_object(
+                'id', f.delivery_id, 'event_id', f.event_id, 'webhook_id', f.webhook_id, 'attempt_count', 1,
+                'send', true, 'gone', false, 'destination_url', f.destination_url, 'bearer_token', f.bearer_token,
+                'hmac_secret', f.hmac_secret, 'previous_hmac_secret', f.previous_hmac_secret,
+                'previous_hmac_expires_at', f.previous_hmac_expires_at, 'signing_key', f.signing_key,
+                'previous_signing_key', f.previous_signing_key,
+                'previous_signing_expires_at', f.previous_signing_expires_at, 'body', ${envelope('ev')}))
+             FROM fan f WHERE f.event_id = ev.id AND f.claimed) AS claimed
      FROM ev LEFT JOIN n ON n.event_id = ev.id
      WHERE (SELECT count(*) FROM notified) >= 0`,
-    [col('id'), col('resource'), col('action'), col('type'), col('payload'), col('occurredAt'), col('idempotencyKey')],
-  );
-  return rows;
+    values: [
+      col('id'),
+      col('resource'),
+      col('action'),
+      col('type'),
+      col('payload'),
+      col('occurredAt'),
+      col('idempotencyKey'),
+      claim.limit,
+      claim.perWebhookCap,
+      claim.busyWebhooks,
+      claim.busyCounts,
+      claim.saturated,
+      claim.leaseMs,
+    ],
+  });
+  const at = (t: string | null) => (t === null ? null : new Date(t));
+  return rows.map((r) => ({
+    ...r,
+    claimed: (r.claimed ?? []).map((c) => ({
+      ...c,
+      previous_hmac_expires_at: at(c.previous_hmac_expires_at),
+      previous_signing_expires_at: at(c.previous_signing_expires_at),
+    })),
+  }));
 }
 
 export interface StoredEvent {

@@ -43,8 +43,9 @@ export interface ObjectKey {
 /** After deliveries finished: the oldest held row of each of their objects may go. */
 export async function releaseNext(db: Db, keys: ObjectKey[]): Promise<number> {
   if (keys.length === 0) return 0;
-  const { rows } = await db.query<{ n: number }>(
-    `WITH k AS (
+  const { rows } = await db.query<{ n: number }>({
+    name: 'hookline-release-next',
+    text: `WITH k AS (
        SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[]) AS k(webhook_id, object_key)
      ), first AS (
        SELECT f.delivery_id FROM k
@@ -62,8 +63,8 @@ export async function releaseNext(db: Db, keys: ObjectKey[]): Promise<number> {
        SELECT pg_notify('${DUE_CHANNEL}', '') FROM released WHERE next_attempt_at IS NOT NULL LIMIT 1
      )
      SELECT (SELECT count(*) FROM released)::int AS n WHERE (SELECT count(*) FROM notified) >= 0`,
-    [keys.map((k) => k.webhookId), keys.map((k) => k.objectKey)],
-  );
+    values: [keys.map((k) => k.webhookId), keys.map((k) => k.objectKey)],
+  });
   return rows[0]?.n ?? 0;
 }
 
