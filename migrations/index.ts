@@ -2,6 +2,7 @@ import { Initial1764380000000 } from './1764380000000-Initial.js';
 import { SecretsAndAudit1764600000000 } from './1764600000000-SecretsAndAudit.js';
 import { HotQueue1764800000000 } from './1764800000000-HotQueue.js';
 import { Semantics1764900000000 } from './1764900000000-Semantics.js';
+import { WebhookStats1765000000000 } from './1765000000000-WebhookStats.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   SecretsAndAudit1764600000000,
   HotQueue1764800000000,
   Semantics1764900000000,
+  WebhookStats1765000000000,
 ];

@@ -5,13 +5,15 @@ import type { Signals } from '../telemetry/signals.js';
 import { pruneAudit, releaseMaintenanceLock, tryMaintenanceLock } from '../storage/sql/maintenance.js';
 import { pruneBatch, type Pruned } from '../storage/sql/retention.js';
 import { releaseOrphans } from '../storage/sql/ordering.js';
+import { pruneHourlyStats } from '../storage/sql/stats.js';
 import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
 
 // What workers do besides delivering, once a minute, one instance at a time
 // (an advisory lock): prune finished history past HOOKLINE_RETENTION, prune the
 // audit log past HOOKLINE_AUDIT_RETENTION, drop the previous secret or key
 // of rotations whose overlap has ended (sending already ignores it), and
-// release ordered deliveries a crash left held (storage/sql/ordering.ts). Every
+// release ordered deliveries a crash left held (storage/sql/ordering.ts), and
+// drop hourly rollups older than the longest stats window. Every
 // statement removes at most BATCH events (with their deliveries and attempts)
 // and a pause follows each, so pruning never holds long locks or starves
 // delivery; `hookline prune` runs the same loop on demand.
@@ -103,6 +105,7 @@ export class Maintenance {
         if (auditPruned) this.signals.emit('pruned', { table: 'audit_log', rows: auditPruned });
         const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
         const heldReleased = await releaseOrphans(client);
+        await pruneHourlyStats(client);
         if (pruned.events || auditPruned || previousSecretsDropped || heldReleased) {
           this.log.info({ pruned, auditPruned, previousSecretsDropped, heldReleased }, 'maintenance');
         }

@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
-import { In, type DataSource } from 'typeorm';
+import { In } from 'typeorm';
 import { ApiKey, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import type { Services } from '../services/index.js';
+import type { WebhookFigures } from '../services/stats.js';
 
 // Per-request state: who is calling, and batch loaders so that nested fields
 // cost one query per level, not one per row.
@@ -13,6 +14,8 @@ export interface Loaders {
   subscriptions: DataLoader<string, WebhookSubscription[]>;
   deliveriesOfEvent: DataLoader<string, Delivery[]>;
   attempts: DataLoader<string, DeliveryAttempt[]>;
+  /** Keyed "<hours>:<webhook id>": a page of webhooks' stats in two statements. */
+  stats: DataLoader<string, WebhookFigures>;
 }
 
 export interface Context {
@@ -39,7 +42,8 @@ function grouped<T>(rows: T[], ids: readonly string[], key: (r: T) => string): T
   return ids.map((id) => map.get(id) ?? []);
 }
 
-export function createLoaders(ds: DataSource): Loaders {
+export function createLoaders(services: Services): Loaders {
+  const ds = services.ds;
   return {
     apiKey: new DataLoader(async (ids) => byId(await ds.getRepository(ApiKey).findBy({ id: In([...ids]) }), ids)),
     // Deleted webhooks load too: the delivery log still names them.
@@ -72,5 +76,18 @@ export function createLoaders(ds: DataSource): Loaders {
         (a) => a.deliveryId,
       ),
     ),
+    stats: new DataLoader(async (keys) => {
+      const byHours = new Map<number, string[]>();
+      for (const k of keys) {
+        const [hours, id] = k.split(':') as [string, string];
+        byHours.set(Number(hours), [...(byHours.get(Number(hours)) ?? []), id]);
+      }
+      const found = new Map<string, WebhookFigures>();
+      for (const [hours, ids] of byHours) {
+        const figures = await services.stats.forWebhooks(ids, hours);
+        ids.forEach((id, i) => found.set(`${hours}:${id}`, figures[i]!));
+      }
+      return keys.map((k) => found.get(k)!);
+    }),
   };
 }

@@ -37,7 +37,7 @@ export async function contextFor(services: Services, authorization: string | und
   const context: Context = {
     apiKey: auth && 'key' in auth ? auth.key : null,
     services,
-    loaders: createLoaders(services.ds),
+    loaders: createLoaders(services),
   };
   if (auth && 'refused' in auth) context.authFailure = auth.refused;
   return context;

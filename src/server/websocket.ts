@@ -134,7 +134,7 @@ export function attachWebSocket(
       if (!admitted.ok) return admitted.errors;
       op.type = admitted.operation.operation;
       op.name = admitted.operationName ?? admitted.operation.name?.value ?? null;
-      const contextValue: Context = { apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services.ds) };
+      const contextValue: Context = { apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services) };
       if (op.type === 'subscription') {
         shareKeys.set(
           contextValue,

@@ -10,6 +10,7 @@ import { DeliveryQueries } from './deliveries.js';
 import { EventService } from './events.js';
 import { ReplayService } from './replays.js';
 import type { SecretVault } from './secrets.js';
+import { StatsService } from './stats.js';
 import type { Signals } from '../telemetry/signals.js';
 import { WebhookService } from './webhooks.js';
 
@@ -21,6 +22,7 @@ export interface Services {
   events: EventService;
   deliveries: DeliveryQueries;
   replays: ReplayService;
+  stats: StatsService;
   audit: AuditLog;
 }
 
@@ -54,6 +56,7 @@ export function createServices({ ds, pool, config, feed, clock, vault, signals, 
       retentionMs: config.retentionMs,
       ratePerSecond: config.replayRatePerSecond,
     }),
+    stats: new StatsService(pool),
     audit: new AuditLog(ds),
   };
 }

@@ -117,6 +117,7 @@ export const SCHEMA_TABLES = [
   'delivery_queue',
   'events',
   'migrations',
+  'webhook_hourly_stats',
   'webhook_subscriptions',
   'webhooks',
 ];

@@ -9,7 +9,8 @@ import { connection, pageArgs } from '../paging.js';
 import { DeliveryConnection } from '../types/connections.js';
 import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
 import { DeliveryStatusEnum } from '../types/enums.js';
-import { WebhookGql, WebhookSubscriptionGql } from '../types/webhook.js';
+import { validHours, type WebhookFigures } from '../../services/stats.js';
+import { WebhookGql, WebhookStatsGql, WebhookSubscriptionGql } from '../types/webhook.js';
 
 // Nested fields. Lists of rows go through the request's DataLoaders.
 
@@ -34,6 +35,17 @@ export class WebhookFields {
   })
   previousSecretExpiresAt(@Root() w: Webhook, @Ctx() ctx: Context): Date | null {
     return ctx.services.webhooks.previousSecretExpiresAt(w);
+  }
+
+  @FieldResolver(() => WebhookStatsGql, {
+    description: '(rev 2) Attempts and outcomes over the last `hours` hours (default 24, at most 720).',
+  })
+  stats(
+    @Root() w: Webhook,
+    @Ctx() ctx: Context,
+    @Arg('hours', () => Int, { nullable: true }) hours?: number | null,
+  ): Promise<WebhookFigures> {
+    return ctx.loaders.stats.load(`${validHours(hours)}:${w.id}`);
   }
 
   @FieldResolver(() => [WebhookSubscriptionGql])

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
@@ -101,4 +101,54 @@ export class ReplayResultGql {
 
   @Field()
   dryRun: boolean;
+}
+
+@ObjectType('HourlyStats', { description: '(rev 2)' })
+export class HourlyStatsGql {
+  @Field({ description: 'Start of the hour' })
+  hour: Date;
+
+  @Field(() => Int)
+  attempts: number;
+
+  @Field(() => Int)
+  succeeded: number;
+
+  @Field(() => Int)
+  failed: number;
+}
+
+@ObjectType('WebhookStats', { description: '(rev 2) Figures for one webhook over a window ending now.' })
+export class WebhookStatsGql {
+  @Field(() => Int)
+  hours: number;
+
+  @Field(() => Int)
+  attempts: number;
+
+  @Field(() => Int)
+  succeeded: number;
+
+  @Field(() => Int)
+  failed: number;
+
+  @Field(() => Float, { nullable: true, description: 'succeeded / attempts; null without attempts' })
+  successRate: number | null;
+
+  @Field(() => Float, { nullable: true })
+  averageDurationMs: number | null;
+
+  @Field(() => Int, { description: 'Deliveries waiting (due, retrying or parked) now' })
+  pendingDeliveries: number;
+
+  @Field(() => Date, { nullable: true })
+  oldestPendingAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'The last attempt within the window; null without attempts' })
+  lastAttemptAt: Date | null;
+
+  @Field(() => [HourlyStatsGql], {
+    description: 'One entry per hour of the window, oldest first, hours without attempts included',
+  })
+  hourly: HourlyStatsGql[];
 }

@@ -171,6 +171,18 @@ export async function recordAttempts(
        FROM input i JOIN applied a ON a.delivery_id = i.delivery_id AND a.attempt_count = i.attempt_number
        WHERE d.id = i.delivery_id
        RETURNING d.id, d.attempt_count
+     ), hourly AS (
+       -- Webhook.stats' rollups (storage/sql/stats.ts), in key order so concurrent batches lock rows alike.
+       INSERT INTO webhook_hourly_stats AS h (webhook_id, hour, attempts, succeeded, failed, duration_ms, last_attempt_at)
+       SELECT webhook_id, date_trunc('hour', started_at), count(*), count(*) FILTER (WHERE outcome = 'SUCCESS'),
+              count(*) FILTER (WHERE outcome <> 'SUCCESS'), sum(duration_ms), max(started_at)
+       FROM input GROUP BY 1, 2 ORDER BY 1, 2
+       ON CONFLICT (webhook_id, hour) DO UPDATE SET
+         attempts = h.attempts + EXCLUDED.attempts,
+         succeeded = h.succeeded + EXCLUDED.succeeded,
+         failed = h.failed + EXCLUDED.failed,
+         duration_ms = h.duration_ms + EXCLUDED.duration_ms,
+         last_attempt_at = greatest(h.last_attempt_at, EXCLUDED.last_attempt_at)
      ), marked AS (
        SELECT webhook_id, outcome, started_at,
               max(started_at) FILTER (WHERE outcome = 'SUCCESS') OVER (PARTITION BY webhook_id) AS last_ok
