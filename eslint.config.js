@@ -6,7 +6,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.data/', 'generated/', 'console/dist/'] },
+  { ignores: ['dist/', 'node_modules/', '.data/', 'generated/', 'console/src/gql/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
  */
 async function firstKey(hookline: Hookline, config: Config, log: Logger): Promise<void> {
   const { apiKey, token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT', null, SERVICE_ACTOR);
+  const consoleUrl = hookline.consoleUrl;
   if (process.stdout.isTTY) {
     process.stdout.write(
       [
@@ -49,7 +50,8 @@ async function firstKey(hookline: Hookline, config: Config, log: Logger): Promis
         '',
         `    ${token}`,
         '',
-        '  Try it:',
+        ...(consoleUrl ? [`  The support console: ${consoleUrl} (sign in with this key)`, ''] : []),
+        '  Or try it:',
         `    curl -s ${hookline.url} -H 'content-type: application/json' \\`,
         `      -H 'authorization: Bearer ${token}' \\`,
         `      -d '{"query":"{ viewer { name role } resources { type eventTypes } }"}'`,
@@ -63,7 +65,7 @@ async function firstKey(hookline: Hookline, config: Config, log: Logger): Promis
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   log.warn(
-    { apiKey: apiKey.id, file },
+    { apiKey: apiKey.id, file, console: consoleUrl },
     'first start: created a SUPPORT API key; its token is in this file only: read it, keep it safe, delete the file',
   );
 }

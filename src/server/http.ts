@@ -11,6 +11,7 @@ import type { Services } from '../services/index.js';
 import { MAX_TOKENS, depthLimitRule, documentProblem, newRequestId, operationProblems } from './admission/index.js';
 import { present, type Scope } from './admission/present.js';
 import { Redactor, cut, secretsOf } from './admission/redact.js';
+import { CONSOLE_PATH, consoleBuilt, consoleRouter } from './console.js';
 import { logOperation, outcomeOf } from './oplog.js';
 import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness } from './observe.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -179,6 +180,8 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
       context: ({ req }) => contextFor(deps.services, req.headers.authorization),
     }),
   );
+
+  if (consoleBuilt()) app.use(CONSOLE_PATH, consoleRouter());
 
   app.use((req, res) => {
     res

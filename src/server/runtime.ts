@@ -19,6 +19,7 @@ import { USER_AGENT } from '../version.js';
 import { createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
+import { CONSOLE_PATH, consoleBuilt } from './console.js';
 import { startWorkerHttp, type Readiness } from './observe.js';
 import { Signals } from '../telemetry/signals.js';
 import { SharedSubscriptions } from '../feed/shared-subscriptions.js';
@@ -28,6 +29,8 @@ import { KEYS_CHANNEL } from '../storage/sql/api-keys.js';
 
 export interface Hookline {
   url: string;
+  /** The support console's address (null without HTTP, or when the console is not built). */
+  consoleUrl: string | null;
   port: number;
   services: Services;
   worker: Worker | null;
@@ -181,8 +184,9 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
     port = workerHttp.port;
     closeServer = () => workerHttp.close();
   }
+  const consoleUrl = url && consoleBuilt() ? url.replace(/\/graphql$/, CONSOLE_PATH) : null;
   log.info(
-    { url: url || null, port, worker: config.runWorker, embeddedDatabase: database.embedded },
+    { url: url || null, console: consoleUrl, port, worker: config.runWorker, embeddedDatabase: database.embedded },
     'hookline started',
   );
 
@@ -203,5 +207,5 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       log.info('stopped');
     })());
 
-  return { url, port, services, worker, maintenance, database, stop };
+  return { url, consoleUrl, port, services, worker, maintenance, database, stop };
 }

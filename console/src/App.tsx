@@ -1,0 +1,118 @@
+import { useEffect, useMemo, useState } from 'react';
+import { Provider, useQuery } from 'urql';
+import { ViewerContext, type Viewer } from './auth';
+import { connect, type Connection, type LinkState } from './client';
+import { graphql } from './gql';
+import { href, useRoute } from './router';
+import { forgetKey, storeKey, storedKey } from './session';
+import { SignIn } from './screens/SignIn';
+import { Webhooks } from './screens/Webhooks';
+import { ErrorLine } from './ui';
+
+const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
+      id
+      name
+      role
+    }
+  }
+`);
+
+export function App() {
+  const [token, setToken] = useState(storedKey);
+  const [link, setLink] = useState<{ state: LinkState; code?: number; reason?: string }>({ state: 'connecting' });
+  const connection = useMemo<Connection | null>(
+    () => (token ? connect(token, (state, code, reason) => setLink({ state, code, reason })) : null),
+    [token],
+  );
+  useEffect(() => () => void connection?.ws.dispose(), [connection]);
+
+  if (!token || !connection) {
+    return (
+      <SignIn
+        onSignIn={(t) => {
+          storeKey(t);
+          setToken(t);
+        }}
+      />
+    );
+  }
+  const signOut = () => {
+    forgetKey();
+    setToken(null);
+  };
+  return (
+    <Provider value={connection.client}>
+      <Shell link={link} onSignOut={signOut} />
+    </Provider>
+  );
+}
+
+function Shell({
+  link,
+  onSignOut,
+}: {
+  link: { state: LinkState; code?: number; reason?: string };
+  onSignOut: () => void;
+}) {
+  const [{ data, error, fetching }] = useQuery({ query: ViewerQuery });
+  if (fetching && !data) return <p className="page">Signing in…</p>;
+  if (error || !data) {
+    return (
+      <main className="page">
+        <ErrorLine error={error} />
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </main>
+    );
+  }
+  const viewer = data.viewer as Viewer;
+  if (viewer.role === 'PUBLISHER') {
+    return (
+      <main className="page">
+        <p role="alert">
+          The key “{viewer.name}” is a PUBLISHER key: it publishes events. The console needs a VIEWER or SUPPORT key.
+        </p>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </main>
+    );
+  }
+  return (
+    <ViewerContext.Provider value={viewer}>
+      <header className="top">
+        <strong>Hookline</strong>
+        <nav aria-label="Screens">
+          <a href={href(['webhooks'])}>Webhooks</a>
+          <a href={href(['deliveries'])}>Deliveries</a>
+          <a href={href(['live'])}>Live</a>
+          {viewer.role === 'SUPPORT' && <a href={href(['audit'])}>Audit log</a>}
+          {viewer.role === 'SUPPORT' && <a href={href(['keys'])}>API keys</a>}
+        </nav>
+        <span className="who" aria-label="Signed in as">
+          {viewer.name} · {viewer.role}
+        </span>
+        <span className={`link link-${link.state}`} title={link.reason || undefined}>
+          live: {link.state}
+        </span>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <Screen />
+    </ViewerContext.Provider>
+  );
+}
+
+function Screen() {
+  const route = useRoute();
+  switch (route.path[0] ?? 'webhooks') {
+    case 'webhooks':
+      return <Webhooks route={route} />;
+    default:
+      return <p className="page">Nothing here: {route.path.join('/')}</p>;
+  }
+}

@@ -1,0 +1,26 @@
+import { createContext, useContext } from 'react';
+
+// Who is signed in, for every screen: VIEWER keys see everything read-only,
+// with the reason on each disabled action; SUPPORT keys may change things.
+
+export interface Viewer {
+  id: string;
+  name: string;
+  role: 'SUPPORT' | 'VIEWER' | 'PUBLISHER';
+}
+
+export const ViewerContext = createContext<Viewer | null>(null);
+
+export function useViewer(): Viewer {
+  const v = useContext(ViewerContext);
+  if (!v) throw new Error('useViewer outside a signed-in console');
+  return v;
+}
+
+/** Why the viewer may not change things, or null when they may (used as a disabled button's title). */
+export function useReadOnlyReason(): string | null {
+  const v = useViewer();
+  return v.role === 'SUPPORT'
+    ? null
+    : `Read-only: the ${v.role} key "${v.name}" can view, not change. Sign in with a SUPPORT key.`;
+}

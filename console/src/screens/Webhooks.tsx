@@ -1,0 +1,101 @@
+import { useQuery } from 'urql';
+import { graphql } from '../gql';
+import type { WebhookStatus } from '../gql/graphql';
+import { go, href, type Route } from '../router';
+import { ErrorLine, When, WriteButton } from '../ui';
+
+const WebhooksQuery = graphql(`
+  query WebhookList($status: WebhookStatus, $first: Int, $after: String) {
+    webhooks(status: $status, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          name
+          destinationUrl
+          status
+          statusReason
+          stats(hours: 24) {
+            attempts
+            successRate
+            pendingDeliveries
+            lastAttemptAt
+          }
+        }
+      }
+    }
+  }
+`);
+
+const STATUSES: WebhookStatus[] = ['ACTIVE', 'PAUSED', 'DISABLED'];
+const PAGE = 25;
+
+export function Webhooks({ route }: { route: Route }) {
+  const status = (route.query.get('status') as WebhookStatus | null) ?? null;
+  const after = route.query.get('after');
+  const [{ data, error, fetching }] = useQuery({ query: WebhooksQuery, variables: { status, first: PAGE, after } });
+  const page = data?.webhooks;
+  return (
+    <main className="page">
+      <h1>Webhooks</h1>
+      <div className="toolbar">
+        <label>
+          Status
+          <select value={status ?? ''} onChange={(e) => go(['webhooks'], { status: e.target.value || null })}>
+            <option value="">all</option>
+            {STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <WriteButton onClick={() => go(['webhooks', 'new'])}>New webhook</WriteButton>
+        {page && <span className="muted">{page.totalCount} webhooks</span>}
+      </div>
+      <ErrorLine error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Destination</th>
+            <th>Status</th>
+            <th>Success (24 h)</th>
+            <th>Attempts (24 h)</th>
+            <th>Pending</th>
+            <th>Last attempt</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page?.edges.map(({ node: w }) => (
+            <tr key={w.id}>
+              <td>
+                <a href={href(['webhooks', w.id])}>{w.name}</a>
+              </td>
+              <td className="url">{w.destinationUrl}</td>
+              <td>
+                <span className={`status status-${w.status}`}>{w.status}</span>
+                {w.statusReason && <div className="muted">{w.statusReason}</div>}
+              </td>
+              <td>{w.stats.successRate === null ? '—' : `${Math.round(w.stats.successRate * 100)} %`}</td>
+              <td>{w.stats.attempts}</td>
+              <td>{w.stats.pendingDeliveries}</td>
+              <td>
+                <When at={w.stats.lastAttemptAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {fetching && !data && <p className="muted">Loading…</p>}
+      <div className="pager">
+        {after && <a href={href(['webhooks'], { status })}>First page</a>}
+        {page?.pageInfo.hasNextPage && (
+          <a href={href(['webhooks'], { status, after: page.pageInfo.endCursor })}>Next page</a>
+        )}
+      </div>
+    </main>
+  );
+}
