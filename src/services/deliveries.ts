@@ -34,6 +34,8 @@ export interface DeliveryFilter {
   eventId?: string | null;
   status?: DeliveryStatus | null;
   objectId?: string | null;
+  resource?: ResourceType | null;
+  action?: EventAction | null;
 }
 
 export interface EventFilter {
@@ -80,9 +82,11 @@ export class DeliveryQueries {
     const objectId = validObjectId(f.objectId);
     const qb = this.ds.getRepository(Delivery).createQueryBuilder('d').where('true');
     // Every delivery about the object, to every webhook: its events through events_object, then theirs.
-    if (objectId !== null) {
-      qb.innerJoin(Event, 'e', 'e.id = d.event_id').andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
-    }
+    // By event type alone the walk is deliveries newest first, each event by its key, until a page is full.
+    if (objectId !== null || f.resource || f.action) qb.innerJoin(Event, 'e', 'e.id = d.event_id');
+    if (objectId !== null) qb.andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
+    if (f.resource) qb.andWhere('e.resource = :resource', { resource: f.resource });
+    if (f.action) qb.andWhere('e.action = :action', { action: f.action });
     if (f.webhookId) qb.andWhere('d.webhook_id = :webhookId', { webhookId: f.webhookId });
     if (f.eventId) qb.andWhere('d.event_id = :eventId', { eventId: f.eventId });
     if (f.status) qb.andWhere('d.status = :status', { status: f.status });

@@ -71,6 +71,25 @@ describe('search by object id', () => {
       'deliveries',
     ).deliveries.edges.map((x: { node: { event: { id: string } } }) => x.node.event.id);
     assert.deepEqual(toA, [e2.id, e1.id]);
+    const byType = (q: string) =>
+      s
+        .gql(q)
+        .then((res) =>
+          must(res, 'deliveries').deliveries.edges.map((x: { node: { event: { type: string } } }) => x.node.event.type),
+        );
+    assert.deepEqual(await byType('{ deliveries(resource: USERS) { edges { node { event { type } } } } }'), [
+      'user.updated',
+    ]);
+    assert.deepEqual(
+      await byType(
+        '{ deliveries(objectId: "42", resource: ENROLLMENTS, action: UPDATE) { edges { node { event { type } } } } }',
+      ),
+      ['enrollment.updated', 'enrollment.updated', 'enrollment.updated', 'enrollment.updated'],
+    );
+    assert.deepEqual(
+      await byType('{ deliveries(resource: ENROLLMENTS, action: DELETE) { edges { node { id } } } }'),
+      [],
+    );
 
     const none = must(await s.gql('{ deliveries(objectId: "nobody") { edges { node { id } } } }'), 'deliveries');
     assert.deepEqual(none.deliveries.edges, []);

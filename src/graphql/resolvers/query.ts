@@ -73,19 +73,24 @@ export class QueryResolver {
   }
 
   @Authorized('read')
-  @Query(() => DeliveryConnection, { description: '(rev 2) objectId: only deliveries of events about that object.' })
+  @Query(() => DeliveryConnection, {
+    description:
+      '(rev 2) objectId: only deliveries of events about that object. resource and action: only deliveries of events of that type.',
+  })
   async deliveries(
     @Ctx() ctx: Context,
     @Arg('webhookId', () => ID, { nullable: true }) webhookId?: string | null,
     @Arg('eventId', () => ID, { nullable: true }) eventId?: string | null,
     @Arg('status', () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
     @Arg('objectId', () => String, { nullable: true }) objectId?: string | null,
+    @Arg('resource', () => ResourceTypeEnum, { nullable: true }) resource?: ResourceType | null,
+    @Arg('action', () => EventActionEnum, { nullable: true }) action?: EventAction | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<DeliveryConnection> {
     const args = pageArgs('deliveries', first, after);
     const page = await ctx.services.deliveries.deliveries(
-      { webhookId, eventId, status, objectId },
+      { webhookId, eventId, status, objectId, resource, action },
       args.limit,
       args.after,
     );
