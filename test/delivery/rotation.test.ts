@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { verify as cryptoVerify } from 'node:crypto';
-import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { Webhook as SvixWebhook } from 'svix';
 import { publicKeyFrom } from '../../src/domain/signing.js';
 import {
   codes,
@@ -16,6 +14,7 @@ import {
   type Received,
   type Receiver,
   type TestServer,
+  v1Verifies,
 } from '../kit/index.js';
 
 // Secret rotation with overlap, and ED25519 (v1a) signatures, verified the way
@@ -28,23 +27,6 @@ const WEBHOOK_FIELDS = 'id hasHmacSecret signingPublicKey previousSecretExpiresA
 const ROTATE = `mutation($id: ID!, $scheme: SignatureScheme, $o: Int) {
   rotateWebhookSecret(webhookId: $id, scheme: $scheme, overlapSeconds: $o) { secret publicKey previousSecretExpiresAt webhook { ${WEBHOOK_FIELDS} } }
 }`;
-
-const v1Verifies = (secret: string, m: Received) => {
-  const headers = m.headers as Record<string, string>;
-  const results = [
-    () => new StandardWebhook(secret).verify(m.body, headers),
-    () => new SvixWebhook(secret).verify(m.body, headers),
-  ].map((v) => {
-    try {
-      v();
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  assert.equal(results[0], results[1], 'standardwebhooks and svix agree');
-  return results[0]!;
-};
 
 /** A receiver's ED25519 check: some v1a entry verifies with this whpk_ key over id.timestamp.body. */
 const v1aVerifies = (whpk: string, m: Received, body = m.body) => {

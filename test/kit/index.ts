@@ -9,3 +9,4 @@ export * from './gql.js';
 export * from './paths.js';
 export * from './receiver.js';
 export * from './server.js';
+export * from './signatures.js';
