@@ -1,12 +1,20 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Provider, useQuery } from 'urql';
 import { ViewerContext, type Viewer } from './auth';
-import { connect, type Connection, type LinkState } from './client';
+import { connect, type Connection } from './client';
+import { closeExplained, LinkContext, type Link } from './link';
 import { graphql } from './gql';
 import { href, useRoute } from './router';
 import { forgetKey, storeKey, storedKey } from './session';
 import { SignIn } from './screens/SignIn';
+import { ApiKeys } from './screens/ApiKeys';
+import { AuditLog } from './screens/AuditLog';
+import { Deliveries } from './screens/Deliveries';
+import { Live } from './screens/Live';
+import { Timeline } from './screens/Timeline';
 import { Webhooks } from './screens/Webhooks';
+import { NewWebhook } from './screens/webhook/NewWebhook';
+import { WebhookPage } from './screens/webhook/WebhookPage';
 import { ErrorLine } from './ui';
 
 const ViewerQuery = graphql(`
@@ -21,9 +29,22 @@ const ViewerQuery = graphql(`
 
 export function App() {
   const [token, setToken] = useState(storedKey);
-  const [link, setLink] = useState<{ state: LinkState; code?: number; reason?: string }>({ state: 'connecting' });
+  const [link, setLink] = useState<Link>({ state: 'connecting' });
   const connection = useMemo<Connection | null>(
-    () => (token ? connect(token, (state, code, reason) => setLink({ state, code, reason })) : null),
+    () =>
+      token
+        ? connect(token, (state, code, reason) =>
+            setLink((prev) => ({
+              state,
+              code,
+              reason,
+              lastClose:
+                state === 'closed' && closeExplained(code)
+                  ? { code: code!, at: new Date().toISOString() }
+                  : prev.lastClose,
+            })),
+          )
+        : null,
     [token],
   );
   useEffect(() => () => void connection?.ws.dispose(), [connection]);
@@ -49,13 +70,7 @@ export function App() {
   );
 }
 
-function Shell({
-  link,
-  onSignOut,
-}: {
-  link: { state: LinkState; code?: number; reason?: string };
-  onSignOut: () => void;
-}) {
+function Shell({ link, onSignOut }: { link: Link; onSignOut: () => void }) {
   const [{ data, error, fetching }] = useQuery({ query: ViewerQuery });
   if (fetching && !data) return <p className="page">Signing in…</p>;
   if (error || !data) {
@@ -83,26 +98,28 @@ function Shell({
   }
   return (
     <ViewerContext.Provider value={viewer}>
-      <header className="top">
-        <strong>Hookline</strong>
-        <nav aria-label="Screens">
-          <a href={href(['webhooks'])}>Webhooks</a>
-          <a href={href(['deliveries'])}>Deliveries</a>
-          <a href={href(['live'])}>Live</a>
-          {viewer.role === 'SUPPORT' && <a href={href(['audit'])}>Audit log</a>}
-          {viewer.role === 'SUPPORT' && <a href={href(['keys'])}>API keys</a>}
-        </nav>
-        <span className="who" aria-label="Signed in as">
-          {viewer.name} · {viewer.role}
-        </span>
-        <span className={`link link-${link.state}`} title={link.reason || undefined}>
-          live: {link.state}
-        </span>
-        <button type="button" onClick={onSignOut}>
-          Sign out
-        </button>
-      </header>
-      <Screen />
+      <LinkContext.Provider value={link}>
+        <header className="top">
+          <strong>Hookline</strong>
+          <nav aria-label="Screens">
+            <a href={href(['webhooks'])}>Webhooks</a>
+            <a href={href(['deliveries'])}>Deliveries</a>
+            <a href={href(['live'])}>Live</a>
+            {viewer.role === 'SUPPORT' && <a href={href(['audit'])}>Audit log</a>}
+            {viewer.role === 'SUPPORT' && <a href={href(['keys'])}>API keys</a>}
+          </nav>
+          <span className="who" aria-label="Signed in as">
+            {viewer.name} · {viewer.role}
+          </span>
+          <span className={`link link-${link.state}`} title={link.reason || undefined}>
+            live: {link.state}
+          </span>
+          <button type="button" onClick={onSignOut}>
+            Sign out
+          </button>
+        </header>
+        <Screen />
+      </LinkContext.Provider>
     </ViewerContext.Provider>
   );
 }
@@ -111,7 +128,17 @@ function Screen() {
   const route = useRoute();
   switch (route.path[0] ?? 'webhooks') {
     case 'webhooks':
+      if (route.path[1] === 'new') return <NewWebhook />;
+      if (route.path[1]) return <WebhookPage key={route.path[1]} id={route.path[1]} />;
       return <Webhooks route={route} />;
+    case 'deliveries':
+      return route.path[1] ? <Timeline key={route.path[1]} id={route.path[1]} /> : <Deliveries route={route} />;
+    case 'live':
+      return <Live route={route} />;
+    case 'audit':
+      return <AuditLog route={route} />;
+    case 'keys':
+      return <ApiKeys />;
     default:
       return <p className="page">Nothing here: {route.path.join('/')}</p>;
   }

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import type { CombinedError } from 'urql';
 import { useReadOnlyReason } from './auth';
+import { href } from './router';
 
 // Small shared pieces: errors as the API words them, write buttons that say
 // why they are disabled, copy-to-clipboard, dates.
@@ -23,7 +24,7 @@ export function ErrorLine({ error }: { error: CombinedError | string | undefined
 
 /** A button for a change: disabled, with the reason as its title, for a read-only key. */
 export function WriteButton(props: {
-  onClick: () => void;
+  onClick?: () => void;
   children: ReactNode;
   disabled?: boolean;
   danger?: boolean;
@@ -64,5 +65,78 @@ export function When({ at }: { at: string | null | undefined }) {
     <time dateTime={at} title={d.toISOString()}>
       {d.toLocaleString()}
     </time>
+  );
+}
+
+/** A secret the API returns once: shown with a copy button and a warning, never stored. */
+export function SecretOnce({ label, value, onDone }: { label: string; value: string; onDone: () => void }) {
+  return (
+    <div className="once" role="status">
+      <strong>{label}</strong>
+      <code aria-label={label}>{value}</code>
+      <CopyButton text={value} />
+      <p className="warning">
+        Copy it now and store it with the receiver: it is shown only this once and cannot be read back.
+      </p>
+      <button type="button" onClick={onDone}>
+        I have stored it
+      </button>
+    </div>
+  );
+}
+
+/** A date as a datetime-local input shows it (local time, minutes). */
+export function localInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local input's value as an ISO instant, or null when empty. */
+export function fromLocalInput(s: string): string | null {
+  return s ? new Date(s).toISOString() : null;
+}
+
+/** A labelled input with the API's message about it, if any, right below. */
+export function Field({ label, error, children }: { label: string; error?: string | undefined; children: ReactNode }) {
+  return (
+    <label>
+      {label}
+      {children}
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
+    </label>
+  );
+}
+
+/** Ordering, with what each choice costs. */
+export function OrderingSelect({ value, onChange }: { value: string; onChange: (v: 'NONE' | 'PER_OBJECT') => void }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value as 'NONE' | 'PER_OBJECT')}>
+      <option value="NONE">NONE: fastest, any order</option>
+      <option value="PER_OBJECT">PER_OBJECT: events about one object in publish order</option>
+    </select>
+  );
+}
+
+/** First page / next page links of a keyset-paged list; the filters stay in the URL. */
+export function Pager({
+  path,
+  filters,
+  after,
+  pageInfo,
+}: {
+  path: string[];
+  filters: Record<string, string | null>;
+  after: string | null;
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null } | undefined;
+}) {
+  return (
+    <div className="pager">
+      {after && <a href={href(path, filters)}>First page</a>}
+      {pageInfo?.hasNextPage && <a href={href(path, { ...filters, after: pageInfo.endCursor })}>Next page</a>}
+    </div>
   );
 }

@@ -2,7 +2,7 @@ import { useQuery } from 'urql';
 import { graphql } from '../gql';
 import type { WebhookStatus } from '../gql/graphql';
 import { go, href, type Route } from '../router';
-import { ErrorLine, When, WriteButton } from '../ui';
+import { ErrorLine, Pager, When, WriteButton } from '../ui';
 
 const WebhooksQuery = graphql(`
   query WebhookList($status: WebhookStatus, $first: Int, $after: String) {
@@ -90,12 +90,7 @@ export function Webhooks({ route }: { route: Route }) {
         </tbody>
       </table>
       {fetching && !data && <p className="muted">Loading…</p>}
-      <div className="pager">
-        {after && <a href={href(['webhooks'], { status })}>First page</a>}
-        {page?.pageInfo.hasNextPage && (
-          <a href={href(['webhooks'], { status, after: page.pageInfo.endCursor })}>Next page</a>
-        )}
-      </div>
+      <Pager path={['webhooks']} filters={{ status }} after={after} pageInfo={page?.pageInfo} />
     </main>
   );
 }
