@@ -20,6 +20,7 @@ export type AuditAction =
   | 'webhook.secret_rotated'
   | 'webhook.subscriptions_added'
   | 'webhook.subscriptions_removed'
+  | 'webhook.subscriptions_set'
   | 'webhook.test_sent'
   | 'delivery.redelivered'
   | 'deliveries.retried'

@@ -374,7 +374,7 @@ export class WebhookService {
       );
       if (existing.length) {
         throw conflict(
-          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}; a subscription has one filter (combine conditions with $or): to change it, remove the subscription and add it again`,
+          `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}; a subscription has one filter (combine conditions with $or): to change it, use setWebhookSubscriptions`,
         );
       }
       await m.getRepository(WebhookSubscription).insert(valid.map((p) => ({ webhookId, ...p })));
@@ -396,6 +396,55 @@ export class WebhookService {
       // A concurrent add of the same pair got there first.
       if (isUniqueViolation(e, 'webhook_subscriptions_unique')) {
         throw conflict('webhook is already subscribed to one of these events');
+      }
+      throw e;
+    });
+    return this.getOrFail(webhookId);
+  }
+
+  /**
+   * The whole set at once, in one transaction: pairs added, pairs removed and
+   * filters changed together, so a changed filter never leaves a moment in
+   * which the webhook is not subscribed (remove-then-add would drop the events
+   * published in between).
+   */
+  async setSubscriptions(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+    const wanted = validSubscriptions('subscriptions', subs);
+    await this.audited(async (m) => {
+      const webhook = await this.getOrFail(webhookId, m);
+      const same = (a: SubscriptionPair, b: SubscriptionPair) => a.resource === b.resource && a.action === b.action;
+      const removed = webhook.subscriptions.filter((s) => !wanted.some((p) => same(p, s)));
+      const added = wanted.filter((p) => !webhook.subscriptions.some((s) => same(p, s)));
+      const refiltered = webhook.subscriptions.flatMap((s) => {
+        const p = wanted.find((w) => same(w, s));
+        return p && JSON.stringify(p.filter) !== JSON.stringify(s.filter) ? [{ id: s.id, spec: p }] : [];
+      });
+      if (removed.length + added.length + refiltered.length === 0) return { result: undefined, audit: null };
+      const repo = m.getRepository(WebhookSubscription);
+      if (removed.length) await repo.delete({ id: In(removed.map((s) => s.id)) });
+      if (added.length) await repo.insert(added.map((p) => ({ webhookId, ...p })));
+      for (const { id, spec } of refiltered)
+        await repo.update({ id }, { filter: spec.filter, filterPath: spec.filterPath });
+      await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.subscriptions_set',
+          targetType: 'Webhook',
+          targetId: webhookId,
+          changes: {
+            subscriptions: { old: pairsOf(webhook), new: wanted.map((p) => eventType(p.resource, p.action)).sort() },
+            ...(filtersOf(webhook.subscriptions) || filtersOf(wanted)
+              ? { filters: { old: filtersOf(webhook.subscriptions), new: filtersOf(wanted) } }
+              : {}),
+          },
+        },
+      };
+    }).catch((e: unknown) => {
+      // A concurrent change added one of these pairs first.
+      if (isUniqueViolation(e, 'webhook_subscriptions_unique')) {
+        throw conflict("the webhook's subscriptions changed meanwhile; read them again and retry");
       }
       throw e;
     });

@@ -97,7 +97,7 @@ describe('subscription filters', () => {
     assert.equal(add.errors?.[0]?.extensions?.code, 'CONFLICT');
     assert.match(
       add.errors?.[0]?.message ?? '',
-      /already subscribed to user\.deleted; .*combine conditions with \$or.*remove the subscription and add it again/,
+      /already subscribed to user\.deleted; .*combine conditions with \$or.*use setWebhookSubscriptions/,
     );
     const dup = await s.gql(
       `mutation($u: String!) { createWebhook(input: {name: "dup", destinationUrl: $u, subscriptions: [{resource: USERS, action: CREATE}, {resource: USERS, action: CREATE, filter: {a: 1}}]}) { id } }`,
@@ -115,6 +115,87 @@ describe('subscription filters', () => {
       remove.errors?.[0]?.message,
       'subscriptions[0].filter: is not used here: a subscription is removed by its resource and action',
     );
+  });
+
+  it('setWebhookSubscriptions changes a filter in place, adds and removes in one transaction; a bad filter changes nothing', async () => {
+    const path = uniquePath('set');
+    const w = await createWebhook(s, {
+      url: `${r.url}${path}`,
+      subs: [
+        ['USERS', 'DELETE', { department: 'sales' }],
+        ['USERS', 'CREATE'],
+      ],
+    });
+    const SET = `mutation($id: ID!, $subs: [SubscriptionInput!]!) {
+      setWebhookSubscriptions(webhookId: $id, subscriptions: $subs) { subscriptions { id eventType filter } }
+    }`;
+    const read = async () =>
+      must(
+        await s.gql('query($id: ID!) { webhook(id: $id) { subscriptions { id eventType filter } } }', { id: w.id }),
+        'webhook',
+      ).webhook.subscriptions as { id: string; eventType: string; filter: unknown }[];
+    const before = await read();
+    const deletedId = before.find((x) => x.eventType === 'user.deleted')!.id;
+
+    const set = must(
+      await s.gql(SET, {
+        id: w.id,
+        subs: [
+          { resource: 'USERS', action: 'DELETE', filter: { department: 'hr' } },
+          { resource: 'ENROLLMENTS', action: 'COMPLETE' },
+        ],
+      }),
+      'set',
+    ).setWebhookSubscriptions.subscriptions as { id: string; eventType: string; filter: unknown }[];
+    const byType = Object.fromEntries(set.map((x) => [x.eventType, x]));
+    assert.deepEqual(Object.keys(byType).sort(), ['enrollment.completed', 'user.deleted']);
+    assert.deepEqual(byType['user.deleted']!.filter, { department: 'hr' });
+    assert.equal(byType['user.deleted']!.id, deletedId, 'the filter changed in place: never a moment unsubscribed');
+
+    const hr = await publish(s, 'USERS', 'DELETE', { id: 'u-hr', department: 'hr' });
+    const sales = await publish(s, 'USERS', 'DELETE', { id: 'u-sales', department: 'sales' });
+    assert.equal(hr.deliveries.filter((d) => d.webhook.id === w.id).length, 1);
+    assert.equal(sales.deliveries.filter((d) => d.webhook.id === w.id).length, 0);
+    await eventually(() => r.received.some((m) => m.path === path && m.body.includes('u-hr')) || undefined);
+
+    const bad = await s.gql(SET, {
+      id: w.id,
+      subs: [
+        { resource: 'USERS', action: 'CREATE' },
+        { resource: 'USERS', action: 'DELETE', filter: { $bogus: 1 } },
+      ],
+    });
+    assert.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    assert.match(bad.errors?.[0]?.message ?? '', /^subscriptions\[1\]\.filter/);
+    assert.deepEqual(await read(), set, 'a refused set changes nothing');
+
+    const audit = await s.db.pool.query(
+      `SELECT changes FROM audit_log WHERE target_id = $1 AND action = 'webhook.subscriptions_set'`,
+      [w.id],
+    );
+    assert.equal(audit.rows.length, 1);
+    assert.deepEqual(audit.rows[0].changes, {
+      subscriptions: { old: ['user.created', 'user.deleted'], new: ['enrollment.completed', 'user.deleted'] },
+      filters: { old: { 'user.deleted': { department: 'sales' } }, new: { 'user.deleted': { department: 'hr' } } },
+    });
+    must(
+      await s.gql(SET, {
+        id: w.id,
+        subs: [
+          { resource: 'USERS', action: 'DELETE', filter: { department: 'hr' } },
+          { resource: 'ENROLLMENTS', action: 'COMPLETE' },
+        ],
+      }),
+      'same',
+    );
+    const again = await s.db.pool.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1 AND action = 'webhook.subscriptions_set'`,
+      [w.id],
+    );
+    assert.equal(again.rows[0].n, 1, 'setting the same list changes nothing and audits nothing');
+
+    must(await s.gql(SET, { id: w.id, subs: [] }), 'empty');
+    assert.deepEqual(await read(), []);
   });
 
   it('the audit log shows a subscription’s filter', async () => {

@@ -138,6 +138,22 @@ describe('the audit log', () => {
         },
       ],
       [
+        'setWebhookSubscriptions',
+        () =>
+          s.gql(
+            `mutation($id: ID!) { setWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: CREATE}, {resource: USERS, action: DELETE, filter: {department: "hr"}}]) { id } }`,
+            { id: webhookId },
+          ),
+        (e) => {
+          assert.equal(e.action, 'webhook.subscriptions_set');
+          assert.deepEqual(e.changes.subscriptions, {
+            old: ['user.created', 'user.deleted'],
+            new: ['user.created', 'user.deleted'],
+          });
+          assert.deepEqual(e.changes.filters, { old: null, new: { 'user.deleted': { department: 'hr' } } });
+        },
+      ],
+      [
         'removeWebhookSubscriptions',
         () =>
           s.gql(

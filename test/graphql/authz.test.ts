@@ -112,6 +112,16 @@ const OPERATIONS: Operation[] = [
     allowedCode: 'NOT_FOUND',
   },
   {
+    name: 'setWebhookSubscriptions',
+    build: () => ({
+      query:
+        'mutation($id: ID!) { setWebhookSubscriptions(webhookId: $id, subscriptions: [{resource: USERS, action: UPDATE}]) { id } }',
+      variables: { id: uid() },
+    }),
+    allowed: SUPPORT_ONLY,
+    allowedCode: 'NOT_FOUND',
+  },
+  {
     name: 'removeWebhookSubscriptions',
     build: () => ({
       query:

@@ -67,6 +67,19 @@ export class MutationResolver {
   }
 
   @Authorized('configure')
+  @Mutation(() => WebhookGql, {
+    description:
+      'Sets the whole list: pairs not listed are removed, new ones added, changed filters replaced, all in one transaction (a filter changes without a moment unsubscribed). An empty list removes every subscription.',
+  })
+  setWebhookSubscriptions(
+    @Ctx() ctx: Context,
+    @Arg('webhookId', () => ID) webhookId: string,
+    @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
+  ) {
+    return ctx.services.webhooks.setSubscriptions(webhookId, subscriptions, actorOf(ctx));
+  }
+
+  @Authorized('configure')
   @Mutation(() => WebhookGql)
   removeWebhookSubscriptions(
     @Ctx() ctx: Context,
