@@ -240,6 +240,40 @@ describe('the support console', { skip: missing ?? false }, () => {
     );
   });
 
+  it('edits subscriptions in place: a refused filter is shown at its field and changes nothing; a valid one is saved in one call', async () => {
+    const subs = async () =>
+      must(
+        await s.gql('query($id: ID!) { webhook(id: $id) { subscriptions { id eventType filter } } }', {
+          id: webhookId,
+        }),
+        'webhook',
+      ).webhook.subscriptions as { id: string; eventType: string; filter: unknown }[];
+    const before = await subs();
+    const section = support.getByRole('region', { name: 'Subscriptions' });
+    const filter = section.getByLabel('Filter for enrollment.completed');
+    await filter.fill('{"state": {"$in": "active"}}');
+    await section.getByRole('button', { name: 'Save subscriptions' }).click();
+    // has: is resolved inside each label, so it is a locator from the page, not from the section.
+    const message = section
+      .locator('label', { has: support.getByLabel('Filter for enrollment.completed') })
+      .getByRole('alert');
+    await message.waitFor();
+    assert.match((await message.textContent()) ?? '', /^subscriptions\[\d\]\.filter.*expected an array/);
+    assert.deepEqual(await subs(), before, 'a refused change leaves the subscriptions as they were');
+
+    await filter.fill('{"state": {"$in": ["complete", "failed"]}}');
+    await section.getByRole('checkbox', { name: 'course.created', exact: true }).check();
+    await section.getByRole('button', { name: 'Save subscriptions' }).click();
+    await eventually(
+      async () => (await section.getByRole('button', { name: 'Save subscriptions' }).isDisabled()) || undefined,
+    );
+    const after = await subs();
+    const completed = after.find((x) => x.eventType === 'enrollment.completed')!;
+    assert.deepEqual(completed.filter, { state: { $in: ['complete', 'failed'] } });
+    assert.equal(completed.id, before.find((x) => x.eventType === 'enrollment.completed')!.id, 'changed in place');
+    assert.deepEqual(after.map((x) => x.eventType).sort(), ['course.created', 'enrollment.completed', 'user.created']);
+  });
+
   it('tells the watcher when the server closes the live feed with 4408, and reconnects by itself', async () => {
     const page = await b.page();
     let dropped = false;

@@ -7,29 +7,14 @@ import { SubscriptionGrid, useCatalog } from './SubscriptionGrid';
 import { sameFilter, selectionOf, toInputs, type Selection } from './subscriptions';
 import type { WebhookView } from './Settings';
 
-// The grid against what the webhook has: pairs added, pairs removed, and a
-// changed filter as remove-then-add (a subscription has one filter). When an
-// add is refused, the filters it replaced are put back, so a typo in a filter
-// never leaves the webhook unsubscribed.
+// The grid against what the webhook has, saved as one setWebhookSubscriptions:
+// pairs added and removed and filters changed in one transaction, so a
+// changed filter never leaves a moment in which the webhook is unsubscribed,
+// and a refused filter changes nothing.
 
-const AddSubscriptions = graphql(`
-  mutation AddSubscriptions($id: ID!, $subs: [SubscriptionInput!]!) {
-    addWebhookSubscriptions(webhookId: $id, subscriptions: $subs) {
-      id
-      subscriptions {
-        id
-        resource
-        action
-        eventType
-        filter
-      }
-    }
-  }
-`);
-
-const RemoveSubscriptions = graphql(`
-  mutation RemoveSubscriptions($id: ID!, $subs: [SubscriptionInput!]!) {
-    removeWebhookSubscriptions(webhookId: $id, subscriptions: $subs) {
+const SetSubscriptions = graphql(`
+  mutation SetSubscriptions($id: ID!, $subs: [SubscriptionInput!]!) {
+    setWebhookSubscriptions(webhookId: $id, subscriptions: $subs) {
       id
       subscriptions {
         id
@@ -48,9 +33,7 @@ export function Subscriptions({ webhookId, current }: { webhookId: string; curre
   const [selection, setSelection] = useState<Selection>(base);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<CombinedError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [, add] = useMutation(AddSubscriptions);
-  const [, remove] = useMutation(RemoveSubscriptions);
+  const [result, set] = useMutation(SetSubscriptions);
 
   const added = Object.keys(selection).filter((t) => !base[t]);
   const removed = Object.keys(base).filter((t) => !selection[t]);
@@ -59,32 +42,14 @@ export function Subscriptions({ webhookId, current }: { webhookId: string; curre
 
   const save = async () => {
     setFailure(null);
-    const toAdd = [...added, ...refiltered];
-    const { inputs, errors: local } = toInputs(toAdd, selection);
+    const types = Object.keys(selection);
+    const { inputs, errors: local } = toInputs(types, selection);
     setErrors(local);
     if (Object.keys(local).length) return;
-    setBusy(true);
-    try {
-      const pairs = (types: string[]) => types.map((t) => ({ resource: base[t]!.resource, action: base[t]!.action }));
-      if (refiltered.length) {
-        const r = await remove({ id: webhookId, subs: pairs(refiltered) });
-        if (r.error) return setFailure(r.error);
-      }
-      if (toAdd.length) {
-        const r = await add({ id: webhookId, subs: inputs });
-        if (r.error) {
-          if (refiltered.length) await add({ id: webhookId, subs: toInputs(refiltered, base).inputs });
-          setErrors(subscriptionErrors(fieldErrors(r.error).byField, 'subscriptions', toAdd));
-          return setFailure(r.error);
-        }
-      }
-      if (removed.length) {
-        const r = await remove({ id: webhookId, subs: pairs(removed) });
-        if (r.error) return setFailure(r.error);
-      }
-      setErrors({});
-    } finally {
-      setBusy(false);
+    const r = await set({ id: webhookId, subs: inputs });
+    if (r.error) {
+      setErrors(subscriptionErrors(fieldErrors(r.error).byField, 'subscriptions', types));
+      setFailure(r.error);
     }
   };
 
@@ -95,7 +60,7 @@ export function Subscriptions({ webhookId, current }: { webhookId: string; curre
       {catalog && <SubscriptionGrid catalog={catalog} value={selection} onChange={setSelection} errors={errors} />}
       <ErrorLine error={unplaced} />
       <div className="row">
-        <WriteButton disabled={!dirty || busy} onClick={() => void save()}>
+        <WriteButton disabled={!dirty || result.fetching} onClick={() => void save()}>
           Save subscriptions
         </WriteButton>
         {dirty && (
