@@ -73,6 +73,17 @@ export const DEFAULT_OVERLAP_SECONDS = 86_400;
 /** Columns an update sets (the subscriptions are rows of their own). */
 type WebhookChange = Partial<Omit<Webhook, 'subscriptions'>>;
 
+const MAX_SEARCH_LENGTH = 200;
+
+/** A webhooks search: part of a name or destination URL, any case. */
+function validSearch(search: string | null | undefined): string | null {
+  if (search == null) return null;
+  if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
+    throw badInput('search', `expected 1 to ${MAX_SEARCH_LENGTH} characters of a name or destination URL`);
+  }
+  return search;
+}
+
 const pairsOf = (w: Webhook) => (w.subscriptions ?? []).map((s) => eventType(s.resource, s.action)).sort();
 
 /** The filters of the subscriptions that have one, by event type: how the audit log shows them. */
@@ -108,17 +119,24 @@ export class WebhookService {
   }
 
   async page(
-    status: WebhookStatus | null,
+    filter: { status?: WebhookStatus | null; search?: string | null },
     limit: number,
     after: { createdAt: Date; id: string } | null,
   ): Promise<WebhookPage> {
+    const search = validSearch(filter.search);
     const qb = this.ds
       .getRepository(Webhook)
       .createQueryBuilder('w')
       .where('w.deleted_at IS NULL')
       .orderBy('w.created_at', 'DESC')
       .addOrderBy('w.id', 'DESC');
-    if (status) qb.andWhere('w.status = :status', { status });
+    if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
+    // A scan of the configuration table (thousands of rows, not the delivery log): no index needed.
+    if (search !== null) {
+      qb.andWhere(`(w.name ILIKE :pattern ESCAPE '\\' OR w.destination_url ILIKE :pattern ESCAPE '\\')`, {
+        pattern: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+      });
+    }
     const totalCount = await qb.clone().getCount();
     if (after) qb.andWhere('(w.created_at, w.id) < (:at, :id)', { at: after.createdAt, id: after.id });
     const rows = await qb.take(limit + 1).getMany();

@@ -312,6 +312,31 @@ describe('webhooks over HTTP', () => {
       assert.equal(page.edges.length, 20);
       assert.equal(page.pageInfo.hasNextPage, true);
     });
+
+    it('search: part of a name or destination URL in any case; LIKE wildcards are plain text', async () => {
+      const crm = await create({ name: 'CRM sync (search)' });
+      const crm2 = await create({ name: 'nightly crm export', destinationUrl: 'https://example.com/x' });
+      const partner = await create({ name: 'billing (search)', destinationUrl: 'https://hooks.PARTNER.example/in' });
+      const percent = await create({ name: '100% done' });
+      const snake = await create({ name: 'snake_case hook' });
+      const decoy = await create({ name: 'snakeXcase hook' });
+      const SEARCH = `query($q: String!) { webhooks(search: $q, first: 100) { totalCount edges { node { id } } } }`;
+      const found = async (q: string) => {
+        const r = ok(await s.gql(SEARCH, { q })).webhooks;
+        assert.equal(r.totalCount, r.edges.length);
+        return r.edges.map((e: { node: { id: string } }) => e.node.id).sort();
+      };
+      assert.deepEqual(await found('crm'), [crm.id, crm2.id].sort());
+      assert.deepEqual(await found('partner.example'), [partner.id]);
+      assert.deepEqual(await found('%'), [percent.id], '% matches itself only');
+      assert.deepEqual(await found('e_c'), [snake.id], '_ matches itself only (not the X of the decoy)');
+      assert.deepEqual(await found('no such webhook'), []);
+      const empty = await s.gql(SEARCH, { q: '' });
+      assert.equal(empty.errors?.[0]?.message, 'search: expected 1 to 200 characters of a name or destination URL');
+      for (const w of [crm, crm2, partner, percent, snake, decoy]) {
+        ok(await s.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id: w.id }));
+      }
+    });
   });
 
   describe('write-only secrets', () => {

@@ -39,9 +39,14 @@ export class QueryResolver {
     @Arg('status', () => WebhookStatusEnum, { nullable: true }) status?: WebhookStatus | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('search', () => String, {
+      nullable: true,
+      description: 'Only webhooks whose name or destination URL contains this text, in any case.',
+    })
+    search?: string | null,
   ): Promise<WebhookConnection> {
     const args = pageArgs('webhooks', first, after);
-    const page = await ctx.services.webhooks.page(status ?? null, args.limit, args.after);
+    const page = await ctx.services.webhooks.page({ status, search }, args.limit, args.after);
     return { ...connection('webhooks', page.items, page.hasNextPage), totalCount: page.totalCount };
   }
 
