@@ -140,6 +140,12 @@ describe('the support console', { skip: missing ?? false }, () => {
     await open(support, '#/webhooks');
     await support.getByRole('link', { name: 'Console CRM' }).waitFor();
     await screenshot(support, 'webhooks');
+    await support.getByLabel('Name or URL').fill('no such hook');
+    await support.getByRole('button', { name: 'Search' }).click();
+    await support.getByText('0 webhooks', { exact: true }).waitFor();
+    await support.getByLabel('Name or URL').fill('CONSOLE-HOOK');
+    await support.getByRole('button', { name: 'Search' }).click();
+    await support.getByText('1 webhook', { exact: true }).waitFor();
     await support.getByRole('link', { name: 'Console CRM' }).click();
     await support.getByRole('heading', { name: 'Console CRM' }).waitFor();
   });

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { useQuery } from 'urql';
 import { graphql } from '../gql';
 import type { WebhookStatus } from '../gql/graphql';
@@ -5,8 +6,8 @@ import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When, WriteButton } from '../ui';
 
 const WebhooksQuery = graphql(`
-  query WebhookList($status: WebhookStatus, $first: Int, $after: String) {
-    webhooks(status: $status, first: $first, after: $after) {
+  query WebhookList($status: WebhookStatus, $search: String, $first: Int, $after: String) {
+    webhooks(status: $status, search: $search, first: $first, after: $after) {
       totalCount
       pageInfo {
         hasNextPage
@@ -36,16 +37,37 @@ const PAGE = 25;
 
 export function Webhooks({ route }: { route: Route }) {
   const status = (route.query.get('status') as WebhookStatus | null) ?? null;
+  const search = route.query.get('q');
   const after = route.query.get('after');
-  const [{ data, error, fetching }] = useQuery({ query: WebhooksQuery, variables: { status, first: PAGE, after } });
+  const [text, setText] = useState(search ?? '');
+  const [{ data, error, fetching }] = useQuery({
+    query: WebhooksQuery,
+    variables: { status, search, first: PAGE, after },
+  });
+  const filters = { status, q: search };
   const page = data?.webhooks;
   return (
     <main className="page">
       <h1>Webhooks</h1>
-      <div className="toolbar">
+      <form
+        className="toolbar"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          go(['webhooks'], { ...filters, q: text.trim() || null });
+        }}
+      >
+        <label>
+          Name or URL
+          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="part of a name or URL" />
+        </label>
+        <button type="submit">Search</button>
         <label>
           Status
-          <select value={status ?? ''} onChange={(e) => go(['webhooks'], { status: e.target.value || null })}>
+          <select
+            value={status ?? ''}
+            onChange={(e) => go(['webhooks'], { ...filters, status: e.target.value || null })}
+          >
             <option value="">all</option>
             {STATUSES.map((s) => (
               <option key={s}>{s}</option>
@@ -53,8 +75,12 @@ export function Webhooks({ route }: { route: Route }) {
           </select>
         </label>
         <WriteButton onClick={() => go(['webhooks', 'new'])}>New webhook</WriteButton>
-        {page && <span className="muted">{page.totalCount} webhooks</span>}
-      </div>
+        {page && (
+          <span className="muted">
+            {page.totalCount} {page.totalCount === 1 ? 'webhook' : 'webhooks'}
+          </span>
+        )}
+      </form>
       <ErrorLine error={error} />
       <table>
         <thead>
@@ -90,7 +116,7 @@ export function Webhooks({ route }: { route: Route }) {
         </tbody>
       </table>
       {fetching && !data && <p className="muted">Loading…</p>}
-      <Pager path={['webhooks']} filters={{ status }} after={after} pageInfo={page?.pageInfo} />
+      <Pager path={['webhooks']} filters={filters} after={after} pageInfo={page?.pageInfo} />
     </main>
   );
 }
