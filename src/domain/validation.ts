@@ -63,6 +63,10 @@ export interface SubscriptionPair {
   action: EventAction;
 }
 
+export function samePair(a: SubscriptionPair, b: SubscriptionPair): boolean {
+  return a.resource === b.resource && a.action === b.action;
+}
+
 export function validPair(field: string, pair: SubscriptionPair): SubscriptionPair {
   if (!RESOURCE_TYPES.includes(pair.resource)) throw badInput(`${field}.resource`, `unknown resource ${pair.resource}`);
   if (!EVENT_ACTIONS.includes(pair.action)) throw badInput(`${field}.action`, `unknown action ${pair.action}`);

@@ -16,6 +16,7 @@ import {
   validPairs,
   validSecret,
   validSubscriptions,
+  samePair,
   type SubscriptionPair,
 } from '../domain/validation.js';
 import type { FeedPublisher } from '../feed/feed.js';
@@ -387,9 +388,7 @@ export class WebhookService {
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
-      const existing = valid.filter((p) =>
-        webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
-      );
+      const existing = valid.filter((p) => webhook.subscriptions.some((s) => samePair(s, p)));
       if (existing.length) {
         throw conflict(
           `webhook is already subscribed to ${existing.map((p) => eventType(p.resource, p.action)).join(', ')}; a subscription has one filter (combine conditions with $or): to change it, use setWebhookSubscriptions`,
@@ -430,11 +429,10 @@ export class WebhookService {
     const wanted = validSubscriptions('subscriptions', subs);
     await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
-      const same = (a: SubscriptionPair, b: SubscriptionPair) => a.resource === b.resource && a.action === b.action;
-      const removed = webhook.subscriptions.filter((s) => !wanted.some((p) => same(p, s)));
-      const added = wanted.filter((p) => !webhook.subscriptions.some((s) => same(p, s)));
+      const removed = webhook.subscriptions.filter((s) => !wanted.some((p) => samePair(p, s)));
+      const added = wanted.filter((p) => !webhook.subscriptions.some((s) => samePair(p, s)));
       const refiltered = webhook.subscriptions.flatMap((s) => {
-        const p = wanted.find((w) => same(w, s));
+        const p = wanted.find((w) => samePair(w, s));
         return p && JSON.stringify(p.filter) !== JSON.stringify(s.filter) ? [{ id: s.id, spec: p }] : [];
       });
       if (removed.length + added.length + refiltered.length === 0) return { result: undefined, audit: null };
@@ -482,18 +480,14 @@ export class WebhookService {
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await this.audited(async (m) => {
       const webhook = await this.getOrFail(webhookId, m);
-      const missing = valid.filter(
-        (p) => !webhook.subscriptions.some((s) => s.resource === p.resource && s.action === p.action),
-      );
+      const missing = valid.filter((p) => !webhook.subscriptions.some((s) => samePair(s, p)));
       if (missing.length) {
         throw new HooklineError(
           'NOT_FOUND',
           `webhook is not subscribed to ${missing.map((p) => eventType(p.resource, p.action)).join(', ')}; nothing was removed`,
         );
       }
-      const ids = webhook.subscriptions
-        .filter((s) => valid.some((p) => p.resource === s.resource && p.action === s.action))
-        .map((s) => s.id);
+      const ids = webhook.subscriptions.filter((s) => valid.some((p) => samePair(p, s))).map((s) => s.id);
       await m.getRepository(WebhookSubscription).delete({ id: In(ids) });
       await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
       return {

@@ -5,6 +5,7 @@ import type { DeliveryStatus, EventAction, ResourceType } from '../gql/graphql';
 import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When } from '../ui';
 import { useCatalog } from './webhook/SubscriptionGrid';
+import { WebhookPicker } from './WebhookPicker';
 
 // The delivery log, newest first, one page at a time: by webhook, status,
 // event type and object ("enrollment 42": every delivery of events about it,
@@ -57,20 +58,6 @@ const DeliveriesQuery = graphql(`
   }
 `);
 
-const WebhookChoices = graphql(`
-  query WebhookChoices {
-    webhooks(first: 100) {
-      totalCount
-      edges {
-        node {
-          id
-          name
-        }
-      }
-    }
-  }
-`);
-
 const STATUSES: DeliveryStatus[] = ['PENDING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const PAGE = 50;
 
@@ -98,12 +85,10 @@ export function Deliveries({ route }: { route: Route }) {
     },
     pause: !!type && !catalog,
   });
-  const [{ data: choices }] = useQuery({ query: WebhookChoices });
   const [objectText, setObjectText] = useState(objectId ?? '');
   const filters = { webhook: webhookId, status, type, object: objectId };
   const set = (change: Record<string, string | null>) => go(['deliveries'], { ...filters, ...change });
   const page = data?.deliveries;
-  const known = choices?.webhooks.edges.map((e) => e.node) ?? [];
   return (
     <main className="page">
       <h1>Deliveries</h1>
@@ -115,18 +100,7 @@ export function Deliveries({ route }: { route: Route }) {
           set({ object: objectText.trim() || null });
         }}
       >
-        <label>
-          Webhook
-          <select value={webhookId ?? ''} onChange={(e) => set({ webhook: e.target.value || null })}>
-            <option value="">every webhook</option>
-            {webhookId && !known.some((w) => w.id === webhookId) && <option value={webhookId}>{webhookId}</option>}
-            {known.map((w) => (
-              <option key={w.id} value={w.id}>
-                {w.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <WebhookPicker value={webhookId} onChange={(webhook) => set({ webhook })} />
         <label>
           Status
           <select value={status ?? ''} onChange={(e) => set({ status: e.target.value || null })}>

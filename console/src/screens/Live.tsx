@@ -1,10 +1,11 @@
 import { useState } from 'react';
-import { useQuery, useSubscription } from 'urql';
+import { useSubscription } from 'urql';
 import { graphql } from '../gql';
 import type { LiveAttemptsSubscription } from '../gql/graphql';
 import { closeExplained, useLink } from '../link';
 import { go, href, type Route } from '../router';
 import { When } from '../ui';
+import { useWebhookNames, WebhookPicker } from './WebhookPicker';
 
 // Attempts as they finish, over graphql-ws, newest on top; paused, the page
 // keeps what arrives and shows it on resume. Webhook status changes (paused,
@@ -38,19 +39,6 @@ const StatusChanges = graphql(`
   }
 `);
 
-const Names = graphql(`
-  query LiveWebhookNames {
-    webhooks(first: 100) {
-      edges {
-        node {
-          id
-          name
-        }
-      }
-    }
-  }
-`);
-
 type Attempt = LiveAttemptsSubscription['deliveryAttempts'];
 interface Notice {
   at: string;
@@ -64,8 +52,7 @@ export function Live({ route }: { route: Route }) {
   const link = useLink();
   // While paused the page shows what it had; what arrives meanwhile waits in `all`.
   const [frozen, setFrozen] = useState<Attempt[] | null>(null);
-  const [{ data: names }] = useQuery({ query: Names });
-  const nameOf = new Map(names?.webhooks.edges.map((e) => [e.node.id, e.node.name]));
+  const nameOf = new Map(useWebhookNames().map((w) => [w.id, w.name]));
 
   const [{ data: all = [] }] = useSubscription(
     { query: LiveAttempts, variables: { webhookId } },
@@ -88,17 +75,7 @@ export function Live({ route }: { route: Route }) {
     <main className="page">
       <h1>Live</h1>
       <div className="toolbar">
-        <label>
-          Webhook
-          <select value={webhookId ?? ''} onChange={(e) => go(['live'], { webhook: e.target.value || null })}>
-            <option value="">every webhook</option>
-            {names?.webhooks.edges.map(({ node }) => (
-              <option key={node.id} value={node.id}>
-                {node.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <WebhookPicker value={webhookId} onChange={(webhook) => go(['live'], { webhook })} />
         {frozen ? (
           <button type="button" onClick={() => setFrozen(null)}>
             Resume ({waitingCount < 0 ? `${KEEP}+` : waitingCount} waiting)
