@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ATTEMPTS_SUBSCRIPTION,
+  armed,
   collect,
   createWebhook,
   deliveryFor,
@@ -10,6 +11,7 @@ import {
   freshDatabase,
   insertKeys,
   publish,
+  quiesce,
   spawnServer,
   startReceiver,
   startServer,
@@ -99,15 +101,28 @@ describe('metrics of the server', () => {
   });
 
   it('the counters and gauges move as events are published, attempts made and deliveries finish', async () => {
+    // The live subscription is armed (it has received an attempt) before the figures are read, so the
+    // publishes below cannot race its start; the arming webhook is gone again when they are.
+    const feed = feedClient(s.url, s.keys.VIEWER);
+    clients.push(feed);
+    const live = collect(feed, ATTEMPTS_SUBSCRIPTION, {}, 'deliveryAttempts');
+    const armer = await createWebhook(s, { url: `${r.url}${uniquePath('m-armer')}`, subs: [['USERS', 'CREATE']] });
+    let arming = 0;
+    await armed(
+      'the live subscription',
+      () => publish(s, 'USERS', 'CREATE', { id: `m-armer-${++arming}` }),
+      () => live.items.length > 0,
+    );
+    await quiesce(s);
+    await s.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id: armer.id });
+    live.items.length = 0;
+
     const before = (await scrape(url())).samples;
     const ok = uniquePath('m-ok');
     const bad = uniquePath('m-bad');
     r.on(bad, () => ({ status: 500 }));
     const a = await createWebhook(s, { url: `${r.url}${ok}`, subs: [['COURSES', 'CREATE']] });
     const b = await createWebhook(s, { url: `${r.url}${bad}`, subs: [['COURSES', 'CREATE']] });
-    const feed = feedClient(s.url, s.keys.VIEWER);
-    clients.push(feed);
-    const live = collect(feed, ATTEMPTS_SUBSCRIPTION, {}, 'deliveryAttempts');
     for (let i = 0; i < 3; i++) {
       const ev = await publish(s, 'COURSES', 'CREATE', { id: `m-${i}` });
       await waitForAttempts(s, deliveryFor(ev, a.id), 1);
