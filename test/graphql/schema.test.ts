@@ -11,12 +11,67 @@ import { repoPath } from '../kit/paths.js';
 // the repository's copy of the shared one; .ci/run fails when they drift).
 
 /**
- * Revision-2 contract items not built yet, each by the description
+ * Contract items not built yet (revision 3's), each by the description
  * findBreakingChanges gives it, with the issue that builds it. Each issue
  * removes its names; the list must be empty once the open issues are done.
  * A name that is no longer missing fails the test below, so the list only shrinks.
  */
-const NOT_BUILT_YET: Readonly<Record<string, string>> = {};
+const NOT_BUILT_YET: Readonly<Record<string, string>> = {
+  'CircuitState was removed.': '#20 endpoint protection and notices',
+  'WebhookCircuit was removed.': '#20 endpoint protection and notices',
+  'WebhookHeader was removed.': '#21 integration-grade deliveries',
+  'Account was removed.': '#19 accounts',
+  'AccountEdge was removed.': '#19 accounts',
+  'AccountConnection was removed.': '#19 accounts',
+  'ErasureResult was removed.': '#21 integration-grade deliveries',
+  'AttemptTimings was removed.': '#21 integration-grade deliveries',
+  'HeaderInput was removed.': '#21 integration-grade deliveries',
+  'CreateAccountInput was removed.': '#19 accounts',
+  'UpdateAccountInput was removed.': '#19 accounts',
+  'WEBHOOKS was removed from enum type ResourceType.': '#20 endpoint protection and notices',
+  'FAILING was removed from enum type EventAction.': '#20 endpoint protection and notices',
+  'RECOVERED was removed from enum type EventAction.': '#20 endpoint protection and notices',
+  'DISABLED was removed from enum type EventAction.': '#20 endpoint protection and notices',
+  'Webhook.account was removed.': '#19 accounts',
+  'Webhook.rateLimit was removed.': '#20 endpoint protection and notices',
+  'Webhook.maxInFlight was removed.': '#20 endpoint protection and notices',
+  'Webhook.circuit was removed.': '#19 accounts',
+  'Webhook.headers was removed.': '#21 integration-grade deliveries',
+  'Webhook.sendTraceparent was removed.': '#21 integration-grade deliveries',
+  'Event.account was removed.': '#19 accounts',
+  'Event.traceId was removed.': '#21 integration-grade deliveries',
+  'Event.erasedAt was removed.': '#21 integration-grade deliveries',
+  'DeliveryAttempt.remoteAddress was removed.': '#21 integration-grade deliveries',
+  'DeliveryAttempt.responseHeaders was removed.': '#21 integration-grade deliveries',
+  'DeliveryAttempt.timings was removed.': '#21 integration-grade deliveries',
+  'DeliveryAttempt.traceId was removed.': '#21 integration-grade deliveries',
+  'ApiKey.account was removed.': '#19 accounts',
+  'AuditEntry.account was removed.': '#19 accounts',
+  'CreateWebhookInput.accountId was removed.': '#19 accounts',
+  'CreateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
+  'CreateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
+  'CreateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
+  'CreateWebhookInput.sendTraceparent was removed.': '#21 integration-grade deliveries',
+  'UpdateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
+  'UpdateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
+  'UpdateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
+  'UpdateWebhookInput.sendTraceparent was removed.': '#21 integration-grade deliveries',
+  'PublishEventInput.account was removed.': '#19 accounts',
+  'Query.accounts was removed.': '#19 accounts',
+  'Query.account was removed.': '#19 accounts',
+  'Query.webhooks arg accountId was removed.': '#19 accounts',
+  'Query.events arg accountId was removed.': '#19 accounts',
+  'Query.deliveries arg accountId was removed.': '#19 accounts',
+  'Query.apiKeys arg accountId was removed.': '#19 accounts',
+  'Query.auditLog arg accountId was removed.': '#19 accounts',
+  'Mutation.createAccount was removed.': '#19 accounts',
+  'Mutation.updateAccount was removed.': '#19 accounts',
+  'Mutation.deleteAccount was removed.': '#19 accounts',
+  'Mutation.eraseObject was removed.': '#21 integration-grade deliveries',
+  'Mutation.createApiKey arg accountId was removed.': '#19 accounts',
+  'Subscription.deliveryAttempts arg accountId was removed.': '#19 accounts',
+  'Subscription.webhookStatusChanged arg accountId was removed.': '#19 accounts',
+};
 
 const contract = () => buildSchema(readFileSync(repoPath('contract/api-contract.graphql'), 'utf8'));
 const breaking = (schema: ReturnType<typeof buildSchema>) =>
