@@ -159,7 +159,19 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       const closed = ws.closeKey(keyId, 'API key revoked');
       if (closed) log.info({ apiKey: keyId, connections: closed }, 'closed the connections of a revoked key');
     });
-    listener.onReconnect(() => services.apiKeys.forgetAll());
+    // Notices sent while the LISTEN connection was down are lost: every key is
+    // looked up again, and every open connection's key is read from the database.
+    listener.onReconnect(() => {
+      services.apiKeys.forgetAll();
+      ws.recheckKeys().then(
+        (closed) => {
+          if (closed)
+            log.info({ connections: closed }, 'closed the connections of keys revoked while notices were lost');
+        },
+        (err: Error) =>
+          log.error({ err: err.message }, 'could not check the API keys of open connections again; closed them all'),
+      );
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());

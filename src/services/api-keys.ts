@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { IsNull } from 'typeorm';
+import { In, IsNull } from 'typeorm';
 import type { Actor } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
 import { badInput, notFound } from '../domain/errors.js';
@@ -144,6 +144,11 @@ export class ApiKeyService {
   forgetAll(): void {
     this.generation++;
     this.cache.clear();
+  }
+
+  /** Of these keys, those not revoked, as stored now (not as cached): what open connections are checked against. */
+  unrevoked(ids: string[]): Promise<ApiKey[]> {
+    return this.ds.getRepository(ApiKey).findBy({ id: In(ids), revokedAt: IsNull() });
   }
 }
 
