@@ -37,6 +37,8 @@ export interface Hookline {
   /** Housekeeping of the worker processes (null without a worker). */
   maintenance: Maintenance | null;
   database: DatabaseHandle;
+  /** What the service reports about itself as it works (the metrics listen to it). */
+  signals: Signals;
   stop(): Promise<void>;
 }
 
@@ -65,7 +67,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   const listener = new PgListener(database.url, log);
   await listener.start();
   const feed = new LiveFeed(pool, listener, log);
-  const signals = new Signals();
+  const signals = new Signals(log);
   const ready: Readiness = async () => {
     await pool.query('SELECT 1');
     const pending = await pendingMigrations(ds);
@@ -219,5 +221,5 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       log.info('stopped');
     })());
 
-  return { url, consoleUrl, port, services, worker, maintenance, database, stop };
+  return { url, consoleUrl, port, services, worker, maintenance, database, signals, stop };
 }
