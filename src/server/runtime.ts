@@ -16,7 +16,7 @@ import { createPool } from '../storage/pool.js';
 import { checkKeyring, loadKeyring } from '../storage/keyring.js';
 import { SecretVault } from '../services/secrets.js';
 import { USER_AGENT } from '../version.js';
-import { createHttpApp } from './http.js';
+import { bodyLimit, createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
 import { CONSOLE_PATH, consoleBuilt } from './console.js';
@@ -130,7 +130,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   if (serveHttp) {
     const schema = await createSchema(feed.pubSub);
     const server = http.createServer();
-    const maxBodyBytes = config.maxPayloadBytes * 2 + 64 * 1024;
+    const maxBodyBytes = bodyLimit(config.maxPayloadBytes);
     const { app, apollo } = await createHttpApp(server, {
       schema,
       services,
