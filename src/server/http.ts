@@ -26,6 +26,11 @@ export interface HttpDeps {
   metricsToken: string | undefined;
 }
 
+/** The largest request body (HTTP) and WebSocket frame, for a payload limit. */
+export function bodyLimit(maxPayloadBytes: number): number {
+  return maxPayloadBytes * 2 + 64 * 1024;
+}
+
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -16,7 +16,7 @@ import { createPool } from '../storage/pool.js';
 import { checkKeyring, loadKeyring } from '../storage/keyring.js';
 import { SecretVault } from '../services/secrets.js';
 import { USER_AGENT } from '../version.js';
-import { createHttpApp } from './http.js';
+import { bodyLimit, createHttpApp } from './http.js';
 import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
 import { CONSOLE_PATH, consoleBuilt } from './console.js';
@@ -37,6 +37,8 @@ export interface Hookline {
   /** Housekeeping of the worker processes (null without a worker). */
   maintenance: Maintenance | null;
   database: DatabaseHandle;
+  /** What the service reports about itself as it works (the metrics listen to it). */
+  signals: Signals;
   stop(): Promise<void>;
 }
 
@@ -65,7 +67,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   const listener = new PgListener(database.url, log);
   await listener.start();
   const feed = new LiveFeed(pool, listener, log);
-  const signals = new Signals();
+  const signals = new Signals(log);
   const ready: Readiness = async () => {
     await pool.query('SELECT 1');
     const pending = await pendingMigrations(ds);
@@ -128,7 +130,7 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   if (serveHttp) {
     const schema = await createSchema(feed.pubSub);
     const server = http.createServer();
-    const maxBodyBytes = config.maxPayloadBytes * 2 + 64 * 1024;
+    const maxBodyBytes = bodyLimit(config.maxPayloadBytes);
     const { app, apollo } = await createHttpApp(server, {
       schema,
       services,
@@ -159,7 +161,19 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       const closed = ws.closeKey(keyId, 'API key revoked');
       if (closed) log.info({ apiKey: keyId, connections: closed }, 'closed the connections of a revoked key');
     });
-    listener.onReconnect(() => services.apiKeys.forgetAll());
+    // Notices sent while the LISTEN connection was down are lost: every key is
+    // looked up again, and every open connection's key is read from the database.
+    listener.onReconnect(() => {
+      services.apiKeys.forgetAll();
+      ws.recheckKeys().then(
+        (closed) => {
+          if (closed)
+            log.info({ connections: closed }, 'closed the connections of keys revoked while notices were lost');
+        },
+        (err: Error) =>
+          log.error({ err: err.message }, 'could not check the API keys of open connections again; closed them all'),
+      );
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -207,5 +221,5 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
       log.info('stopped');
     })());
 
-  return { url, consoleUrl, port, services, worker, maintenance, database, stop };
+  return { url, consoleUrl, port, services, worker, maintenance, database, signals, stop };
 }

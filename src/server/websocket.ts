@@ -25,14 +25,22 @@ import { logOperation, outcomeOf } from './oplog.js';
 //   4403 no, an invalid, a revoked or an expired API key
 //   4408 connection_init not sent in time (graphql-ws), or a subscriber too slow to keep up
 //   4429 too many connections for one API key
+//   1013 the keys of open connections could not be checked again after lost notices
 //   1001 the server is shutting down
 // graphql-ws waits for each send to complete, so a dashboard that stops
 // reading backs up into its BoundedPubSub queue; when that overflows the
 // connection is closed with 4408, never blocking anyone else.
+// The key is checked again for every operation, through the same cache as an
+// HTTP request's (services/api-keys.ts): a key revoked or expired since the
+// connection opened closes it (4403) at its next operation at the latest. A
+// revocation's NOTIFY closes its connections at once; when notices may have
+// been lost (the LISTEN connection reconnected), recheckKeys closes the
+// connections of every key revoked meanwhile.
 
 export const CLOSE_SLOW_CONSUMER = 4408;
 export const CLOSE_KEY_LIMIT = 4429;
 export const CLOSE_GOING_AWAY = 1001;
+const CLOSE_TRY_AGAIN = 1013;
 const EXPIRY_CHECK_MS = 2_000;
 
 export interface WebSocketLimits {
@@ -49,6 +57,8 @@ interface Extra {
   socket: WebSocket;
   connectionId: number;
   apiKey?: ApiKey;
+  /** The bearer token of connection_init, authenticated again for every operation. */
+  token?: string;
   ops: Map<string, { started: number; redactor: Redactor; name: string | null; type: string; failed: string | null }>;
 }
 
@@ -86,7 +96,8 @@ export function attachWebSocket(
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       const token = bearerToken(typeof raw === 'string' ? raw : undefined);
-      const auth = token ? await services.apiKeys.authenticate(token) : null;
+      if (!token) return false;
+      const auth = await services.apiKeys.authenticate(token);
       if (!auth) return false;
       if ('refused' in auth) {
         ctx.extra.socket.close(CloseCode.Forbidden, 'API key expired');
@@ -108,10 +119,11 @@ export function attachWebSocket(
       entry.sockets.add(ctx.extra.socket);
       byKey.set(key.id, entry);
       ctx.extra.apiKey = key;
+      ctx.extra.token = token;
       log.info({ apiKey: key.id, role: key.role, connection: ctx.extra.connectionId }, 'live feed connected');
       return true;
     },
-    onSubscribe: (ctx, id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       const started = performance.now();
       const redactor = new Redactor(secretsOf(null, payload.variables));
       const op = {
@@ -128,6 +140,12 @@ export function attachWebSocket(
             `at most ${limits.operationsPerConnection} operations at once on one connection: complete some first`,
           ),
         ];
+      }
+      const refused = await keyRefusal(ctx.extra);
+      if (refused) {
+        op.failed = 'UNAUTHENTICATED';
+        ctx.extra.socket.close(CloseCode.Forbidden, refused);
+        return [new GraphQLError(refused, { extensions: { code: 'UNAUTHENTICATED' } })];
       }
       const admitted = admit(schema, payload);
       if (admitted.document) op.redactor = new Redactor(secretsOf(admitted.document, payload.variables));
@@ -202,6 +220,13 @@ export function attachWebSocket(
     });
   }
 
+  /** Why the connection's key no longer works (revoked or expired), or null while it does. */
+  async function keyRefusal(extra: Extra): Promise<string | null> {
+    const auth = extra.token ? await services.apiKeys.authenticate(extra.token) : null;
+    if (!auth) return 'API key revoked';
+    return 'refused' in auth ? 'API key expired' : null;
+  }
+
   // An expiring key's connections are closed like a revoked key's, checked every few seconds.
   const expiry = setInterval(() => {
     const now = services.clock.now();
@@ -214,6 +239,32 @@ export function attachWebSocket(
     if (!entry) return 0;
     for (const socket of entry.sockets) socket.close(CloseCode.Forbidden, reason);
     return entry.sockets.size;
+  }
+
+  /**
+   * Reads every connected key from the database (not the cache) and closes the
+   * connections of those revoked or expired. When that read fails, every
+   * connection is closed (1013): an unchecked key keeps none, and clients
+   * reconnect and authenticate afresh.
+   */
+  async function recheckKeys(): Promise<number> {
+    const ids = [...byKey.keys()];
+    if (ids.length === 0) return 0;
+    let live: Map<string, ApiKey>;
+    try {
+      live = new Map((await services.apiKeys.unrevoked(ids)).map((k) => [k.id, k]));
+    } catch (err) {
+      for (const socket of wss.clients) socket.close(CLOSE_TRY_AGAIN, 'could not check the API key again: reconnect');
+      throw err;
+    }
+    const now = services.clock.now();
+    let closed = 0;
+    for (const id of ids) {
+      const key = live.get(id);
+      if (!key) closed += closeKey(id, 'API key revoked');
+      else if (isExpired(key, now)) closed += closeKey(id, 'API key expired');
+    }
+    return closed;
   }
 
   wss.on('error', (err) => log.error({ err: err.message }, 'WebSocket server error'));
@@ -264,6 +315,7 @@ export function attachWebSocket(
     wss,
     /** Closes every connection of this key (revoked or expired): its subscriptions end with it. */
     closeKey,
+    recheckKeys,
     close: async () => {
       clearInterval(expiry);
       for (const socket of wss.clients) socket.close(CLOSE_GOING_AWAY, 'server shutting down');

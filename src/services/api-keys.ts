@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { IsNull } from 'typeorm';
+import { In, IsNull } from 'typeorm';
 import type { Actor } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
 import { badInput, notFound } from '../domain/errors.js';
@@ -18,7 +18,9 @@ import { clientOf } from '../storage/sql/db.js';
 // TTL: a revocation is announced on KEYS_CHANNEL and every process forgets the
 // key at once (forget); when the LISTEN connection was lost, and notices with
 // it, the whole cache goes (forgetAll). Expiry is checked on every use against
-// the clock, so it needs no announcement.
+// the clock, so it needs no announcement. A lookup that was in flight when a
+// forget ran may have read the row before the revocation committed: it is
+// neither cached nor answered, but made again (the generation counter).
 const CACHE_LIMIT = 10_000;
 // lastUsedAt is kept to within a minute: at most one write per key per minute per process.
 const LAST_USED_EVERY_MS = 60_000;
@@ -28,6 +30,8 @@ export type Authentication = { key: ApiKey } | { refused: string } | null;
 export class ApiKeyService {
   private readonly cache = new Map<string, ApiKey | null>();
   private readonly lastNoted = new Map<string, number>();
+  /** Counts forget and forgetAll calls: a lookup that saw it change read a state older than a revocation. */
+  private generation = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -101,10 +105,17 @@ export class ApiKeyService {
   async authenticate(token: string): Promise<Authentication> {
     const hash = hashToken(token);
     let key = this.cache.get(hash);
-    if (key === undefined) {
-      key = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
+    while (key === undefined) {
+      const generation = this.generation;
+      const found = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
+      // Cached only when no forget ran meanwhile; else looked up again (and the cache may hold it by now).
+      if (generation !== this.generation) {
+        key = this.cache.get(hash);
+        continue;
+      }
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(hash, key);
+      this.cache.set(hash, found);
+      key = found;
     }
     if (!key) return null;
     if (isExpired(key, this.clock.now())) {
@@ -126,11 +137,18 @@ export class ApiKeyService {
 
   /** The key was revoked (here or in another process): the next request with it looks it up again. */
   forget(keyId: string): void {
+    this.generation++;
     for (const [hash, key] of this.cache) if (key?.id === keyId) this.cache.delete(hash);
   }
 
   forgetAll(): void {
+    this.generation++;
     this.cache.clear();
+  }
+
+  /** Of these keys, those not revoked, as stored now (not as cached): what open connections are checked against. */
+  unrevoked(ids: string[]): Promise<ApiKey[]> {
+    return this.ds.getRepository(ApiKey).findBy({ id: In(ids), revokedAt: IsNull() });
   }
 }
 

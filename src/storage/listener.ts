@@ -65,7 +65,14 @@ export class PgListener {
       this.failures = 0;
       if (wasReconnect) {
         this.log.info('listen connection restored');
-        for (const h of this.reconnectHandlers) h();
+        // A failing handler must not take the restored connection down with it, nor stop the others.
+        for (const h of this.reconnectHandlers) {
+          try {
+            h();
+          } catch (e) {
+            this.log.error({ err: e }, 'reconnect handler failed');
+          }
+        }
       }
     } catch (err) {
       client.removeAllListeners('end');

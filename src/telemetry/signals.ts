@@ -1,9 +1,13 @@
 import type { AttemptOutcome } from '../domain/outcome.js';
+import type { Logger } from '../logger.js';
 
 // What the service reports about itself as it works: typed signals that the
 // publisher, the worker and maintenance emit and any number of listeners
 // (the metrics, today) subscribe to, so measuring is not code spread through
-// the hot path. Emitting with no listener costs a property read.
+// the hot path. Emitting with no listener costs a property read. A listener
+// that throws never fails the emitter: the publish or attempt it reports on is
+// already committed. Its first failure is logged; later ones are not, so a
+// broken listener cannot flood the log from the hot path.
 
 export interface SignalMap {
   /** Events stored by one publish statement. */
@@ -22,6 +26,9 @@ type Listener<K extends keyof SignalMap> = (payload: SignalMap[K]) => void;
 
 export class Signals {
   private readonly listeners = new Map<keyof SignalMap, ((payload: never) => void)[]>();
+  private readonly failed = new WeakSet<object>();
+
+  constructor(private readonly log: Logger) {}
 
   on<K extends keyof SignalMap>(name: K, listener: Listener<K>): void {
     const list = this.listeners.get(name) ?? [];
@@ -31,6 +38,18 @@ export class Signals {
 
   emit<K extends keyof SignalMap>(name: K, payload: SignalMap[K]): void {
     const list = this.listeners.get(name) as Listener<K>[] | undefined;
-    if (list) for (const l of list) l(payload);
+    if (!list) return;
+    for (const l of list) {
+      try {
+        l(payload);
+      } catch (err) {
+        if (this.failed.has(l)) continue;
+        this.failed.add(l);
+        this.log.error(
+          { signal: name, err: err instanceof Error ? err.message : String(err) },
+          'a signal listener failed (logged once per listener); the work it reports on is done',
+        );
+      }
+    }
   }
 }

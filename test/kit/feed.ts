@@ -4,6 +4,7 @@ import { LiveFeed } from '../../src/feed/live-feed.js';
 import { createLogger } from '../../src/logger.js';
 import { PgListener } from '../../src/storage/listener.js';
 import type { AttemptView, WebhookView } from './api.js';
+import type { TestDatabase } from './db.js';
 import type { TestServer } from './server.js';
 
 // The live feed's subscriptions as tests send them, and ways to make feed
@@ -46,6 +47,19 @@ export function syntheticNotice(i: number, webhookId = '00000000-0000-4000-8000-
     deliveryStatus: 'PENDING',
     nextAttemptAt: null,
   };
+}
+
+/**
+ * Cuts every LISTEN connection on the test's database (each server process has
+ * one, whose last statement is a LISTEN), as a network fault would: notices
+ * sent until each reconnects are lost. Returns how many were cut.
+ */
+export async function cutListenConnections(db: TestDatabase): Promise<number> {
+  const { rowCount } = await db.pool.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN %'`,
+  );
+  return rowCount ?? 0;
 }
 
 /**

@@ -1,5 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { DataSource, EntityTarget, FindOptionsWhere, ObjectLiteral } from 'typeorm';
+import { createLogger } from '../../src/logger.js';
+import { ApiKeyService } from '../../src/services/api-keys.js';
 import {
   codes,
   collect,
@@ -16,6 +19,8 @@ import {
 // message saying so (HTTP and WebSocket, whose open connections are closed
 // like a revoked key's), lastUsedAt is kept to within a minute with at most
 // one write per key per minute per process. Time moves on the server's clock.
+// A revocation is never undone by a lookup that was in flight when the key
+// was forgotten.
 
 const CREATE =
   'mutation($n: String!, $at: DateTimeISO) { createApiKey(name: $n, role: VIEWER, expiresAt: $at) { token apiKey { id expiresAt lastUsedAt } } }';
@@ -91,6 +96,41 @@ describe('API key expiry and last use', () => {
       (k: { id: string }) => k.id === apiKey.id,
     );
     assert.equal(listed.lastUsedAt, new Date(s.clock.now()).toISOString());
+  });
+
+  it('a lookup that read a key before its revocation and returns after the forget neither answers with it nor caches it', async () => {
+    const { token, apiKey } = must(await s.gql(CREATE, { n: 'raced' }), 'create').createApiKey;
+    // The first lookup reads the row, then waits at the gate with what it read: a row from before the revocation.
+    let read = false;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let lookups = 0;
+    const ds = s.hookline.services.ds;
+    const gated = Object.assign(Object.create(ds) as DataSource, {
+      getRepository: <T extends ObjectLiteral>(entity: EntityTarget<T>) => {
+        const repo = ds.getRepository(entity);
+        return Object.assign(Object.create(repo) as typeof repo, {
+          findOneBy: async (where: FindOptionsWhere<T>) => {
+            const row = await repo.findOneBy(where);
+            if (++lookups === 1) {
+              read = true;
+              await gate;
+            }
+            return row;
+          },
+        });
+      },
+    });
+    const keys = new ApiKeyService(gated, s.db.pool, s.clock, createLogger('silent'));
+    const inFlight = keys.authenticate(token);
+    await eventually(() => read, 5_000, 'the lookup to read the key');
+    // Revoked, and forgotten as its notice makes every process forget it, while the lookup holds the old row.
+    await s.db.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [apiKey.id]);
+    keys.forget(apiKey.id);
+    release();
+    assert.equal(await inFlight, null, 'the lookup in flight answers as of after the forget');
+    assert.equal(await keys.authenticate(token), null, 'and left nothing in the cache');
+    assert.equal(lookups, 2, 'read again once, after the forget');
   });
 
   it('the CLI creates a key that expires (--expires-in) and lists when each expires and was last used', async () => {

@@ -4,6 +4,7 @@ import { hashToken, newApiToken } from '../../src/domain/tokens.js';
 import {
   collect,
   codes,
+  cutListenConnections,
   eventually,
   feedClient,
   freshDatabase,
@@ -19,7 +20,9 @@ import {
 // Revocation is immediate everywhere: two server processes on one database,
 // a key revoked through one of them (or the CLI) stops working on both before
 // the revoking call returns (there) or within one NOTIFY round trip
-// (elsewhere), and its open WebSocket connections are closed with 4403.
+// (elsewhere), and its open WebSocket connections are closed with 4403. A
+// revocation whose notice was lost (LISTEN down) takes effect on every process
+// as soon as its LISTEN connection is back.
 
 const VIEWER_QUERY = '{ viewer { id } }';
 
@@ -66,12 +69,16 @@ describe('revocation across processes', () => {
     return feeds;
   }
 
-  async function refusedEverywhere(token: string, feeds: Awaited<ReturnType<typeof inUse>>): Promise<void> {
+  async function refusedEverywhere(
+    token: string,
+    feeds: Awaited<ReturnType<typeof inUse>>,
+    within = { ms: 1_000, what: 'within one NOTIFY round trip' },
+  ): Promise<void> {
     for (const s of [a, b]) {
       await eventually(
         async () => codes(await s.gql(VIEWER_QUERY, {}, token))[0] === 'UNAUTHENTICATED',
-        1_000,
-        'the revoked key to be refused within one NOTIFY round trip',
+        within.ms,
+        `the revoked key to be refused ${within.what}`,
       );
     }
     for (const f of feeds) {
@@ -101,6 +108,14 @@ describe('revocation across processes', () => {
     const run = await runCli(['api-keys', 'revoke', key.id], { DATABASE_URL: db.url });
     assert.equal(run.code, 0, run.stderr);
     await refusedEverywhere(key.token, feeds);
+  });
+
+  it('revoked while both LISTEN connections were down (the notice lost): refused on both, sockets closed 4403', async () => {
+    const key = await victim('revoked while notices were lost');
+    const feeds = await inUse(key.token);
+    await db.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.id]);
+    assert.equal(await cutListenConnections(db), 2, 'one LISTEN connection per server');
+    await refusedEverywhere(key.token, feeds, { ms: 10_000, what: 'once LISTEN is back' });
   });
 
   it('other keys keep working', async () => {
