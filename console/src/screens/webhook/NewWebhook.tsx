@@ -7,7 +7,7 @@ import { fieldErrors, subscriptionErrors } from '../../fields';
 import { href } from '../../router';
 import { ErrorLine, Field, OrderingSelect, SecretOnce, WriteButton } from '../../ui';
 import { SubscriptionGrid, useCatalog } from './SubscriptionGrid';
-import { toInputs, type Selection } from './subscriptions';
+import { toInputs, type Selection } from './grid-model';
 
 // A new webhook: where it goes, how it is signed, what it receives. A
 // generated HMAC secret comes back in this one response and is shown once.

@@ -1,7 +1,7 @@
 import { useQuery } from 'urql';
 import { useReadOnlyReason } from '../../auth';
 import { graphql } from '../../gql';
-import { ACTIONS, type CatalogRow, type Selection } from './subscriptions';
+import { ACTIONS, type CatalogRow, type Selection } from './grid-model';
 
 // Resources × actions, one checkbox per pair the catalog has (its accessible
 // name is the event type), and for each chosen pair an optional payload filter

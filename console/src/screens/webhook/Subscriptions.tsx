@@ -4,7 +4,7 @@ import { graphql } from '../../gql';
 import { fieldErrors, subscriptionErrors } from '../../fields';
 import { ErrorLine, WriteButton } from '../../ui';
 import { SubscriptionGrid, useCatalog } from './SubscriptionGrid';
-import { sameFilter, selectionOf, toInputs, type Selection } from './subscriptions';
+import { sameFilter, selectionOf, toInputs, type Selection } from './grid-model';
 import type { WebhookView } from './Settings';
 
 // The grid against what the webhook has, saved as one setWebhookSubscriptions:
