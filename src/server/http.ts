@@ -5,12 +5,13 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type http from 'node:http';
-import { createLoaders, type Context } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { MAX_TOKENS, depthLimitRule, documentProblem, newRequestId, operationProblems } from './admission/index.js';
 import { present, type Scope } from './admission/present.js';
 import { Redactor, cut, secretsOf } from './admission/redact.js';
+import type { Context } from '../graphql/context.js';
+import { contextFor } from './auth.js';
 import { CONSOLE_PATH, consoleBuilt, consoleRouter } from './console.js';
 import { logOperation, outcomeOf } from './oplog.js';
 import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness } from './observe.js';
@@ -29,24 +30,6 @@ export interface HttpDeps {
 /** The largest request body (HTTP) and WebSocket frame, for a payload limit. */
 export function bodyLimit(maxPayloadBytes: number): number {
   return maxPayloadBytes * 2 + 64 * 1024;
-}
-
-export function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1]! : null;
-}
-
-export async function contextFor(services: Services, authorization: string | undefined): Promise<Context> {
-  const token = bearerToken(authorization);
-  const auth = token ? await services.apiKeys.authenticate(token) : null;
-  const context: Context = {
-    apiKey: auth && 'key' in auth ? auth.key : null,
-    services,
-    loaders: createLoaders(services),
-  };
-  if (auth && 'refused' in auth) context.authFailure = auth.refused;
-  return context;
 }
 
 const cutPath = (url: string) => cut(url.split('?')[0] ?? '', 100);

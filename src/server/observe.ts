@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { bearerToken } from './http.js';
+import { bearerToken } from './auth.js';
 
 // Health, readiness and metrics: on the API port (server/http.ts mounts them)
 // and, for `hookline worker`, on a small listener of its own

@@ -12,6 +12,7 @@ import { createServices, type Services } from '../services/index.js';
 import { openDatabase, type DatabaseHandle } from '../storage/database.js';
 import { createDataSource, migrate, pendingMigrations } from '../storage/data-source.js';
 import { PgListener } from '../storage/listener.js';
+import { Lifecycle } from './lifecycle.js';
 import { createPool } from '../storage/pool.js';
 import { checkKeyring, loadKeyring } from '../storage/keyring.js';
 import { SecretVault } from '../services/secrets.js';
@@ -51,22 +52,59 @@ export interface StartOptions {
 }
 
 export async function startHookline(config: Config, log: Logger, opts: StartOptions = {}): Promise<Hookline> {
+  const life = new Lifecycle(log);
+  try {
+    return await startComponents(life, config, log, opts);
+  } catch (err) {
+    await life.stop();
+    throw err;
+  }
+}
+
+/** Every component in start order; `life` stops them in reverse, at shutdown or when a later one fails to start. */
+async function startComponents(life: Lifecycle, config: Config, log: Logger, opts: StartOptions): Promise<Hookline> {
   const serveHttp = opts.serveHttp ?? true;
   const clock = opts.clock ?? systemClock;
-  const database = await openDatabase(config, (msg) => log.info(msg));
-  const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
-  await ds.initialize();
+  const database = await life.start(
+    'database',
+    () => openDatabase(config, (msg) => log.info(msg)),
+    (d) => d.stop(),
+  );
+  const ds = await life.start(
+    'configuration store',
+    async () => {
+      const ds = createDataSource(database.url, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
+      await ds.initialize();
+      return ds;
+    },
+    (ds) => ds.destroy(),
+  );
   const keyring = await loadKeyring(config.secretKeys, config.dataDir, log);
   const applied = await migrate(ds, keyring);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
-  const pool = createPool(database.url, config.dbPoolSize);
+  const pool = await life.start(
+    'pool',
+    () => createPool(database.url, config.dbPoolSize),
+    (p) => p.end(),
+  );
   // A missing or wrong key stops the start here, naming the key id, rather than failing deliveries.
   await checkKeyring(pool, keyring);
   const vault = new SecretVault(keyring);
-  const listener = new PgListener(database.url, log);
-  await listener.start();
-  const feed = new LiveFeed(pool, listener, log);
+  const listener = await life.start(
+    'listener',
+    async () => {
+      const l = new PgListener(database.url, log);
+      await l.start();
+      return l;
+    },
+    (l) => l.stop(),
+  );
+  const feed = await life.start(
+    'live feed',
+    () => new LiveFeed(pool, listener, log),
+    (f) => f.close(),
+  );
   const signals = new Signals(log);
   const ready: Readiness = async () => {
     await pool.query('SELECT 1');
@@ -81,38 +119,27 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
     };
   };
 
-  let worker: Worker | null = null;
-  let workerPool: ReturnType<typeof createPool> | null = null;
-  let sender: Sender | null = null;
-  let maintenance: Maintenance | null = null;
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
   const services = createServices({ ds, pool, config, feed, clock, vault, signals, log });
-  if (config.runWorker) {
-    sender = new Sender({
-      timeoutMs: config.deliveryTimeoutMs,
-      urlPolicy: { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
-      userAgent: USER_AGENT,
-      clock,
-    });
-    workerPool = createPool(database.url, config.dbPoolSize, { durable: false });
-    worker = new Worker(workerPool, listener, sender, feed, vault, signals, log, {
-      concurrency: config.workerConcurrency,
-      perWebhookConcurrency: config.perWebhookConcurrency,
-      pollIntervalMs: config.pollIntervalMs,
-      leaseMs: leaseFor(config.deliveryTimeoutMs),
-      retry: { schedule: config.retrySchedule, jitter: RETRY_JITTER },
-      health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
-      clock,
-    });
-    worker.start();
-    services.events.useWorker(worker);
-    maintenance = new Maintenance(pool, signals, log, {
-      retentionMs: config.retentionMs,
-      auditRetentionMs: config.auditRetentionMs,
-      clock,
-    });
-    maintenance.start();
-  }
+  const worker = config.runWorker
+    ? await startWorker(life, config, log, { database, listener, feed, vault, signals, clock })
+    : null;
+  if (worker) services.events.useWorker(worker);
+  const maintenance = config.runWorker
+    ? await life.start(
+        'maintenance',
+        () => {
+          const m = new Maintenance(pool, signals, log, {
+            retentionMs: config.retentionMs,
+            auditRetentionMs: config.auditRetentionMs,
+            clock,
+          });
+          m.start();
+          return m;
+        },
+        (m) => m.stop(),
+      )
+    : null;
   const sharedFeed = new SharedSubscriptions();
   const metrics = config.metrics
     ? new Metrics(signals, {
@@ -126,34 +153,44 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
 
   let url = '';
   let port: number;
-  let closeServer = async () => undefined as void;
   if (serveHttp) {
     const schema = await createSchema(feed.pubSub);
     const server = http.createServer();
     const maxBodyBytes = bodyLimit(config.maxPayloadBytes);
-    const { app, apollo } = await createHttpApp(server, {
-      schema,
-      services,
-      log,
-      maxBodyBytes,
-      ready,
-      metrics,
-      metricsToken: config.metricsToken,
-    });
-    server.on('request', app);
-    const ws = attachWebSocket(
-      server,
-      schema,
-      services,
-      log,
-      {
-        maxPayloadBytes: maxBodyBytes,
-        initTimeoutMs: config.wsInitTimeoutMs,
-        keepAliveMs: config.wsKeepAliveMs,
-        operationsPerConnection: config.wsOperationsPerConnection,
-        connectionsPerKey: config.wsConnectionsPerKey,
+    // Stopped first: no new connections, WebSocket clients told 1001, HTTP requests in flight finish.
+    const { ws } = await life.start(
+      'graphql',
+      async () => {
+        const { app, apollo } = await createHttpApp(server, {
+          schema,
+          services,
+          log,
+          maxBodyBytes,
+          ready,
+          metrics,
+          metricsToken: config.metricsToken,
+        });
+        server.on('request', app);
+        const ws = attachWebSocket(
+          server,
+          schema,
+          services,
+          log,
+          {
+            maxPayloadBytes: maxBodyBytes,
+            initTimeoutMs: config.wsInitTimeoutMs,
+            keepAliveMs: config.wsKeepAliveMs,
+            operationsPerConnection: config.wsOperationsPerConnection,
+            connectionsPerKey: config.wsConnectionsPerKey,
+          },
+          sharedFeed,
+        );
+        return { apollo, ws };
       },
-      sharedFeed,
+      async ({ apollo, ws }) => {
+        await ws.close();
+        await apollo.stop();
+      },
     );
     // A key revoked anywhere (another instance, the CLI) stops working here within one NOTIFY.
     listener.on(KEYS_CHANNEL, (keyId) => {
@@ -180,23 +217,22 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
     });
     port = (server.address() as AddressInfo).port;
     url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
-    // Stop accepting: no new connections, WebSocket clients told 1001, HTTP requests in flight finish.
-    closeServer = async () => {
-      await ws.close();
-      await apollo.stop();
-    };
   } else {
     // A worker-only process can be watched and probed too.
-    const workerHttp = await startWorkerHttp({
-      host: config.host,
-      port: config.workerPort,
-      metrics,
-      metricsToken: config.metricsToken,
-      ready,
-      log,
-    });
+    const workerHttp = await life.start(
+      'worker http',
+      () =>
+        startWorkerHttp({
+          host: config.host,
+          port: config.workerPort,
+          metrics,
+          metricsToken: config.metricsToken,
+          ready,
+          log,
+        }),
+      (h) => h.close(),
+    );
     port = workerHttp.port;
-    closeServer = () => workerHttp.close();
   }
   const consoleUrl = url && consoleBuilt() ? url.replace(/\/graphql$/, CONSOLE_PATH) : null;
   log.info(
@@ -208,18 +244,55 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      await closeServer();
-      await worker?.stop(config.shutdownTimeoutMs);
-      await maintenance?.stop();
-      sender?.close();
-      await feed.close();
-      await listener.stop();
-      await workerPool?.end();
-      await pool.end();
-      await ds.destroy();
-      await database.stop();
+      await life.stop();
       log.info('stopped');
     })());
 
   return { url, consoleUrl, port, services, worker, maintenance, database, signals, stop };
+}
+
+interface WorkerDeps {
+  database: DatabaseHandle;
+  listener: PgListener;
+  feed: LiveFeed;
+  vault: SecretVault;
+  signals: Signals;
+  clock: Clock;
+}
+
+/** The sender, the worker's own pool (not durable: nothing it writes is acknowledged to a caller) and the worker. */
+async function startWorker(life: Lifecycle, config: Config, log: Logger, deps: WorkerDeps): Promise<Worker> {
+  const sender = await life.start(
+    'sender',
+    () =>
+      new Sender({
+        timeoutMs: config.deliveryTimeoutMs,
+        urlPolicy: { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
+        userAgent: USER_AGENT,
+        clock: deps.clock,
+      }),
+    (s) => s.close(),
+  );
+  const workerPool = await life.start(
+    'worker pool',
+    () => createPool(deps.database.url, config.dbPoolSize, { durable: false }),
+    (p) => p.end(),
+  );
+  return life.start(
+    'worker',
+    () => {
+      const w = new Worker(workerPool, deps.listener, sender, deps.feed, deps.vault, deps.signals, log, {
+        concurrency: config.workerConcurrency,
+        perWebhookConcurrency: config.perWebhookConcurrency,
+        pollIntervalMs: config.pollIntervalMs,
+        leaseMs: leaseFor(config.deliveryTimeoutMs),
+        retry: { schedule: config.retrySchedule, jitter: RETRY_JITTER },
+        health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
+        clock: deps.clock,
+      });
+      w.start();
+      return w;
+    },
+    (w) => w.stop(config.shutdownTimeoutMs),
+  );
 }

@@ -12,7 +12,7 @@ import type { ApiKey } from '../storage/entities/index.js';
 import { admit } from './admission/index.js';
 import { present } from './admission/present.js';
 import { Redactor, secretsOf } from './admission/redact.js';
-import { bearerToken } from './http.js';
+import { bearerToken } from './auth.js';
 import { logOperation, outcomeOf } from './oplog.js';
 
 // graphql-ws on the HTTP server's port and path, through the same admission
