@@ -7,6 +7,7 @@ import { codes, startServer, type GqlResult, type TestServer } from '../kit/inde
 // every kind of caller. Ids are random UUIDs, so an allowed caller that gets
 // past authorization typically ends at NOT_FOUND (or null), which proves the
 // resolver ran; the denied ones must stop at UNAUTHENTICATED / FORBIDDEN.
+// The fields below the roots, for every role: authz-walk.test.ts.
 
 type Caller = 'NONE' | 'BAD' | 'VIEWER' | 'PUBLISHER' | 'SUPPORT';
 type Role = 'VIEWER' | 'PUBLISHER' | 'SUPPORT';

@@ -10,3 +10,4 @@ export * from './paths.js';
 export * from './receiver.js';
 export * from './server.js';
 export * from './signatures.js';
+export * from './walk.js';

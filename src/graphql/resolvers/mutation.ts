@@ -1,5 +1,5 @@
 import { GraphQLInt } from 'graphql';
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { ApiKeyRole } from '../../domain/roles.js';
 import type { ReplayScope } from '../../domain/statuses.js';
@@ -21,14 +21,12 @@ import { ReplayResultGql, RotatedWebhookSecretGql, WebhookGql } from '../types/w
 // Thin: each mutation hands its arguments and its actor (for the audit log) to a service.
 @Resolver()
 export class MutationResolver {
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   async createWebhook(@Ctx() ctx: Context, @Arg('input', () => CreateWebhookInput) input: CreateWebhookInput) {
     const { webhook, generatedSecret } = await ctx.services.webhooks.create(input, actorOf(ctx));
     return Object.assign(webhook, { generatedHmacSecret: generatedSecret });
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   updateWebhook(
     @Ctx() ctx: Context,
@@ -38,25 +36,21 @@ export class MutationResolver {
     return ctx.services.webhooks.update(id, input, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => Boolean)
   deleteWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.webhooks.delete(id, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   pauseWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.webhooks.pause(id, `paused by ${ctx.apiKey!.name}`, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   resumeWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.webhooks.resume(id, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   addWebhookSubscriptions(
     @Ctx() ctx: Context,
@@ -66,7 +60,6 @@ export class MutationResolver {
     return ctx.services.webhooks.addSubscriptions(webhookId, subscriptions, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql, {
     description:
       'Sets the whole list: pairs not listed are removed, new ones added, changed filters replaced, all in one transaction (a filter changes without a moment unsubscribed). An empty list removes every subscription.',
@@ -79,7 +72,6 @@ export class MutationResolver {
     return ctx.services.webhooks.setSubscriptions(webhookId, subscriptions, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => WebhookGql)
   removeWebhookSubscriptions(
     @Ctx() ctx: Context,
@@ -89,7 +81,6 @@ export class MutationResolver {
     return ctx.services.webhooks.removeSubscriptions(webhookId, subscriptions, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => RotatedWebhookSecretGql, {
     description:
       '(rev 2) Replaces the HMAC secret (scheme HMAC_SHA256, the default) or the ED25519 key with a generated one. The previous one keeps signing alongside for overlapSeconds (default 86400, at most 604800; 0 ends it at once).',
@@ -108,14 +99,12 @@ export class MutationResolver {
     );
   }
 
-  @Authorized('configure')
   @Mutation(() => DeliveryGql)
   async redeliver(@Ctx() ctx: Context, @Arg('deliveryId', () => ID) deliveryId: string) {
     await ctx.services.events.redeliver(deliveryId, actorOf(ctx));
     return ctx.services.deliveries.delivery(deliveryId);
   }
 
-  @Authorized('configure')
   @Mutation(() => DeliveryGql, {
     description: 'Sends a sample payload (envelope field test: true) to this webhook alone.',
   })
@@ -130,7 +119,6 @@ export class MutationResolver {
     return ctx.services.deliveries.delivery(id);
   }
 
-  @Authorized('configure')
   @Mutation(() => GraphQLInt, {
     description: 'Queues every FAILED delivery of the webhook created since `since` again; returns how many.',
   })
@@ -143,7 +131,6 @@ export class MutationResolver {
     return ctx.services.events.retryFailed(webhookId, since, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => ReplayResultGql, {
     description:
       "(rev 2) Sends again the webhook's deliveries of events created in [since, until) (until: default now), chosen by scope (default FAILED). dryRun: count only, change nothing.",
@@ -159,7 +146,6 @@ export class MutationResolver {
     return ctx.services.replays.replay({ webhookId, since, until, scope, dryRun }, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => CreatedApiKeyGql, { description: '(rev 2) expiresAt: optional; must be in the future.' })
   createApiKey(
     @Ctx() ctx: Context,
@@ -170,19 +156,16 @@ export class MutationResolver {
     return ctx.services.apiKeys.create(name, role, expiresAt ?? null, actorOf(ctx));
   }
 
-  @Authorized('configure')
   @Mutation(() => ApiKeyGql)
   revokeApiKey(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.apiKeys.revoke(id, actorOf(ctx));
   }
 
-  @Authorized('publish')
   @Mutation(() => EventGql)
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
     return ctx.services.events.publish(input);
   }
 
-  @Authorized('publish')
   @Mutation(() => [EventGql], {
     description:
       '(rev 2) Up to 1,000 events in one request, stored in one transaction, results in input order. Any invalid event refuses the whole batch (BAD_USER_INPUT naming inputs[i]) and stores nothing; idempotency keys apply per event.',

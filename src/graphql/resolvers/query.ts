@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 import { CATALOG, eventTypes, type EventAction, type ResourceType } from '../../domain/catalog.js';
 import type { DeliveryStatus, WebhookStatus } from '../../domain/statuses.js';
 import type { Context } from '../context.js';
@@ -13,13 +13,11 @@ import { WebhookGql } from '../types/webhook.js';
 
 @Resolver()
 export class QueryResolver {
-  @Authorized()
   @Query(() => ApiKeyGql, { description: 'Who the caller is.' })
   viewer(@Ctx() ctx: Context): ApiKeyGql {
     return ctx.apiKey!;
   }
 
-  @Authorized()
   @Query(() => [ResourceGql])
   resources(): ResourceGql[] {
     return CATALOG.map((r) => ({
@@ -32,7 +30,6 @@ export class QueryResolver {
     }));
   }
 
-  @Authorized('read')
   @Query(() => WebhookConnection)
   async webhooks(
     @Ctx() ctx: Context,
@@ -50,13 +47,11 @@ export class QueryResolver {
     return { ...connection('webhooks', page.items, page.hasNextPage), totalCount: page.totalCount };
   }
 
-  @Authorized('read')
   @Query(() => WebhookGql, { nullable: true })
   webhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.webhooks.get(id);
   }
 
-  @Authorized('read')
   @Query(() => EventConnection, { description: "(rev 2) objectId: only events about that object (the payload's id)." })
   async events(
     @Ctx() ctx: Context,
@@ -71,13 +66,11 @@ export class QueryResolver {
     return connection('events', page.items, page.hasNextPage);
   }
 
-  @Authorized('read')
   @Query(() => EventGql, { nullable: true })
   event(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.deliveries.event(id);
   }
 
-  @Authorized('read')
   @Query(() => DeliveryConnection, {
     description:
       '(rev 2) objectId: only deliveries of events about that object. resource and action: only deliveries of events of that type.',
@@ -102,13 +95,11 @@ export class QueryResolver {
     return connection('deliveries', page.items, page.hasNextPage);
   }
 
-  @Authorized('read')
   @Query(() => DeliveryGql, { nullable: true })
   delivery(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return ctx.services.deliveries.delivery(id);
   }
 
-  @Authorized('configure')
   @Query(() => AuditEntryConnection, { description: '(rev 2) Newest first. SUPPORT only.' })
   async auditLog(
     @Ctx() ctx: Context,
@@ -122,7 +113,6 @@ export class QueryResolver {
     return connection('audit', page.items, page.hasNextPage);
   }
 
-  @Authorized('configure')
   @Query(() => [ApiKeyGql])
   apiKeys(@Ctx() ctx: Context) {
     return ctx.services.apiKeys.list();

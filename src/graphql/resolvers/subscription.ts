@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { AttemptNotice, WebhookStatusNotice } from '../../feed/feed.js';
 import { TOPIC_ATTEMPT, TOPIC_WEBHOOK_STATUS } from '../../feed/live-feed.js';
 import type { Context } from '../context.js';
@@ -8,7 +8,6 @@ import { Webhook } from '../../storage/entities/index.js';
 
 @Resolver()
 export class SubscriptionResolver {
-  @Authorized('read')
   @Subscription(() => DeliveryAttemptGql, {
     topics: TOPIC_ATTEMPT,
     filter: ({
@@ -42,7 +41,6 @@ export class SubscriptionResolver {
     };
   }
 
-  @Authorized('read')
   @Subscription(() => WebhookGql, {
     topics: TOPIC_WEBHOOK_STATUS,
     filter: ({ payload, args }: { payload: WebhookStatusNotice; args: { webhookId?: string | null } }) =>
