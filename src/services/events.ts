@@ -22,6 +22,7 @@ import {
   filterRefusal,
   insertTestEvent,
   reachText,
+  wasCancelled,
   type InsertedEvent,
   type NewEvent,
   type StoredEvent,
@@ -243,7 +244,8 @@ export class EventService {
 /**
  * A publish the database refused, as the caller's error (nothing was stored):
  * a subscribed filter that would cost more than MAX_FILTER_COST against an
- * event's payload, named with the payload field that makes it costly. `at(i)` names the i-th event, `whole` the request.
+ * event's payload, named with the payload field that makes it costly; or the
+ * statement timeout. `at(i)` names the i-th event, `whole` the request.
  */
 function refused(e: unknown, events: readonly NewEvent[], at: (i: number) => string, whole: string): unknown {
   const refusal = filterRefusal(e);
@@ -260,6 +262,12 @@ function refused(e: unknown, events: readonly NewEvent[], at: (i: number) => str
       `reaches ${reached} values, and the filter of webhook ${refusal.webhookId} on ${event?.type ?? 'this event type'} ` +
         `compares ${costliest.field} ${costliest.comparisons} ways: ${cost} steps against this payload, more than the ` +
         `${MAX_FILTER_COST} one filter may take; nothing was stored. Send fewer values there, or ask the webhook's owner to narrow its filter`,
+    );
+  }
+  if (wasCancelled(e)) {
+    return badInput(
+      whole,
+      'publishing took longer than the database allows one statement (statement_timeout) and was cancelled; nothing was stored. Publish fewer events at once, or retry later if the server is busy',
     );
   }
   return e;

@@ -1,8 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_FILTER_COST } from '../../src/domain/filter.js';
+import { HooklineError } from '../../src/domain/errors.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { EventService } from '../../src/services/events.js';
+import { STATEMENT_TIMEOUT_MS, createPool } from '../../src/storage/pool.js';
+import { Signals } from '../../src/telemetry/signals.js';
 import {
   createWebhook,
+  freshDatabase,
   must,
   publish,
   publishRaw,
@@ -10,6 +16,7 @@ import {
   startServer,
   uniquePath,
   type Receiver,
+  type TestDatabase,
   type TestServer,
 } from '../kit/index.js';
 
@@ -153,5 +160,73 @@ describe('the cost of a filter at publish', () => {
     must(await s.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id: w.id }), 'deleteWebhook');
     const ev = await publish(s, 'ENROLLMENTS', 'UPDATE', { id: 'e', x: ones(200) });
     assert.deepEqual(ev.deliveries, []);
+  });
+});
+
+describe('the statement timeout of the publishing statement', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase('publish_timeout');
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  it(`every connection of a pool carries it (${STATEMENT_TIMEOUT_MS} ms unless told), set at connect: no statement per publish`, async () => {
+    const pool = createPool(db.url, 1);
+    const worker = createPool(db.url, 1, { durable: false, statementTimeoutMs: 1234 });
+    try {
+      assert.equal((await pool.query('SHOW statement_timeout')).rows[0].statement_timeout, '30s');
+      const w = await worker.query(
+        `SELECT current_setting('statement_timeout') AS t, current_setting('synchronous_commit') AS c`,
+      );
+      assert.deepEqual(w.rows[0], { t: '1234ms', c: 'off' });
+    } finally {
+      await pool.end();
+      await worker.end();
+    }
+  });
+
+  it('a publish cancelled by it is BAD_USER_INPUT saying so, and stores nothing', { timeout: 30_000 }, async () => {
+    const pool = createPool(db.url, 2, { statementTimeoutMs: 300 });
+    const events = new EventService(pool, 256 * 1024, systemClock, new Signals());
+    // Another transaction holds the events table: the publish waits for it until its timeout.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE events IN EXCLUSIVE MODE');
+      const one = await events.publish({ resource: 'USERS', action: 'CREATE', payload: { id: 'slow' } }).then(
+        () => assert.fail('published'),
+        (e: unknown) => e,
+      );
+      assert.ok(one instanceof HooklineError, String(one));
+      assert.equal(one.code, 'BAD_USER_INPUT');
+      assert.equal(one.field, 'input');
+      assert.match(
+        one.message,
+        /^input: publishing took longer than the database allows one statement \(statement_timeout\) and was cancelled; nothing was stored/,
+      );
+      const many = await events
+        .publishMany([
+          { resource: 'USERS', action: 'CREATE', payload: { id: 'a' } },
+          { resource: 'USERS', action: 'CREATE', payload: { id: 'b' } },
+        ])
+        .then(
+          () => assert.fail('published'),
+          (e: unknown) => e,
+        );
+      assert.ok(many instanceof HooklineError && many.field === 'inputs', String(many));
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    try {
+      assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n, 0);
+      // The lock gone, the same service publishes.
+      const ev = await events.publish({ resource: 'USERS', action: 'CREATE', payload: { id: 'fast' } });
+      assert.equal(ev.payload.id, 'fast');
+    } finally {
+      await pool.end();
+    }
   });
 });

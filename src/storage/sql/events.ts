@@ -127,6 +127,14 @@ export function filterRefusal(e: unknown): FilterRefusal | null {
   return { eventId: d.event, webhookId: d.webhook, terms: d.terms };
 }
 
+/**
+ * True for a statement the database cancelled (SQLSTATE 57014): its statement_timeout
+ * (storage/pool.ts) ran out, or an operator cancelled it. Nothing of it was stored.
+ */
+export function wasCancelled(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === '57014';
+}
+
 /** Inserts the events that are new; one whose idempotency key is taken is left out of the result. */
 export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim = NO_CLAIM): Promise<InsertedEvent[]> {
   const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
