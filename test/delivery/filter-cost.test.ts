@@ -152,6 +152,34 @@ describe('the cost of a filter at publish', () => {
     assert.equal(await count(`events WHERE type = 'live_training.deleted'`), 11);
   });
 
+  it('a replay prices the filter against the stored payload the same way: refused, naming the event, nothing queued for it', async () => {
+    const wide = await publish(s, 'PROGRAMS', 'DELETE', { id: 'stored', x: ones(200) });
+    const narrow = await publish(s, 'PROGRAMS', 'DELETE', { id: 'small', x: [901] });
+    const w = await createWebhook(s, {
+      url: `${r.url}${uniquePath('replay')}`,
+      subs: [['PROGRAMS', 'DELETE', { x: { $in: values(900) } }]],
+    });
+    const REPLAY = `mutation($id: ID!, $since: DateTimeISO!, $dry: Boolean) {
+      replayDeliveries(webhookId: $id, since: $since, scope: ALL, dryRun: $dry) { count }
+    }`;
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    for (const dry of [true, false]) {
+      const res = await s.gql(REPLAY, { id: w.id, since, dry });
+      assert.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', JSON.stringify(res.errors));
+      assert.equal(res.errors?.[0]?.extensions?.field, 'webhookId');
+      assert.match(res.errors![0]!.message, new RegExp(`against the payload of event ${wide.id} `));
+    }
+    assert.equal(await count('deliveries WHERE webhook_id = $1', [w.id]), 0);
+    // Without the wide event in the window, the replay runs.
+    const res = await s.gql(REPLAY, {
+      id: w.id,
+      since: new Date(Date.parse(wide.occurredAt) + 1).toISOString(),
+      dry: false,
+    });
+    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+    assert.equal(await count('deliveries WHERE webhook_id = $1 AND event_id = $2', [w.id, narrow.id]), 1);
+  });
+
   it("a deleted webhook's filter refuses nothing", async () => {
     const w = await createWebhook(s, {
       url: `${r.url}${uniquePath('deleted')}`,
