@@ -3,6 +3,7 @@ import { SecretsAndAudit1764600000000 } from './1764600000000-SecretsAndAudit.js
 import { HotQueue1764800000000 } from './1764800000000-HotQueue.js';
 import { Semantics1764900000000 } from './1764900000000-Semantics.js';
 import { WebhookStats1765000000000 } from './1765000000000-WebhookStats.js';
+import { FilterCost1765100000000 } from './1765100000000-FilterCost.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   HotQueue1764800000000,
   Semantics1764900000000,
   WebhookStats1765000000000,
+  FilterCost1765100000000,
 ];

@@ -72,14 +72,15 @@ export interface BenchWebhooks {
 
 /** Webhooks created straight in SQL: setting up 1,000 of them is not what is measured. */
 export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhooks = {}): Promise<string[]> {
+  const compiled = o.filter ? compileFilter(o.filter, 'filter') : null;
   const { rows } = await db.pool.query<{ id: string }>(
     `WITH w AS (
        INSERT INTO webhooks (name, destination_url, ordering)
        SELECT 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
        RETURNING id
      ), s AS (
-       INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path)
-       SELECT id, $2, $3, $4::jsonb, $5::jsonpath FROM w RETURNING webhook_id
+       INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path, filter_terms)
+       SELECT id, $2, $3, $4::jsonb, $5::jsonpath, $7::jsonb FROM w RETURNING webhook_id
      )
      SELECT webhook_id AS id FROM s`,
     [
@@ -87,8 +88,9 @@ export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhoo
       o.resource ?? 'USERS',
       o.action ?? 'CREATE',
       o.filter ? JSON.stringify(o.filter) : null,
-      o.filter ? compileFilter(o.filter, 'filter') : null,
+      compiled?.path ?? null,
       o.ordering ?? 'NONE',
+      compiled && JSON.stringify(compiled.terms),
     ],
   );
   return rows.map((r) => r.id);

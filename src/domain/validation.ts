@@ -8,7 +8,7 @@ import {
   type ResourceType,
 } from './catalog.js';
 import { badInput } from './errors.js';
-import { compileFilter } from './filter.js';
+import { compileFilter, type FilterTerm } from './filter.js';
 import { destinationProblem, type UrlPolicy } from './url-policy.js';
 import { isWhsecSecret } from './signing.js';
 
@@ -98,6 +98,8 @@ export interface SubscriptionSpec extends SubscriptionPair {
   filter: Record<string, unknown> | null;
   /** The filter compiled to an SQL/JSON path (domain/filter.ts); null without a filter. */
   filterPath: string | null;
+  /** What the filter costs per field (domain/filter.ts); null without a filter. */
+  filterTerms: FilterTerm[] | null;
 }
 
 /** Every pair valid and not repeated (one filter per pair: $or combines), every filter checked and compiled. */
@@ -108,7 +110,9 @@ export function validSubscriptions(
   const pairs = validPairs(field, subs);
   return pairs.map((p, i) => {
     const filter = subs[i]!.filter ?? null;
-    return { ...p, filter, filterPath: filter === null ? null : compileFilter(filter, `${field}[${i}].filter`) };
+    if (filter === null) return { ...p, filter, filterPath: null, filterTerms: null };
+    const compiled = compileFilter(filter, `${field}[${i}].filter`);
+    return { ...p, filter, filterPath: compiled.path, filterTerms: compiled.terms };
   });
 }
 

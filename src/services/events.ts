@@ -16,9 +16,13 @@ import type { Signals } from '../telemetry/signals.js';
 import type { Actor } from '../domain/audit.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
+import { MAX_FILTER_COST, REACH_FLOOR, filterCost } from '../domain/filter.js';
 import {
   eventsByIdempotencyKeys,
+  filterRefusal,
   insertTestEvent,
+  reachText,
+  wasCancelled,
   type InsertedEvent,
   type NewEvent,
   type StoredEvent,
@@ -69,7 +73,9 @@ export class EventService {
   async publish(input: PublishInput): Promise<Event> {
     const started = performance.now();
     const event = this.checked(input, 'input');
-    const inserted = await this.batcher.submit(event);
+    const inserted = await this.batcher.submit(event).catch((e: unknown) => {
+      throw refused(e, [event], () => 'input', 'input');
+    });
     const [stored] = await this.answers([input], [event], inserted ? [inserted] : []);
     this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
     return stored!;
@@ -88,7 +94,9 @@ export class EventService {
       throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
     }
     const events = inputs.map((input, i) => this.checked(input, `inputs[${i}]`));
-    const inserted = await insertAndHand(this.pool, events, this.batcher.local);
+    const inserted = await insertAndHand(this.pool, events, this.batcher.local).catch((e: unknown) => {
+      throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
+    });
     const stored = await this.answers(inputs, events, inserted);
     this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
     return stored;
@@ -132,6 +140,8 @@ export class EventService {
       payload: json,
       occurredAt: input.occurredAt ?? null,
       idempotencyKey: key,
+      // 1.9 µs for a 200-byte payload, 0.3-0.8 ms for 256 KiB ones (JSON.stringify above: 0.6 µs, 0.7-2.6 ms).
+      filterReach: reachText(input.payload),
     };
   }
 
@@ -229,6 +239,38 @@ export class EventService {
       return count;
     });
   }
+}
+
+/**
+ * A publish the database refused, as the caller's error (nothing was stored):
+ * a subscribed filter that would cost more than MAX_FILTER_COST against an
+ * event's payload, named with the payload field that makes it costly; or the
+ * statement timeout. `at(i)` names the i-th event, `whole` the request.
+ */
+function refused(e: unknown, events: readonly NewEvent[], at: (i: number) => string, whole: string): unknown {
+  const refusal = filterRefusal(e);
+  if (refusal) {
+    const i = events.findIndex((ev) => ev.id === refusal.eventId);
+    const event = events[i];
+    const reach = event?.filterReach ? (JSON.parse(event.filterReach) as Record<string, number>) : null;
+    const { cost, costliest } = filterCost(refusal.terms, reach);
+    const where = i < 0 ? whole : `${at(i)}.payload`;
+    if (!costliest) return badInput(where, `a subscribed filter would cost more than ${MAX_FILTER_COST} steps`);
+    const reached = Math.max(...[costliest.path, ...costliest.prefixes].map((p) => reach?.[p] ?? REACH_FLOOR));
+    return badInput(
+      `${where}.${costliest.field}`,
+      `reaches ${reached} values, and the filter of webhook ${refusal.webhookId} on ${event?.type ?? 'this event type'} ` +
+        `compares ${costliest.field} ${costliest.comparisons} ways: ${cost} steps against this payload, more than the ` +
+        `${MAX_FILTER_COST} one filter may take; nothing was stored. Send fewer values there, or ask the webhook's owner to narrow its filter`,
+    );
+  }
+  if (wasCancelled(e)) {
+    return badInput(
+      whole,
+      'publishing took longer than the database allows one statement (statement_timeout) and was cancelled; nothing was stored. Publish fewer events at once, or retry later if the server is busy',
+    );
+  }
+  return e;
 }
 
 function eventFromRow(r: StoredEvent): Event {

@@ -7,6 +7,8 @@ import type { ReplayScope } from '../domain/statuses.js';
 import { isUuid } from '../domain/validation.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
+import { MAX_FILTER_COST } from '../domain/filter.js';
+import { filterRefusal } from '../storage/sql/events.js';
 import { countReplay, replayBatch, type ReplayPosition, type ReplayWindow } from '../storage/sql/replay.js';
 import { webhookExists } from '../storage/sql/webhooks.js';
 
@@ -36,7 +38,9 @@ export class ReplayService {
   async replay(r: ReplayRequest, actor: Actor): Promise<{ count: number; dryRun: boolean }> {
     const window = this.window(r);
     if (!(await webhookExists(this.pool, window.webhookId))) throw notFound('webhook', r.webhookId);
-    if (r.dryRun) return { count: await countReplay(this.pool, window), dryRun: true };
+    if (r.dryRun) {
+      return { count: await countReplay(this.pool, window).catch((e: unknown) => refused(e, null)), dryRun: true };
+    }
 
     const start = new Date(this.clock.now());
     let after: ReplayPosition | null = null;
@@ -63,7 +67,7 @@ export class ReplayService {
           });
         }
         return b;
-      });
+      }).catch((e: unknown) => refused(e, count));
       count += batch.queued;
       if (!batch.next) return { count, dryRun: false };
       after = batch.next;
@@ -86,4 +90,16 @@ export class ReplayService {
     if (until.getTime() > now) throw badInput('until', 'expected a time not in the future (leave it out for now)');
     return { webhookId: r.webhookId, since: r.since, until, scope: r.scope ?? 'FAILED' };
   }
+}
+
+/** A filter too costly for a stored payload (storage/sql/events.ts filterTakes) as the caller's error; others as they are. */
+function refused(e: unknown, queued: number | null): never {
+  const refusal = filterRefusal(e);
+  if (!refusal) throw e;
+  throw badInput(
+    'webhookId',
+    `its filter would cost more than the ${MAX_FILTER_COST} steps one filter may take against the payload of event ${refusal.eventId} ` +
+      `(a field of it reaches too many values), so that event cannot be replayed to it: narrow the filter, or replay a window without that event` +
+      (queued === null ? '' : ` (${queued} deliveries were queued before it)`),
+  );
 }

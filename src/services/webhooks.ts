@@ -440,7 +440,7 @@ export class WebhookService {
       if (removed.length) await repo.delete({ id: In(removed.map((s) => s.id)) });
       if (added.length) await repo.insert(added.map((p) => ({ webhookId, ...p })));
       for (const { id, spec } of refiltered)
-        await repo.update({ id }, { filter: spec.filter, filterPath: spec.filterPath });
+        await repo.update({ id }, { filter: spec.filter, filterPath: spec.filterPath, filterTerms: spec.filterTerms });
       await m.getRepository(Webhook).update({ id: webhookId }, { updatedAt: () => 'now()' });
       return {
         result: undefined,

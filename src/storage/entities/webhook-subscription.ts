@@ -1,5 +1,6 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
+import type { FilterTerm } from '../../domain/filter.js';
 import { Webhook } from './webhook.js';
 
 @Entity('webhook_subscriptions')
@@ -27,6 +28,10 @@ export class WebhookSubscription {
   // A jsonpath column: TypeORM has no such type, and the parameter is sent untyped, so the server parses it.
   @Column({ type: 'text', name: 'filter_path', nullable: true, select: false })
   filterPath: string | null;
+
+  /** What the filter costs per field (domain/filter.ts FilterTerm), priced by the publishing statement. */
+  @Column({ type: 'jsonb', name: 'filter_terms', nullable: true, select: false })
+  filterTerms: FilterTerm[] | null;
 
   @Column({ type: 'timestamptz', name: 'created_at', insert: false, update: false })
   createdAt: Date;

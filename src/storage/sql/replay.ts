@@ -1,6 +1,6 @@
 import type { ReplayScope } from '../../domain/statuses.js';
 import type { Db } from './db.js';
-import { DUE_CHANNEL } from './events.js';
+import { DUE_CHANNEL, filterTakes } from './events.js';
 
 // replayDeliveries: a webhook's events of a window [since, until), matched by
 // its subscriptions and filters as they are now, chosen by scope:
@@ -48,7 +48,7 @@ const matching = (scope: ReplayScope, after: boolean) => `
   JOIN webhook_subscriptions s ON s.webhook_id = $1 AND s.resource = e.resource AND s.action = e.action
   LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = $1
   WHERE e.created_at >= $2 AND e.created_at < $3 AND NOT e.is_test
-    AND (s.filter_path IS NULL OR e.payload @@ s.filter_path)
+    AND ${filterTakes('e', 's', '$1')}
     AND ${SCOPES[scope]}
     ${after ? 'AND (e.created_at, e.id) > ($4::timestamptz, $5::uuid)' : ''}
   ORDER BY e.created_at, e.id`;
