@@ -25,7 +25,7 @@ import { insertAudit } from '../storage/sql/audit.js';
 import { clientOf, isUniqueViolation, type Db } from '../storage/sql/db.js';
 import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
 import { applyOrdering } from '../storage/sql/ordering.js';
-import { setWebhookStatus } from '../storage/sql/webhooks.js';
+import { lockWebhook, setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { SecretVault } from './secrets.js';
 import type { Signals } from '../telemetry/signals.js';
 
@@ -293,7 +293,8 @@ export class WebhookService {
     const until = overlap > 0 ? new Date(this.clock.now() + overlap * 1000) : null;
     let secret: string | null = null;
     let publicKey: string | null = null;
-    await this.audited(async (m) => {
+    await this.audited(async (m, db) => {
+      if (isUuid(id)) await lockWebhook(db, id);
       const current = await this.getOrFail(id, m);
       const next: WebhookChange = {};
       if (scheme === 'HMAC_SHA256') {

@@ -6,6 +6,7 @@ import {
   codes,
   eventually,
   must,
+  openStored,
   publish,
   receivedAt,
   startReceiver,
@@ -177,6 +178,99 @@ describe('delivery: secret rotation and ED25519 signatures', () => {
     const after = await deliverOne(w.path);
     assert.deepEqual(entries(after), ['v1']);
     assert.equal(v1Verifies(replaced, after), true);
+  });
+
+  it("two concurrent rotations: the second keeps the first one's new secret as its previous, and both are audited", async () => {
+    const w = await webhook({ generateHmacSecret: true });
+    const old = w.generatedHmacSecret as string;
+    // A test transaction holds the row while both rotations start; both wait on it before it is released.
+    const holder = await s.db.pool.connect();
+    let rotations: Promise<{ secret: string }>[];
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE', [w.id]);
+      rotations = [1, 2].map(
+        async () => must(await s.gql(ROTATE, { id: w.id, o: 3600 }), 'rotate').rotateWebhookSecret,
+      );
+      await eventually(
+        async () =>
+          (
+            await s.db.pool.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+              [(await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid],
+            )
+          ).rows[0].n === 2 || undefined,
+        10_000,
+        'both rotations waiting on the held row',
+      );
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    const [a, b] = await Promise.all(rotations);
+    const { rows } = await s.db.pool.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1 AND action = 'webhook.secret_rotated'`,
+      [w.id],
+    );
+    assert.equal(rows[0].n, 2, 'both rotations in the audit log');
+    // The delivery is signed with the current secret and the previous one: the two rotations' new secrets.
+    const m = await deliverOne(w.path);
+    assert.deepEqual(entries(m), ['v1', 'v1']);
+    assert.equal(v1Verifies(a!.secret, m), true, "the first rotation's secret verifies");
+    assert.equal(v1Verifies(b!.secret, m), true, "the second rotation's secret verifies");
+    assert.equal(v1Verifies(old, m), false, 'the secret before both is gone');
+  });
+
+  it('two rotations at once are serialized: the second keeps the first one\'s new secret as its previous, and a delivery verifies with both', async () => {
+    const w = await webhook({ generateHmacSecret: true });
+    const original = w.generatedHmacSecret as string;
+    // The test holds the webhook's row, so both rotations are in flight together; each must wait for it.
+    const lockWaiters = (n: number) =>
+      eventually(
+        async () =>
+          (
+            await s.db.pool.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0]!.n === n,
+        10_000,
+        `${n} rotation(s) waiting for the webhook's row`,
+      );
+    const hold = await s.db.pool.connect();
+    let first: ReturnType<typeof s.gql> | undefined;
+    let second: ReturnType<typeof s.gql> | undefined;
+    try {
+      await hold.query('BEGIN');
+      await hold.query('SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE', [w.id]);
+      first = s.gql(ROTATE, { id: w.id, o: 3600 });
+      await lockWaiters(1);
+      second = s.gql(ROTATE, { id: w.id, o: 3600 });
+      await lockWaiters(2);
+    } finally {
+      await hold.query('COMMIT');
+      hold.release();
+    }
+    const a = must(await first!, 'first rotation').rotateWebhookSecret.secret as string;
+    const b = must(await second!, 'second rotation').rotateWebhookSecret.secret as string;
+    assert.equal(new Set([original, a, b]).size, 3);
+
+    const { rows } = await s.db.pool.query('SELECT hmac_secret, previous_hmac_secret FROM webhooks WHERE id = $1', [
+      w.id,
+    ]);
+    assert.deepEqual(
+      [
+        openStored('hmac_secret', w.id, rows[0].hmac_secret),
+        openStored('previous_hmac_secret', w.id, rows[0].previous_hmac_secret),
+      ],
+      [b, a],
+      'the first rotation (which took the row first) is the previous of the second, not lost',
+    );
+    const m = await deliverOne(w.path);
+    assert.deepEqual(entries(m), ['v1', 'v1']);
+    assert.equal(v1Verifies(b, m), true, "the second rotation's secret verifies");
+    assert.equal(v1Verifies(a, m), true, "the first rotation's secret still verifies during the overlap");
+    assert.equal(v1Verifies(original, m), false, 'the secret before both is gone (one previous is kept)');
   });
 
   it('refuses an overlap outside 0 to 7 days, and a webhook that does not exist', async () => {

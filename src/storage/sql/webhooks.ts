@@ -56,6 +56,15 @@ export async function dropExpiredPreviousSecrets(db: Db): Promise<number> {
   return rowCount ?? 0;
 }
 
+/**
+ * Holds a webhook's row until the transaction ends, so a read-modify-write of
+ * its secrets (a rotation keeps the current one as the previous) sees the last
+ * committed rotation, not one a concurrent rotation is about to overwrite.
+ */
+export async function lockWebhook(db: Db, id: string): Promise<void> {
+  await db.query('SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+}
+
 export async function webhookExists(db: Db, id: string): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL', [id]);
   return rows.length > 0;
