@@ -222,7 +222,7 @@ describe('delivery: secret rotation and ED25519 signatures', () => {
     assert.equal(v1Verifies(old, m), false, 'the secret before both is gone');
   });
 
-  it('two rotations at once are serialized: the second keeps the first one\'s new secret as its previous, and a delivery verifies with both', async () => {
+  it("two rotations at once are serialized: the second keeps the first one's new secret as its previous, and a delivery verifies with both", async () => {
     const w = await webhook({ generateHmacSecret: true });
     const original = w.generatedHmacSecret as string;
     // The test holds the webhook's row, so both rotations are in flight together; each must wait for it.
@@ -251,8 +251,10 @@ describe('delivery: secret rotation and ED25519 signatures', () => {
       await hold.query('COMMIT');
       hold.release();
     }
-    const a = must(await first!, 'first rotation').rotateWebhookSecret.secret as string;
-    const b = must(await second!, 'second rotation').rotateWebhookSecret.secret as string;
+    const a = (must(await first!, 'first rotation') as { rotateWebhookSecret: { secret: string } }).rotateWebhookSecret
+      .secret;
+    const b = (must(await second!, 'second rotation') as { rotateWebhookSecret: { secret: string } })
+      .rotateWebhookSecret.secret;
     assert.equal(new Set([original, a, b]).size, 3);
 
     const { rows } = await s.db.pool.query('SELECT hmac_secret, previous_hmac_secret FROM webhooks WHERE id = $1', [
