@@ -4,6 +4,7 @@ import { HotQueue1764800000000 } from './1764800000000-HotQueue.js';
 import { Semantics1764900000000 } from './1764900000000-Semantics.js';
 import { WebhookStats1765000000000 } from './1765000000000-WebhookStats.js';
 import { FilterCost1765100000000 } from './1765100000000-FilterCost.js';
+import { StoppingMeansStopped1765200000000 } from './1765200000000-StoppingMeansStopped.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Semantics1764900000000,
   WebhookStats1765000000000,
   FilterCost1765100000000,
+  StoppingMeansStopped1765200000000,
 ];

@@ -155,6 +155,20 @@ export class Lanes<T extends LaneItem> {
     return roomBack || refill;
   }
 
+  /**
+   * Deliveries startable() gave out that may not start yet (the send gate was
+   * busy): back at the head of their lanes, waiting again, in their order.
+   */
+  putBack(items: readonly T[]): void {
+    for (const item of [...items].reverse()) {
+      let lane = this.lanes.get(item.webhookId);
+      if (!lane) this.lanes.set(item.webhookId, (lane = { active: 1, queue: [], maybeMore: false }));
+      lane.active--;
+      this.active--;
+      lane.queue.unshift(item);
+    }
+  }
+
   /** Shutdown: every claimed delivery not started yet, taken out of the lanes to be handed back. */
   takeWaiting(): T[] {
     const out: T[] = [];

@@ -97,10 +97,11 @@ export class Sender {
     return h;
   }
 
-  async send(m: OutgoingMessage): Promise<SendResult> {
+  /** `started` is called once the request is handed to Node's HTTP client (delivery/send-gate.ts waits for it). */
+  async send(m: OutgoingMessage, started: () => void = () => undefined): Promise<SendResult> {
     // Wall time for the record and the signature; a monotonic clock for the duration.
-    const started = this.opts.clock.now();
-    const startedAt = new Date(started);
+    const startedMs = this.opts.clock.now();
+    const startedAt = new Date(startedMs);
     const t0 = performance.now();
     const done = (result: AttemptResult, extra: Partial<SendResult>): SendResult => ({
       result,
@@ -122,7 +123,7 @@ export class Sender {
     if (refused) return done({ kind: 'blocked' }, { errorMessage: refused });
 
     try {
-      const res = await this.post(url, m.body, this.headers(m, Math.floor(started / 1000)));
+      const res = await this.post(url, m.body, this.headers(m, Math.floor(startedMs / 1000)), started);
       const retryAfter = res.headers['retry-after'];
       return done(
         { kind: 'response', status: res.status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined },
@@ -138,9 +139,11 @@ export class Sender {
     url: URL,
     body: string,
     headers: Record<string, string>,
+    started: () => void,
   ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const stream = this.client.stream.post(url, { body, headers });
+      stream.once('request', started);
       let status = 0;
       let resHeaders: http.IncomingHttpHeaders = {};
       const kept: Buffer[] = [];

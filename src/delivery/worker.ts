@@ -17,10 +17,12 @@ import {
   type WebhookHealth,
 } from '../storage/sql/deliveries.js';
 import { DUE_CHANNEL } from '../storage/sql/events.js';
-import { Lanes, type LaneItem } from './lanes.js';
+import { Lanes, type ClaimSizing, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { OutgoingMessage, Sender } from './sender.js';
 import type { SecretVault } from '../services/secrets.js';
+import { SecretKeyError } from '../domain/secret-box.js';
+import { SendGate } from './send-gate.js';
 import type { Signals } from '../telemetry/signals.js';
 
 export interface WorkerOptions {
@@ -40,13 +42,27 @@ export interface WorkerOptions {
 const CLAIM_BATCH = 100;
 // Attempts waiting to be written before claiming pauses (the database is slow or away).
 const MAX_UNRECORDED = 5_000;
+// How long a worker that cannot open a webhook's secrets leaves its deliveries
+// to other workers before trying again (the key may have been added meanwhile).
+const KEYLESS_RETRY_MS = 60_000;
+// A delivery the send gate could not decide (a change of its webhook being committed) is tried again after this.
+const GATE_RETRY_MS = 10;
 // Envelope bytes held in lanes before claiming pauses: 400 claimed deliveries
 // of 256 KiB payloads would otherwise be 100 MB in memory.
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 interface Claimed extends LaneItem {
   row: ClaimedDelivery;
+  version: string;
 }
+
+const claimed = (row: ClaimedDelivery): Claimed => ({
+  id: row.id,
+  webhookId: row.webhook_id,
+  bytes: row.body.length,
+  version: row.version,
+  row,
+});
 
 /**
  * Claims due deliveries and sends them; the states and transitions are in
@@ -72,6 +88,12 @@ export class Worker {
   private epoch = 0;
   private lastEmptyEpoch = -1;
   private readonly quietWaiters = new Set<() => void>();
+  private readonly gate: SendGate;
+  private gateRetry: NodeJS.Timeout | null = null;
+  /** Webhooks whose secrets this worker cannot open, until when it leaves their deliveries to others. */
+  private readonly keyless = new Map<string, number>();
+  /** Key ids this worker lacks, as /readyz reports them. */
+  readonly missingKeys = new Set<string>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -83,6 +105,7 @@ export class Worker {
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
+    this.gate = new SendGate(pool, log);
     this.lanes = new Lanes({
       concurrency: opts.concurrency,
       perWebhook: opts.perWebhookConcurrency,
@@ -130,8 +153,17 @@ export class Worker {
    */
   fastClaim(): FastClaim | null {
     if (!this.running) return null;
-    const sizing = this.lanes.sizing(this.unrecorded >= MAX_UNRECORDED);
+    const sizing = this.sizing();
     return sizing && { ...sizing, leaseMs: this.opts.leaseMs };
+  }
+
+  /** The lanes' sizing, with the webhooks this worker has no key for skipped like saturated ones. */
+  private sizing(): ClaimSizing | null {
+    const sizing = this.lanes.sizing(this.unrecorded >= MAX_UNRECORDED);
+    if (!sizing || this.keyless.size === 0) return sizing;
+    const now = this.opts.clock.now();
+    for (const [id, until] of this.keyless) if (until <= now) this.keyless.delete(id);
+    return { ...sizing, saturated: [...sizing.saturated, ...this.keyless.keys()] };
   }
 
   /** Deliveries the publishing statement claimed for this worker: started like claimed ones. */
@@ -145,7 +177,7 @@ export class Worker {
       ).catch(() => undefined);
       return;
     }
-    this.lanes.take(rows.map((row) => ({ id: row.id, webhookId: row.webhook_id, bytes: row.body.length, row })));
+    this.lanes.take(rows.map(claimed));
     this.epoch++;
     this.pump();
   }
@@ -189,7 +221,7 @@ export class Worker {
     try {
       do {
         this.again = false;
-        const sizing = this.lanes.sizing(this.unrecorded >= MAX_UNRECORDED);
+        const sizing = this.sizing();
         if (!sizing) break;
         const rows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
         claimedNothing = rows.length === 0;
@@ -198,9 +230,7 @@ export class Worker {
           await cancelDeliveries(this.pool, gone);
           this.signals.emit('finished', { status: 'CANCELLED', deliveries: gone.length });
         }
-        const items = rows
-          .filter((r) => r.send)
-          .map((row) => ({ id: row.id, webhookId: row.webhook_id, bytes: row.body.length, row }));
+        const items = rows.filter((r) => r.send).map(claimed);
         if (this.lanes.accept(sizing, items) || rows.length === sizing.limit) this.again = true;
         this.pump();
       } while (this.again && this.running);
@@ -218,11 +248,49 @@ export class Worker {
     this.quietWaiters.clear();
   }
 
-  /** Starts waiting deliveries while their lane and the worker have free slots. */
+  /** Starts waiting deliveries while their lane and the worker have free slots, as the send gate admits them. */
   private pump(): void {
     // Stopping: what a pass still claims waits, and stop() hands it back.
     if (!this.running) return;
-    for (const item of this.lanes.startable()) this.launch(item);
+    const items = this.lanes.startable();
+    if (items.length) this.track(this.admit(items));
+  }
+
+  private async admit(items: Claimed[]): Promise<void> {
+    const { admitted, stale, busy } = await this.gate.admit(items);
+    if (!this.running) {
+      // Stopped while the gate decided: nothing more starts; handed back with the rest.
+      for (const a of admitted) a.started();
+      this.lanes.putBack([...admitted.map((a) => a.item), ...busy, ...stale]);
+      return;
+    }
+    for (const { item, started } of admitted) this.launch(item, started);
+    if (busy.length) {
+      this.lanes.putBack(busy);
+      this.gateRetry ??= setTimeout(() => {
+        this.gateRetry = null;
+        this.pump();
+      }, GATE_RETRY_MS);
+    }
+    if (stale.length) {
+      // The webhook changed since the claim: the next claim reads it again (parks, cancels or sends anew).
+      for (const item of stale) this.lanes.finished(item);
+      await this.handBack(stale.map((c) => c.row));
+      this.wake();
+    }
+  }
+
+  /** Claims given up unsent: due again at once, the attempt not used up. */
+  private async handBack(rows: ClaimedDelivery[]): Promise<void> {
+    await releaseClaims(
+      this.pool,
+      rows.map((r) => ({ id: r.id, attempt: r.attempt_count })),
+    ).catch((err: Error) =>
+      this.log.warn(
+        { err: err.message, claims: rows.length },
+        'could not hand back claims; they are retried after their lease',
+      ),
+    );
   }
 
   private track(task: Promise<void>): void {
@@ -236,26 +304,37 @@ export class Worker {
     this.tasks.add(tracked);
   }
 
-  private launch(item: Claimed): void {
+  private launch(item: Claimed, started: () => void): void {
     this.track(
-      this.deliver(item.row, () => {
-        const claimAgain = this.lanes.finished(item);
-        this.pump();
-        if (claimAgain) this.wake();
-      }),
+      this.deliver(
+        item.row,
+        () => {
+          const claimAgain = this.lanes.finished(item);
+          this.pump();
+          if (claimAgain) this.wake();
+        },
+        started,
+      ).finally(started),
     );
   }
 
-  private async deliver(row: ClaimedDelivery, answered: () => void): Promise<void> {
+  private async deliver(row: ClaimedDelivery, answered: () => void, started: () => void): Promise<void> {
     let released = false;
     const release = () => {
       if (!released) answered();
       released = true;
     };
     try {
-      const result = await this.sender.send(this.outgoing(row));
-      // The destination's slot is free as soon as it has answered; writing the result is ours.
-      release();
+      let message: OutgoingMessage;
+      try {
+        message = this.outgoing(row);
+      } catch (err) {
+        if (!(err instanceof SecretKeyError)) throw err;
+        started();
+        await this.keyMissing(row, err);
+        return;
+      }
+      const result = await this.sender.send(message, started);
       const decision = decide(
         result.result,
         row.attempt_count,
@@ -263,6 +342,11 @@ export class Worker {
         this.opts.clock.now(),
         this.opts.clock.random(),
       );
+      // A 410 disables the webhook before its slot is freed and its attempt recorded,
+      // so no other claimed delivery of the webhook passes the send gate after it.
+      if (decision.disableReason) await this.disable(row.webhook_id, decision.disableReason);
+      // The destination's slot is free as soon as it has answered; writing the result is ours.
+      release();
       this.unrecorded++;
       try {
         await this.recorder.record({
@@ -282,7 +366,6 @@ export class Worker {
       } finally {
         this.unrecorded--;
       }
-      if (decision.disableReason) await this.disable(row.webhook_id, decision.disableReason);
     } finally {
       release();
     }
@@ -314,6 +397,26 @@ export class Worker {
     };
   }
 
+  /**
+   * This worker lacks the key a webhook's secrets are sealed with (a rolling key
+   * change reached it last): the claim is handed back without using up an
+   * attempt, and for KEYLESS_RETRY_MS its claims skip the webhook, leaving it
+   * to workers that have the key. /readyz and hookline_secret_key_missing_total say so.
+   */
+  private async keyMissing(row: ClaimedDelivery, err: SecretKeyError): Promise<void> {
+    const keyId = err.keyId ?? 'unknown';
+    if (!this.keyless.has(row.webhook_id)) {
+      this.log.error(
+        { webhookId: row.webhook_id, deliveryId: row.id, keyId, err: err.message },
+        "this instance cannot open the webhook's secrets (HOOKLINE_SECRET_KEYS lacks their key): its deliveries are left to instances that have it",
+      );
+    }
+    this.keyless.set(row.webhook_id, this.opts.clock.now() + KEYLESS_RETRY_MS);
+    this.missingKeys.add(keyId);
+    this.signals.emit('secretKeyMissing', { deliveries: 1 });
+    await this.handBack([row]);
+  }
+
   private async checkHealth(rows: WebhookHealth[]): Promise<void> {
     for (const h of rows) {
       if (h.status !== 'ACTIVE') continue;
@@ -339,22 +442,18 @@ export class Worker {
   async stop(timeoutMs: number): Promise<void> {
     this.running = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.gateRetry) clearTimeout(this.gateRetry);
     this.unlisten?.();
     // A claim statement in flight returns rows after the signal: they are handed back with the rest.
     await this.currentPass;
-    const unsent = this.lanes.takeWaiting();
-    await releaseClaims(
-      this.pool,
-      unsent.map((c) => ({ id: c.id, attempt: c.row.attempt_count })),
-    ).catch((err: Error) =>
-      this.log.warn(
-        { err: err.message, claims: unsent.length },
-        'could not hand back claims; they are retried after their lease',
-      ),
-    );
+    await this.handBack(this.lanes.takeWaiting().map((c) => c.row));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
-    const settled = Promise.allSettled([...this.tasks]).then(() => this.recorder.drain());
+    const settled = Promise.allSettled([...this.tasks]).then(async () => {
+      // What the send gate put back while it was deciding.
+      await this.handBack(this.lanes.takeWaiting().map((c) => c.row));
+      await Promise.all([this.recorder.drain(), this.gate.close()]);
+    });
     const result = await Promise.race([settled, timeout]);
     clearTimeout(timer);
     if (result === 'timeout') {

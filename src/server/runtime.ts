@@ -106,25 +106,28 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
     (f) => f.close(),
   );
   const signals = new Signals(log);
-  const ready: Readiness = async () => {
-    await pool.query('SELECT 1');
-    const pending = await pendingMigrations(ds);
-    return {
-      ok: !pending,
-      detail: {
-        database: 'reachable',
-        migrations: pending ? 'pending' : 'applied',
-        listener: listener.connected ? 'connected' : 'reconnecting',
-      },
-    };
-  };
-
   // Workers, here or in any other process, hear of new deliveries through NOTIFY.
   const services = createServices({ ds, pool, config, feed, clock, vault, signals, log });
   const worker = config.runWorker
     ? await startWorker(life, config, log, { database, listener, feed, vault, signals, clock })
     : null;
   if (worker) services.events.useWorker(worker);
+  // Not ready while this instance's worker lacks a key some webhook's secrets are sealed with: its
+  // deliveries wait for instances that have it, and a rolling key change has not reached it yet.
+  const ready: Readiness = async () => {
+    await pool.query('SELECT 1');
+    const pending = await pendingMigrations(ds);
+    const missingKeys = [...(worker?.missingKeys ?? [])];
+    return {
+      ok: !pending && missingKeys.length === 0,
+      detail: {
+        database: 'reachable',
+        migrations: pending ? 'pending' : 'applied',
+        listener: listener.connected ? 'connected' : 'reconnecting',
+        ...(missingKeys.length ? { missingSecretKeys: missingKeys } : {}),
+      },
+    };
+  };
   const maintenance = config.runWorker
     ? await life.start(
         'maintenance',

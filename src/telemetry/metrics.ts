@@ -83,6 +83,11 @@ export class Metrics {
       labelNames: ['table'] as const,
       registers,
     });
+    const keyMissing = new Counter({
+      name: 'hookline_secret_key_missing_total',
+      help: 'Claims handed back because this instance lacks the key their webhook secrets are sealed with (see /readyz).',
+      registers,
+    });
     // Every label value exists from the start, so rate() sees the first increment.
     for (const r of CATALOG) for (const action of r.actions) published.labels(r.type, action).inc(0);
     for (const outcome of ATTEMPT_OUTCOMES) attempts.labels(outcome).inc(0);
@@ -97,6 +102,7 @@ export class Metrics {
     });
     signals.on('finished', (p) => finished.labels(p.status).inc(p.deliveries));
     signals.on('pruned', (p) => pruned.labels(p.table).inc(p.rows));
+    signals.on('secretKeyMissing', (p) => keyMissing.inc(p.deliveries));
 
     const queue = every(QUERY_EVERY_MS, sources.queue);
     const webhooks = every(QUERY_EVERY_MS, sources.webhooks);

@@ -18,6 +18,8 @@ export interface SignalMap {
   attempt: { outcome: AttemptOutcome; seconds: number };
   /** A delivery reached its final state. */
   finished: { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; deliveries: number };
+  /** Claims handed back because this instance lacks the key their webhook's secrets are sealed with. */
+  secretKeyMissing: { deliveries: number };
   /** Rows removed by retention. */
   pruned: { table: string; rows: number };
 }

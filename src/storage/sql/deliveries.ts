@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import { DUE_CHANNEL } from './events.js';
 import { envelope } from './envelope.js';
-import { releaseNext, type ObjectKey } from './ordering.js';
+import type { ObjectKey } from './ordering.js';
 
 // The queue. Every delivery not yet finished has a row in delivery_queue (its
 // hot state); deliveries is the log, written at creation and once more at the
@@ -32,6 +32,8 @@ export interface ClaimedDelivery {
   previous_signing_key: string | null;
   previous_signing_expires_at: Date | null;
   body: string;
+  /** webhooks.version when claimed: the send gate (delivery/send-gate.ts) compares it before sending. */
+  version: string;
 }
 
 export interface ClaimRequest {
@@ -82,7 +84,7 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
      RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
        (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send, w.deleted_at IS NOT NULL AS gone,
        w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
-       w.signing_key, w.previous_signing_key, w.previous_signing_expires_at,
+       w.signing_key, w.previous_signing_key, w.previous_signing_expires_at, w.version::text AS version,
        ${envelope('e')} AS body`,
     values: [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
   });
@@ -122,13 +124,14 @@ export interface WebhookHealth {
 /**
  * Writes a batch of finished attempts in one statement: the attempt log rows,
  * the deliveries' new state (fenced by attempt number), and each webhook's
- * failure streak. Measured: one statement per batch instead of two per
+ * failure streak. Returns the PER_OBJECT objects whose row finished, for
+ * releaseNext (ordering.ts: a statement of its own, after this one). Measured: one statement per batch instead of two per
  * attempt is what lets the worker keep up with the HTTP client.
  */
 export async function recordAttempts(
   db: Db,
   batch: AttemptRecord[],
-): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[] }> {
+): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[]; finishedObjects: ObjectKey[] }> {
   const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
   const { rows } = await db.query<{
     kind: 'a' | 'h' | 'o';
@@ -147,20 +150,30 @@ export async function recordAttempts(
          AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
               error_message, duration_ms, started_at, next_status, next_at)
      ), attempts AS (
+       -- A delivery removed meanwhile (pruned, its webhook deleted) gets no attempt row: there is nothing
+       -- to attach it to, and the foreign key would fail the whole batch, again and again.
        INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status,
                                       response_body, error_message, duration_ms, started_at)
        SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at FROM input
+              error_message, duration_ms, started_at FROM input i
+       WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = i.delivery_id)
        RETURNING id, delivery_id, attempt_number
+     ), locked AS (
+       -- Queue rows are locked in delivery_id order, as every statement that locks several does
+       -- (publishing's and replay's tails, requeue), so none of them can deadlock with another.
+       SELECT q.delivery_id FROM delivery_queue q JOIN input i ON i.delivery_id = q.delivery_id
+       ORDER BY q.delivery_id FOR UPDATE OF q
      ), finished AS (
        -- Fenced: only the latest claim (its attempt number is the queue row's count) settles a delivery.
        DELETE FROM delivery_queue q USING input i
        WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status <> 'PENDING'
+         AND (SELECT count(*) FROM locked) >= 0
        RETURNING q.delivery_id, q.attempt_count, q.webhook_id, q.object_key
      ), retrying AS (
        UPDATE delivery_queue q SET next_attempt_at = i.next_at
        FROM input i
        WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status = 'PENDING'
+         AND (SELECT count(*) FROM locked) >= 0
        RETURNING q.delivery_id, q.attempt_count
      ), applied AS (
        SELECT delivery_id, attempt_count FROM finished UNION ALL SELECT delivery_id, attempt_count FROM retrying
@@ -193,12 +206,18 @@ export async function recordAttempts(
               count(*) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok))::int AS fails,
               min(started_at) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok)) AS first_fail
        FROM marked GROUP BY webhook_id, last_ok
+     ), streak_locks AS (
+       -- Webhooks in id order too: two workers' batches about the same webhooks lock them alike.
+       SELECT w.id FROM webhooks w JOIN streaks s ON s.webhook_id = w.id
+       WHERE s.fails > 0 OR w.consecutive_failures > 0
+       ORDER BY w.id FOR NO KEY UPDATE OF w
      ), health AS (
        UPDATE webhooks w SET
          consecutive_failures = CASE WHEN s.ok THEN s.fails ELSE w.consecutive_failures + s.fails END,
          failing_since = CASE WHEN s.ok THEN s.first_fail ELSE coalesce(w.failing_since, s.first_fail) END
        FROM streaks s
        WHERE w.id = s.webhook_id AND (s.fails > 0 OR w.consecutive_failures > 0)
+         AND (SELECT count(*) FROM streak_locks) >= 0
        RETURNING w.id, w.status, w.failing_since, w.consecutive_failures
      )
      SELECT 'a' AS kind, a.id, a.delivery_id, a.attempt_number, s.id IS NOT NULL AS applied,
@@ -239,9 +258,7 @@ export async function recordAttempts(
         consecutive_failures: r.consecutive_failures!,
       });
   }
-  // A statement of its own, after the delete: ordering.ts says why.
-  await releaseNext(db, finishedObjects);
-  return { attempts, health };
+  return { attempts, health, finishedObjects };
 }
 
 /** Claims taken but never started (shutdown): hand them back without using up an attempt. */
@@ -255,10 +272,21 @@ export async function releaseClaims(db: Db, claims: { id: string; attempt: numbe
   );
 }
 
-/** Deleting a webhook cancels what it still had queued. */
+/**
+ * Deleting a webhook cancels what it still had queued, except live claims: a
+ * claimed request may be on the wire already, and when its attempt is
+ * recorded the delivery says what the destination saw. A live claim that was
+ * never sent is handed back by the send gate, and the next claim cancels it
+ * (as it does one whose worker died, once the lease is over).
+ */
 export async function cancelPendingForWebhook(db: Db, webhookId: string): Promise<number> {
   const { rowCount } = await db.query(
-    `WITH gone AS (DELETE FROM delivery_queue WHERE webhook_id = $1 RETURNING delivery_id)
+    `WITH gone AS (
+       DELETE FROM delivery_queue q USING deliveries d
+       WHERE q.webhook_id = $1 AND d.id = q.delivery_id
+         AND NOT (q.next_attempt_at > now() AND q.attempt_count > d.attempt_count)
+       RETURNING q.delivery_id
+     )
      UPDATE deliveries d SET status = 'CANCELLED', next_attempt_at = NULL FROM gone WHERE d.id = gone.delivery_id`,
     [webhookId],
   );
@@ -297,10 +325,16 @@ export async function unparkWebhookDeliveries(db: Db, webhookId: string): Promis
  */
 async function requeue(db: Db, where: string, params: unknown[]): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `WITH d AS (
+    `WITH queued_now AS (
+       -- Queue rows first, in delivery_id order, then the log rows: the attempt log's order (recordAttempts).
+       SELECT q.delivery_id FROM delivery_queue q JOIN deliveries d ON d.id = q.delivery_id
+       JOIN webhooks w ON w.id = d.webhook_id
+       WHERE w.deleted_at IS NULL AND ${where}
+       ORDER BY q.delivery_id FOR UPDATE OF q
+     ), d AS (
        UPDATE deliveries d SET status = 'PENDING', next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
        FROM webhooks w
-       WHERE w.id = d.webhook_id AND w.deleted_at IS NULL AND ${where}
+       WHERE w.id = d.webhook_id AND w.deleted_at IS NULL AND ${where} AND (SELECT count(*) FROM queued_now) >= 0
        RETURNING d.id, d.webhook_id, d.event_id, d.next_attempt_at, d.attempt_count
      ), q AS (
        INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count)

@@ -162,7 +162,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
               w.status = 'ACTIVE' AS active,
               CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key,
               w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
-              w.signing_key, w.previous_signing_key, w.previous_signing_expires_at
+              w.signing_key, w.previous_signing_key, w.previous_signing_expires_at, w.version::text AS version
        FROM ev
        JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
@@ -183,16 +183,20 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
      ), d AS (
        INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at)
        SELECT delivery_id, event_id, webhook_id, CASE WHEN active THEN now() END FROM fan
-     ), tails AS (
-       -- The newest queued row of each object, locked until this commits (ordering.ts).
-       SELECT k.webhook_id, k.object_key
+     ), newest AS (
+       SELECT t.delivery_id
        FROM (SELECT DISTINCT webhook_id, object_key FROM fan WHERE object_key IS NOT NULL) k
        CROSS JOIN LATERAL (
-         SELECT 1 FROM delivery_queue t
+         SELECT delivery_id FROM delivery_queue t
          WHERE t.webhook_id = k.webhook_id AND t.object_key = k.object_key
          ORDER BY t.seq DESC LIMIT 1
-         FOR KEY SHARE
        ) t
+     ), tails AS (
+       -- The newest queued row of each object, locked until this commits (ordering.ts), in delivery_id
+       -- order as the attempt log locks (deliveries.ts). One that finished meanwhile is skipped: nothing
+       -- of its object is queued before the new row then, so it is not held.
+       SELECT t.webhook_id, t.object_key FROM delivery_queue t JOIN newest n ON n.delivery_id = t.delivery_id
+       ORDER BY t.delivery_id FOR KEY SHARE OF t
      ), queued AS (
        INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
        SELECT f.delivery_id, f.webhook_id, f.event_id,
@@ -217,7 +221,8 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
                 'hmac_secret', f.hmac_secret, 'previous_hmac_secret', f.previous_hmac_secret,
                 'previous_hmac_expires_at', f.previous_hmac_expires_at, 'signing_key', f.signing_key,
                 'previous_signing_key', f.previous_signing_key,
-                'previous_signing_expires_at', f.previous_signing_expires_at, 'body', ${envelope('ev')}))
+                'previous_signing_expires_at', f.previous_signing_expires_at, 'version', f.version,
+                'body', ${envelope('ev')}))
              FROM fan f WHERE f.event_id = ev.id AND f.claimed) AS claimed
      FROM ev LEFT JOIN n ON n.event_id = ev.id
      WHERE (SELECT count(*) FROM notified) >= 0`,

@@ -96,12 +96,17 @@ export async function replayBatch(
        RETURNING id, event_id, attempt_count
      ), picked AS (
        SELECT * FROM requeued UNION ALL SELECT * FROM created
-     ), tails AS (
-       SELECT k.object_key FROM (SELECT DISTINCT object_key FROM due WHERE object_key IS NOT NULL) k
+     ), newest AS (
+       SELECT t.delivery_id FROM (SELECT DISTINCT object_key FROM due WHERE object_key IS NOT NULL) k
        CROSS JOIN LATERAL (
-         SELECT 1 FROM delivery_queue t WHERE t.webhook_id = $1 AND t.object_key = k.object_key
-         ORDER BY t.seq DESC LIMIT 1 FOR KEY SHARE
+         SELECT delivery_id FROM delivery_queue t WHERE t.webhook_id = $1 AND t.object_key = k.object_key
+         ORDER BY t.seq DESC LIMIT 1
        ) t
+     ), tails AS (
+       -- Locked in delivery_id order, as the attempt log locks (deliveries.ts); one finished meanwhile is
+       -- skipped, and then nothing of its object is queued before this row: it is not held.
+       SELECT t.object_key FROM delivery_queue t JOIN newest n ON n.delivery_id = t.delivery_id
+       ORDER BY t.delivery_id FOR KEY SHARE OF t
      ), queued AS (
        INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
        SELECT r.id, $1, r.event_id, due.at, r.attempt_count, due.object_key,
