@@ -41,12 +41,25 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True when `pid` runs postgres with this data directory (its command line names it, as postgres -D does). */
+function isPostgresOf(pid: number, dataDir: string): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return path.basename(args[0] ?? '').startsWith('postgres') && args.some((a) => path.resolve(a) === dataDir);
+  } catch {
+    // No /proc (not Linux): the pid file and a live pid are all there is to go on.
+    return true;
+  }
+}
+
 /** A server left running by a process that was SIGKILLed holds the data directory: stop it first. */
-async function stopOrphan(dataDir: string): Promise<void> {
+export async function stopOrphan(dataDir: string): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  // After a reboot the pid may be some other process's: only a postgres serving this directory is stopped.
+  if (!isPostgresOf(pid, dataDir)) return;
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }

@@ -25,18 +25,25 @@ export function createPool(
   opts: { durable?: boolean; statementTimeoutMs?: number } = {},
 ): pg.Pool {
   const settings = [`statement_timeout=${opts.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS}`];
+  // pg lets a URL's own ?options= replace the options given beside it, which would drop the
+  // timeout: the URL's are appended instead, so they win only for the settings they name.
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  const fromUrl = parsed?.searchParams.get('options');
+  parsed?.searchParams.delete('options');
   // Non-durable commits skip the WAL flush (1-7 ms per commit measured here).
   // Only for the worker's own writes: a claim or attempt lost in a database
   // crash puts the delivery back in the queue, which at-least-once allows.
   if (opts.durable === false) settings.push('synchronous_commit=off');
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: parsed?.toString() ?? url,
     max,
     idleTimeoutMillis: 30_000,
-    options: settings.map((s) => `-c ${s}`).join(' '),
+    options: [...settings.map((s) => `-c ${s}`), ...(fromUrl ? [fromUrl] : [])].join(' '),
   });
-  // An idle client losing its connection (server restart) must not crash the process;
-  // the pool replaces it on next use.
+  // A client losing its connection (server restart) must not crash the process: idle, the pool
+  // replaces it on next use; checked out, its query fails and the caller handles that. Without a
+  // listener, the 'error' event a checked-out client also emits would be an uncaught exception.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
