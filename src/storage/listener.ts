@@ -14,6 +14,8 @@ export class PgListener {
   private stopped = false;
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** LISTEN commands go one after another: pg deprecates a query issued while one is running. */
+  private listening: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly url: string,
@@ -25,7 +27,12 @@ export class PgListener {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      if (this.client) this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+      const client = this.client;
+      if (client) {
+        this.listening = this.listening
+          .then(() => client.query(`LISTEN ${pg.escapeIdentifier(channel)}`))
+          .catch(() => undefined);
+      }
     }
     set.add(handler);
     return () => set!.delete(handler);
