@@ -61,6 +61,11 @@ export class Lanes<T extends LaneItem> {
     return this.active;
   }
 
+  /** Webhooks with claimed deliveries, waiting or in flight. */
+  webhooks(): IterableIterator<string> {
+    return this.lanes.keys();
+  }
+
   get heldCount(): number {
     return this.held;
   }

@@ -257,7 +257,7 @@ export class Worker {
   }
 
   private async admit(items: Claimed[]): Promise<void> {
-    const { admitted, stale, busy } = await this.gate.admit(items);
+    const { admitted, stale, busy } = await this.gate.admit(items, this.lanes.webhooks());
     if (!this.running) {
       // Stopped while the gate decided: nothing more starts; handed back with the rest.
       for (const a of admitted) a.started();
