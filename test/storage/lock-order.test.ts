@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { recordAttempts } from '../../src/storage/sql/deliveries.js';
+import { recordAttempts, redeliver } from '../../src/storage/sql/deliveries.js';
 import { createWebhook, eventually, must, publish, setPaused, startServer, type TestServer } from '../kit/index.js';
 
 // Every statement that locks several delivery_queue rows locks them in
@@ -43,10 +43,18 @@ describe('storage: queue rows are locked in delivery_id order', () => {
     return { low: low!, high: high! };
   }
 
-  /** Runs `statement` while the blocker holds row `high`; resolves with whether row `low` was locked meanwhile. */
-  async function lowLockedWhileBlocked(high: string, low: string, statement: () => Promise<unknown>): Promise<boolean> {
+  /**
+   * Runs `statement` while the blocker holds row `high` (of `table`, the queue by default); resolves with
+   * whether queue row `low` was locked meanwhile.
+   */
+  async function lowLockedWhileBlocked(
+    high: string,
+    low: string,
+    statement: () => Promise<unknown>,
+    held: 'delivery_queue WHERE delivery_id' | 'deliveries WHERE id' = 'delivery_queue WHERE delivery_id',
+  ): Promise<boolean> {
     await blocker.query('BEGIN');
-    await blocker.query('SELECT 1 FROM delivery_queue WHERE delivery_id = $1 FOR UPDATE', [high]);
+    await blocker.query(`SELECT 1 FROM ${held} = $1 FOR UPDATE`, [high]);
     const running = statement();
     try {
       await eventually(
@@ -115,5 +123,10 @@ describe('storage: queue rows are locked in delivery_id order', () => {
         'publishEvents',
       );
     assert.equal(await lowLockedWhileBlocked(high, low, publishBoth), true);
+  });
+
+  it('a redelivery locks the queue row before the log row, as the attempt log does', async () => {
+    const { low } = await queued('lock-e', 'lock-f');
+    assert.equal(await lowLockedWhileBlocked(low, low, () => redeliver(s.db.pool, low), 'deliveries WHERE id'), true);
   });
 });
