@@ -13,10 +13,10 @@ import {
   claimDue,
   releaseClaims,
   type AttemptRecord,
-  type ClaimedDelivery,
   type WebhookHealth,
 } from '../storage/sql/deliveries.js';
-import { DUE_CHANNEL } from '../storage/sql/events.js';
+import type { ClaimedDelivery } from '../storage/sql/claim.js';
+import { DUE_CHANNEL } from '../storage/sql/channels.js';
 import { Lanes, type ClaimSizing, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { OutgoingMessage, Sender } from './sender.js';

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { PgListener } from '../storage/listener.js';
+import { FEED_CHANNEL } from '../storage/sql/channels.js';
 import { BoundedPubSub } from './bounded-pubsub.js';
 import type { AttemptNotice, FeedPublisher, WebhookStatusNotice } from './feed.js';
 
@@ -9,7 +10,6 @@ import type { AttemptNotice, FeedPublisher, WebhookStatusNotice } from './feed.j
 // republishes into its local BoundedPubSub, which the GraphQL subscriptions read.
 // Publishing is fire-and-forget: a feed problem never fails a delivery.
 
-export const FEED_CHANNEL = 'hookline_feed';
 export const TOPIC_ATTEMPT = 'ATTEMPT';
 export const TOPIC_WEBHOOK_STATUS = 'WEBHOOK_STATUS';
 

@@ -26,7 +26,7 @@ import { Signals } from '../telemetry/signals.js';
 import { SharedSubscriptions } from '../feed/shared-subscriptions.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { queueFigures, webhookCounts } from '../storage/sql/metrics.js';
-import { KEYS_CHANNEL } from '../storage/sql/api-keys.js';
+import { KEYS_CHANNEL } from '../storage/sql/channels.js';
 
 export interface Hookline {
   url: string;

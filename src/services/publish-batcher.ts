@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ClaimedDelivery } from '../storage/sql/deliveries.js';
+import type { ClaimedDelivery } from '../storage/sql/claim.js';
 import { insertEvents, type FastClaim, type InsertedEvent, type NewEvent } from '../storage/sql/events.js';
 
 // Group commit for publishEvent: requests that arrive while a batch is being

@@ -5,8 +5,8 @@ import {
   claimDue,
   recordAttempts,
   type AttemptRecord,
-  type ClaimRequest,
 } from '../../src/storage/sql/deliveries.js';
+import type { ClaimRequest } from '../../src/storage/sql/claim.js';
 import { randomUUID } from 'node:crypto';
 import { insertEvents } from '../../src/storage/sql/events.js';
 import { inTransaction, type Db } from '../../src/storage/sql/db.js';

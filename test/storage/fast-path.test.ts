@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { claimDue } from '../../src/storage/sql/deliveries.js';
-import { DUE_CHANNEL, insertEvents, type FastClaim, type NewEvent } from '../../src/storage/sql/events.js';
+import { DUE_CHANNEL } from '../../src/storage/sql/channels.js';
+import { insertEvents, type FastClaim, type NewEvent } from '../../src/storage/sql/events.js';
 import { freshDatabase, type TestDatabase } from '../kit/index.js';
 
 // The publishing statement's fast path: it claims, for the worker of its own

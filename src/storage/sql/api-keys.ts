@@ -1,3 +1,4 @@
+import { KEYS_CHANNEL } from './channels.js';
 import type { Db } from './db.js';
 
 // API key revocation, announced to every process in the same transaction:
@@ -5,7 +6,6 @@ import type { Db } from './db.js';
 // (server/runtime.ts), so a revoked key stops working everywhere within one
 // NOTIFY round trip, whichever process or the CLI revoked it.
 
-export const KEYS_CHANNEL = 'hookline_keys';
 
 /** Revokes the key (idempotent: the first revocation time stays); false when there is no such key. */
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {

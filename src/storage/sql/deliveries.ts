@@ -1,7 +1,17 @@
 import type { Db } from './db.js';
-import { DUE_CHANNEL } from './events.js';
+import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
 import type { ObjectKey } from './ordering.js';
+import {
+  claimedWebhookColumns,
+  firstOfObject,
+  leaseUntil,
+  sendable,
+  slot,
+  unsaturated,
+  type ClaimRequest,
+  type ClaimedDelivery,
+} from './claim.js';
 
 // The queue. Every delivery not yet finished has a row in delivery_queue (its
 // hot state); deliveries is the log, written at creation and once more at the
@@ -13,61 +23,21 @@ import type { ObjectKey } from './ordering.js';
 // fencing token: only the worker holding the latest claim may settle the
 // delivery.
 
-export interface ClaimedDelivery {
-  id: string;
-  event_id: string;
-  webhook_id: string;
-  attempt_count: number;
-  /** false: the webhook is paused, disabled or deleted; the row was parked instead (deleted: see `gone`). */
-  send: boolean;
-  /** The webhook was deleted: the delivery is to be cancelled (cancelDeliveries). */
-  gone: boolean;
-  destination_url: string;
-  /** Secrets as stored: sealed (services/secrets.ts opens them). */
-  bearer_token: string | null;
-  hmac_secret: string | null;
-  previous_hmac_secret: string | null;
-  previous_hmac_expires_at: Date | null;
-  signing_key: string | null;
-  previous_signing_key: string | null;
-  previous_signing_expires_at: Date | null;
-  body: string;
-  /** webhooks.version when claimed: the send gate (delivery/send-gate.ts) compares it before sending. */
-  version: string;
-}
-
-export interface ClaimRequest {
-  limit: number;
-  perWebhookCap: number;
-  /** Webhooks with requests in flight in this worker, and how many. */
-  busyWebhooks: string[];
-  busyCounts: number[];
-  /** Webhooks already at the cap: skipped while scanning, so they cannot starve the others. */
-  saturated: string[];
-  leaseMs: number;
-}
-
 export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery[]> {
   // The inner scan reads the due index in order (held rows are not in it), skipping saturated webhooks;
   // the window caps how many each webhook gets in this batch; FOR UPDATE SKIP
   // LOCKED lets any number of workers claim side by side.
   const { rows } = await db.query<ClaimedDelivery>({
     name: 'hookline-claim',
-    text: `WITH busy AS (
-       SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, n)
-     ), candidates AS (
-       SELECT q.delivery_id, row_number() OVER (PARTITION BY q.webhook_id ORDER BY q.next_attempt_at, q.delivery_id) + coalesce(b.n, 0) AS slot
+    text: `WITH candidates AS (
+       SELECT q.delivery_id, ${slot('q.webhook_id', 'q.next_attempt_at, q.delivery_id', '$3::uuid[]', '$4::int[]')} AS slot
        FROM (
          SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue c
-         WHERE next_attempt_at <= now() AND NOT held AND webhook_id <> ALL ($5::uuid[])
-           -- PER_OBJECT: nothing earlier about the same object is still queued (ordering.ts says why this suffices).
-           AND (object_key IS NULL OR NOT EXISTS (
-             SELECT 1 FROM delivery_queue p
-             WHERE p.webhook_id = c.webhook_id AND p.object_key = c.object_key AND p.seq < c.seq))
+         WHERE next_attempt_at <= now() AND NOT held AND ${unsaturated('webhook_id', '$5::uuid[]')}
+           AND ${firstOfObject('c')}
          ORDER BY next_attempt_at
          LIMIT $1 * 4
        ) q
-       LEFT JOIN busy b ON b.webhook_id = q.webhook_id
      ), picked AS (
        SELECT q.delivery_id FROM delivery_queue q JOIN candidates c ON c.delivery_id = q.delivery_id
        WHERE c.slot <= $2 AND q.next_attempt_at <= now()
@@ -76,15 +46,12 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
        FOR UPDATE OF q SKIP LOCKED
      )
      UPDATE delivery_queue q SET
-       attempt_count = q.attempt_count + CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL THEN 1 ELSE 0 END,
-       next_attempt_at = CASE WHEN w.status = 'ACTIVE' AND w.deleted_at IS NULL
-                              THEN now() + $6 * interval '1 millisecond' END
+       attempt_count = q.attempt_count + CASE WHEN ${sendable('w')} THEN 1 ELSE 0 END,
+       next_attempt_at = CASE WHEN ${sendable('w')} THEN ${leaseUntil('$6')} END
      FROM picked, webhooks w, events e
      WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
      RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
-       (w.status = 'ACTIVE' AND w.deleted_at IS NULL) AS send, w.deleted_at IS NOT NULL AS gone,
-       w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
-       w.signing_key, w.previous_signing_key, w.previous_signing_expires_at, w.version::text AS version,
+       ${sendable('w')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
        ${envelope('e')} AS body`,
     values: [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
   });

@@ -1,5 +1,15 @@
 import type { Db } from './db.js';
-import type { ClaimRequest, ClaimedDelivery } from './deliveries.js';
+import {
+  claimedWebhookColumns,
+  claimedWebhookJson,
+  leaseUntil,
+  sendable,
+  slot,
+  unsaturated,
+  type ClaimRequest,
+  type ClaimedDelivery,
+} from './claim.js';
+import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
 import { MAX_FILTER_COST, REACH_FLOOR, filterReach, type FilterTerm } from '../../domain/filter.js';
 
@@ -26,8 +36,6 @@ import { MAX_FILTER_COST, REACH_FLOOR, filterReach, type FilterTerm } from '../.
 
 /** SQLSTATE of hookline_filter_refused (migrations/1765100000000-FilterCost.ts). */
 const FILTER_REFUSED = 'HL001';
-
-export const DUE_CHANNEL = 'hookline_due';
 
 export interface NewEvent {
   id: string;
@@ -159,21 +167,19 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
        -- read this one list instead of joining the inserted deliveries back to it (planned as a
        -- nested loop on the CTEs' one-row estimates, that join cost 90 ms for a fan-out to 1,000).
        SELECT hookline_uuid_v7() AS delivery_id, ev.id AS event_id, ev.seq, s.webhook_id,
-              w.status = 'ACTIVE' AS active,
+              ${sendable('w')} AS active,
               CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key,
-              w.destination_url, w.bearer_token, w.hmac_secret, w.previous_hmac_secret, w.previous_hmac_expires_at,
-              w.signing_key, w.previous_signing_key, w.previous_signing_expires_at, w.version::text AS version
+              ${claimedWebhookColumns('w')}
        FROM ev
        JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
        -- Naming w.id, the test is made only once joined to a live webhook: a deleted one's filter refuses nothing.
        WHERE ${filterTakes('ev', 's', 'w.id')}
      ), slotted AS (
-       -- The fast path's candidates, ranked per webhook as the claim ranks them (counting what the worker holds).
+       -- The fast path's candidates, ranked per webhook as the claim ranks them (claim.ts).
        SELECT m.*,
-              $8 > 0 AND m.active AND m.object_key IS NULL AND m.webhook_id <> ALL ($12::uuid[]) AS eligible,
-              row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.seq)
-                + coalesce(($11::int[])[array_position($10::uuid[], m.webhook_id)], 0) AS slot
+              $8 > 0 AND m.active AND m.object_key IS NULL AND ${unsaturated('m.webhook_id', '$12::uuid[]')} AS eligible,
+              ${slot('m.webhook_id', 'm.seq', '$10::uuid[]', '$11::int[]')} AS slot
        FROM matched m
      ), fan AS (
        SELECT x.*, x.eligible AND x.slot <= $9
@@ -200,7 +206,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
      ), queued AS (
        INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
        SELECT f.delivery_id, f.webhook_id, f.event_id,
-              CASE WHEN f.claimed THEN now() + $13 * interval '1 millisecond' WHEN f.active THEN now() END,
+              CASE WHEN f.claimed THEN ${leaseUntil('$13')} WHEN f.active THEN now() END,
               CASE WHEN f.claimed THEN 1 ELSE 0 END,
               f.object_key,
               CASE WHEN f.object_key IS NOT NULL THEN f.seq END,
@@ -217,12 +223,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
      SELECT ev.id, ev.occurred_at, ev.created_at, coalesce(n.deliveries, 0) AS deliveries,
             (SELECT json_agg(json_build_object(
                 'id', f.delivery_id, 'event_id', f.event_id, 'webhook_id', f.webhook_id, 'attempt_count', 1,
-                'send', true, 'gone', false, 'destination_url', f.destination_url, 'bearer_token', f.bearer_token,
-                'hmac_secret', f.hmac_secret, 'previous_hmac_secret', f.previous_hmac_secret,
-                'previous_hmac_expires_at', f.previous_hmac_expires_at, 'signing_key', f.signing_key,
-                'previous_signing_key', f.previous_signing_key,
-                'previous_signing_expires_at', f.previous_signing_expires_at, 'version', f.version,
-                'body', ${envelope('ev')}))
+                'send', true, 'gone', false, ${claimedWebhookJson('f')}, 'body', ${envelope('ev')}))
              FROM fan f WHERE f.event_id = ev.id AND f.claimed) AS claimed
      FROM ev LEFT JOIN n ON n.event_id = ev.id
      WHERE (SELECT count(*) FROM notified) >= 0`,

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { DUE_CHANNEL } from './events.js';
+import { DUE_CHANNEL } from './channels.js';
 
 // Ordered delivery per object (webhooks.ordering = PER_OBJECT). The queue rows
 // of such a webhook carry object_key ("COURSES:42"; "replay:COURSES:42" for

@@ -1,6 +1,7 @@
 import type { ReplayScope } from '../../domain/statuses.js';
 import type { Db } from './db.js';
-import { DUE_CHANNEL, filterTakes } from './events.js';
+import { DUE_CHANNEL } from './channels.js';
+import { filterTakes } from './events.js';
 
 // replayDeliveries: a webhook's events of a window [since, until), matched by
 // its subscriptions and filters as they are now, chosen by scope:
