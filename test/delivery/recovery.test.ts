@@ -1,11 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  cancelDeliveries,
-  claimDue,
-  recordAttempts,
-  type AttemptRecord,
-} from '../../src/storage/sql/deliveries.js';
+import { cancelDeliveries, claimDue, recordAttempts, type AttemptRecord } from '../../src/storage/sql/deliveries.js';
 import type { ClaimRequest } from '../../src/storage/sql/claim.js';
 import { randomUUID } from 'node:crypto';
 import { insertEvents } from '../../src/storage/sql/events.js';

@@ -6,7 +6,6 @@ import type { Db } from './db.js';
 // (server/runtime.ts), so a revoked key stops working everywhere within one
 // NOTIFY round trip, whichever process or the CLI revoked it.
 
-
 /** Revokes the key (idempotent: the first revocation time stays); false when there is no such key. */
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
   const { rows } = await db.query(
