@@ -46,6 +46,7 @@ interface Pending {
 export class AttemptRecorder {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
+  private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -57,6 +58,7 @@ export class AttemptRecorder {
   ) {}
 
   record(rec: AttemptRecord): Promise<RecordedAttempt> {
+    if (this.closed) return Promise.reject(new Error('the attempt recorder is closed'));
     return new Promise((resolve) => {
       this.queue.push({ rec, resolve });
       this.flushing ??= new Promise<void>((r) => setTimeout(r, this.queue.length >= 100 ? 0 : LINGER_MS))
@@ -68,6 +70,12 @@ export class AttemptRecorder {
   /** Resolves once everything handed in so far is written. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+
+  /** Takes no more attempts; resolves once those handed in are written. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.drain();
   }
 
   private async flush(): Promise<void> {

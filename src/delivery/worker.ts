@@ -20,6 +20,8 @@ import { DUE_CHANNEL } from '../storage/sql/channels.js';
 import { Lanes, type ClaimSizing, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { OutgoingMessage, Sender } from './sender.js';
+import { IdleWatch } from './idle.js';
+import { outgoingMessage } from './outgoing.js';
 import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
 import { SendGate } from './send-gate.js';
@@ -72,8 +74,22 @@ const claimed = (row: ClaimedDelivery): Claimed => ({
  * to the database. Measured: freeing slots only after the attempt was written
  * and the next claim returned kept the HTTP client busy a third of the time.
  */
+/**
+ * new → running (start) → draining (stop: no claiming, no new sends; what is
+ * in flight finishes and is written) → stopped. A worker never starts again.
+ */
+export type WorkerMode = 'new' | 'running' | 'draining' | 'stopped';
+
+const TRANSITIONS: Record<WorkerMode, readonly WorkerMode[]> = {
+  new: ['running', 'stopped'],
+  running: ['draining'],
+  draining: ['stopped'],
+  stopped: [],
+};
+
 export class Worker {
-  private running = false;
+  private current: WorkerMode = 'new';
+  private stopping: Promise<void> | null = null;
   private passing = false;
   /** The claim pass running now, if any: stop() waits for it before handing claims back. */
   private currentPass: Promise<void> = Promise.resolve();
@@ -84,10 +100,7 @@ export class Worker {
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly recorder: AttemptRecorder;
   private unlisten: (() => void) | null = null;
-  /** Bumped whenever work ends or is asked about; an empty claim pass that saw no bump proves quiescence. */
-  private epoch = 0;
-  private lastEmptyEpoch = -1;
-  private readonly quietWaiters = new Set<() => void>();
+  private readonly idle = new IdleWatch();
   private readonly gate: SendGate;
   private gateRetry: NodeJS.Timeout | null = null;
   /** Webhooks whose secrets this worker cannot open, until when it leaves their deliveries to others. */
@@ -125,9 +138,23 @@ export class Worker {
     });
   }
 
+  get mode(): WorkerMode {
+    return this.current;
+  }
+
+  private enter(next: WorkerMode): void {
+    if (!TRANSITIONS[this.current].includes(next)) {
+      throw new Error(`worker cannot go from ${this.current} to ${next}`);
+    }
+    this.current = next;
+  }
+
+  private get running(): boolean {
+    return this.current === 'running';
+  }
+
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    this.enter('running');
     this.unlisten = this.listener.on(DUE_CHANNEL, () => this.wake());
     this.listener.onReconnect(() => this.wake());
     // Polling is the guarantee: a missed notification or a retry coming due is
@@ -178,7 +205,7 @@ export class Worker {
       return;
     }
     this.lanes.take(rows.map(claimed));
-    this.epoch++;
+    this.idle.bump();
     this.pump();
   }
 
@@ -193,30 +220,20 @@ export class Worker {
    * is in flight or unwritten. Tests use it to prove that something was NOT
    * sent, without sleeping.
    */
-  async quiesce(timeoutMs = 10_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    this.epoch++;
-    for (;;) {
-      const epoch = this.epoch;
-      const quiet = new Promise<void>((r) => this.quietWaiters.add(r));
-      this.wake();
-      const left = until - Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        quiet.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) throw new Error(`worker not idle after ${timeoutMs} ms (${this.lanes.inFlight} in flight)`);
-      if (this.lastEmptyEpoch === epoch && this.epoch === epoch && this.tasks.size === 0 && this.unrecorded === 0) {
-        return;
-      }
-    }
+  quiesce(timeoutMs = 10_000): Promise<void> {
+    return this.idle.wait(
+      () => this.wake(),
+      () =>
+        this.tasks.size || this.unrecorded
+          ? `${this.lanes.inFlight} in flight, ${this.tasks.size} tasks, ${this.unrecorded} unrecorded`
+          : null,
+      timeoutMs,
+    );
   }
 
   private async pass(): Promise<void> {
     this.passing = true;
-    const epoch = this.epoch;
+    const token = this.idle.passStarted();
     let claimedNothing = false;
     try {
       do {
@@ -238,14 +255,8 @@ export class Worker {
       this.log.error({ err: (err as Error).message }, 'claiming deliveries failed; the next poll tries again');
     } finally {
       this.passing = false;
-      if (claimedNothing) this.lastEmptyEpoch = epoch;
-      this.notifyQuiet();
+      this.idle.passEnded(token, claimedNothing);
     }
-  }
-
-  private notifyQuiet(): void {
-    for (const w of this.quietWaiters) w();
-    this.quietWaiters.clear();
   }
 
   /** Starts waiting deliveries while their lane and the worker have free slots, as the send gate admits them. */
@@ -298,8 +309,7 @@ export class Worker {
       .catch((err) => this.log.error({ err }, 'delivery task failed; its lease will expire and it is retried'))
       .finally(() => {
         this.tasks.delete(tracked);
-        this.epoch++;
-        this.notifyQuiet();
+        this.idle.bump();
       });
     this.tasks.add(tracked);
   }
@@ -327,7 +337,7 @@ export class Worker {
     try {
       let message: OutgoingMessage;
       try {
-        message = this.outgoing(row);
+        message = outgoingMessage(row, this.vault, this.opts.clock.now());
       } catch (err) {
         if (!(err instanceof SecretKeyError)) throw err;
         started();
@@ -372,32 +382,6 @@ export class Worker {
   }
 
   /**
-   * The request to send: secrets opened (cached per webhook and key), and the
-   * previous secret or key of a rotation only while its overlap lasts (checked
-   * here, at send time; the stored value is dropped later by maintenance).
-   */
-  private outgoing(row: ClaimedDelivery): OutgoingMessage {
-    const now = this.opts.clock.now();
-    const live = (until: Date | null) => until !== null && until.getTime() > now;
-    const w = row.webhook_id;
-    const hmacSecrets = [this.vault.open('hmac_secret', w, row.hmac_secret)];
-    if (live(row.previous_hmac_expires_at))
-      hmacSecrets.push(this.vault.open('previous_hmac_secret', w, row.previous_hmac_secret));
-    const signingKeys = [this.vault.open('signing_key', w, row.signing_key)];
-    if (live(row.previous_signing_expires_at)) {
-      signingKeys.push(this.vault.open('previous_signing_key', w, row.previous_signing_key));
-    }
-    return {
-      url: row.destination_url,
-      eventId: row.event_id,
-      body: row.body,
-      bearerToken: this.vault.open('bearer_token', w, row.bearer_token),
-      hmacSecrets: hmacSecrets.filter((x): x is string => x !== null),
-      signingKeys: signingKeys.filter((x): x is string => x !== null),
-    };
-  }
-
-  /**
    * This worker lacks the key a webhook's secrets are sealed with (a rolling key
    * change reached it last): the claim is handed back without using up an
    * attempt, and for KEYLESS_RETRY_MS its claims skip the webhook, leaving it
@@ -439,8 +423,14 @@ export class Worker {
   }
 
   /** Stop claiming, hand back claims not yet started, let attempts in flight finish (bounded), write their results. */
-  async stop(timeoutMs: number): Promise<void> {
-    this.running = false;
+  stop(timeoutMs: number): Promise<void> {
+    if (this.current === 'new') this.enter('stopped');
+    this.stopping ??= this.current === 'stopped' ? Promise.resolve() : this.drain(timeoutMs);
+    return this.stopping;
+  }
+
+  private async drain(timeoutMs: number): Promise<void> {
+    this.enter('draining');
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.gateRetry) clearTimeout(this.gateRetry);
     this.unlisten?.();
@@ -452,7 +442,7 @@ export class Worker {
     const settled = Promise.allSettled([...this.tasks]).then(async () => {
       // What the send gate put back while it was deciding.
       await this.handBack(this.lanes.takeWaiting().map((c) => c.row));
-      await Promise.all([this.recorder.drain(), this.gate.close()]);
+      await Promise.all([this.recorder.close(), this.gate.close()]);
     });
     const result = await Promise.race([settled, timeout]);
     clearTimeout(timer);
@@ -462,6 +452,7 @@ export class Worker {
         'shutdown timeout: attempts still in flight are retried after their lease',
       );
     }
+    this.enter('stopped');
   }
 }
 
