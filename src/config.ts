@@ -118,7 +118,7 @@ export interface Config {
   auditRetentionMs: number;
   /** Finished events (with their deliveries and attempts) older than this are pruned. */
   retentionMs: number;
-  /** Replayed deliveries queued per second, per replay (they are spread over time, not sent in one burst). */
+  /** Deliveries released per second by a replay, a retry of failed ones or a resume (spread over time, not one burst). */
   replayRatePerSecond: number;
   metrics: boolean;
   metricsToken: string | undefined;

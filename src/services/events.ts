@@ -29,7 +29,8 @@ import {
 } from '../storage/sql/events.js';
 import { PublishBatcher, insertAndHand, type LocalWorker } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
-import { redeliver, retryFailed } from '../storage/sql/deliveries.js';
+import { redeliver } from '../storage/sql/deliveries.js';
+import { retryFailedPaced } from '../storage/sql/pacing.js';
 
 export interface PublishInput {
   resource: ResourceType;
@@ -60,6 +61,8 @@ export class EventService {
     private readonly maxPayloadBytes: number,
     private readonly clock: Clock,
     private readonly signals: Signals,
+    /** retryFailed releases at most this many deliveries a second (HOOKLINE_REPLAY_RATE). */
+    private readonly releaseRatePerSecond: number,
   ) {
     this.batcher = new PublishBatcher(pool);
   }
@@ -228,7 +231,7 @@ export class EventService {
   async retryFailed(webhookId: string, since: Date, actor: Actor): Promise<number> {
     if (since.getTime() > this.clock.now()) throw badInput('since', 'must not be in the future');
     return inTransaction(this.pool, async (db) => {
-      const count = await retryFailed(db, webhookId, since);
+      const count = await retryFailedPaced(db, webhookId, since, this.releaseRatePerSecond);
       await insertAudit(db, {
         actor,
         action: 'deliveries.retried',

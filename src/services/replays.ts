@@ -5,7 +5,7 @@ import { formatDuration } from '../domain/duration.js';
 import { badInput, notFound } from '../domain/errors.js';
 import type { ReplayScope } from '../domain/statuses.js';
 import { isUuid } from '../domain/validation.js';
-import { insertAudit } from '../storage/sql/audit.js';
+import { insertAudit, updateReplayAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
 import { MAX_FILTER_COST } from '../domain/filter.js';
 import { filterRefusal } from '../storage/sql/events.js';
@@ -14,9 +14,10 @@ import { webhookExists } from '../storage/sql/webhooks.js';
 
 // replayDeliveries (storage/sql/replay.ts says what each scope selects). The
 // window is walked in batches of REPLAY_BATCH events, each in a transaction of
-// its own; the last one also writes the audit entry with the total. A replay
-// interrupted part way (a crash) has queued its first batches; running it again
-// with UNDELIVERED sends the rest and nothing twice.
+// its own. The first one writes the audit entry and each later one updates its
+// count, with complete: false until the last, so a replay interrupted part way
+// (a refusal by a later batch, a crash) is audited with what it did queue.
+// Running it again with UNDELIVERED sends the rest and nothing twice.
 
 export const REPLAY_BATCH = 1_000;
 
@@ -45,6 +46,7 @@ export class ReplayService {
     const start = new Date(this.clock.now());
     let after: ReplayPosition | null = null;
     let count = 0;
+    let auditId: string | null = null;
     for (;;) {
       const batch = await inTransaction(this.pool, async (db) => {
         const b = await replayBatch(db, window, after, REPLAY_BATCH, {
@@ -52,8 +54,10 @@ export class ReplayService {
           queuedBefore: count,
           rate: this.opts.ratePerSecond,
         });
-        if (!b.next) {
-          await insertAudit(db, {
+        const total = count + b.queued;
+        const complete = !b.next;
+        if (auditId === null) {
+          const id = await insertAudit(db, {
             actor,
             action: 'deliveries.replayed',
             targetType: 'Webhook',
@@ -62,12 +66,16 @@ export class ReplayService {
               scope: window.scope,
               since: window.since.toISOString(),
               until: window.until.toISOString(),
-              count: count + b.queued,
+              count: total,
+              complete,
             },
           });
+          return { ...b, auditId: id };
         }
-        return b;
+        await updateReplayAudit(db, auditId, total, complete);
+        return { ...b, auditId };
       }).catch((e: unknown) => refused(e, count));
+      auditId = batch.auditId;
       count += batch.queued;
       if (!batch.next) return { count, dryRun: false };
       after = batch.next;

@@ -23,7 +23,8 @@ import type { FeedPublisher } from '../feed/feed.js';
 import { Webhook, WebhookSubscription } from '../storage/entities/index.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { clientOf, isUniqueViolation, type Db } from '../storage/sql/db.js';
-import { cancelPendingForWebhook, unparkWebhookDeliveries } from '../storage/sql/deliveries.js';
+import { cancelPendingForWebhook } from '../storage/sql/deliveries.js';
+import { unparkPaced } from '../storage/sql/pacing.js';
 import { applyOrdering } from '../storage/sql/ordering.js';
 import { lockWebhook, setWebhookStatus } from '../storage/sql/webhooks.js';
 import type { SecretVault } from './secrets.js';
@@ -103,6 +104,8 @@ export class WebhookService {
     private readonly vault: SecretVault,
     private readonly clock: Clock,
     private readonly signals: Signals,
+    /** A resume releases parked deliveries at most this many a second (HOOKLINE_REPLAY_RATE). */
+    private readonly releaseRatePerSecond: number,
   ) {}
 
   /** A webhook that is not deleted, with its subscriptions. */
@@ -355,7 +358,7 @@ export class WebhookService {
     return this.setStatus(id, 'PAUSED', reason, actor);
   }
 
-  /** ACTIVE again, failure history cleared, parked deliveries sent now. */
+  /** ACTIVE again, failure history cleared, parked deliveries sent from now on, paced (storage/sql/pacing.ts). */
   async resume(id: string, actor: Actor): Promise<Webhook> {
     return this.setStatus(id, 'ACTIVE', null, actor);
   }
@@ -365,7 +368,7 @@ export class WebhookService {
       const current = await this.getOrFail(id, m);
       if (current.status === status) return { result: false, audit: null };
       await setWebhookStatus(db, id, status, reason);
-      if (status === 'ACTIVE') await unparkWebhookDeliveries(db, id);
+      if (status === 'ACTIVE') await unparkPaced(db, id, this.releaseRatePerSecond);
       return {
         result: true,
         audit: {

@@ -183,6 +183,70 @@ describe('replayDeliveries', () => {
     }
   });
 
+  it('the audit entry is written with the first batch: a replay refused by a later batch is audited with what it queued, complete: false', async () => {
+    const quiet = await startServer('replay_audit', { env: { HOOKLINE_WORKER: 'false' } });
+    try {
+      const n = REPLAY_BATCH + 250;
+      await quiet.db.pool.query(
+        `INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
+         SELECT 'PROGRAMS', 'DELETE', 'program.deleted', jsonb_build_object('id', g::text), now(),
+                now() - interval '10 minutes' + g * interval '1 ms'
+         FROM generate_series(1, $1) g`,
+        [n],
+      );
+      // Which batch a costly filter refuses depends on the plan (it may price the whole window
+      // before the LIMIT), so the refusal is injected: queueing event 1100 (second batch) raises it.
+      const poison = (
+        await quiet.db.pool.query<{ id: string }>(`SELECT id FROM events WHERE payload ->> 'id' = '1100'`)
+      ).rows[0]!.id;
+      await quiet.db.pool.query(
+        `CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.event_id = '${poison}' THEN PERFORM hookline_filter_refused(NEW.event_id, NEW.webhook_id, '[]'); END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER test_refuse BEFORE INSERT ON delivery_queue FOR EACH ROW EXECUTE FUNCTION test_refuse()`,
+      );
+      const entries = async (id: string) =>
+        must(
+          await quiet.gql<{ auditLog: { edges: { node: { changes: Record<string, unknown> } }[] } }>(
+            `query($id: ID!) { auditLog(targetId: $id, action: "deliveries.replayed") { edges { node { changes } } } }`,
+            { id },
+          ),
+          'auditLog',
+        ).auditLog.edges.map((e) => [e.node.changes.count, e.node.changes.complete]);
+      const queued = async (id: string) =>
+        (
+          await quiet.db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM delivery_queue WHERE webhook_id = $1`,
+            [id],
+          )
+        ).rows[0]!.n;
+
+      const stopped = await createWebhook(quiet, { url: 'http://127.0.0.1:9/none', subs: [['PROGRAMS', 'DELETE']] });
+      const res = await quiet.gql(REPLAY, { id: stopped.id, since: since(), scope: 'ALL' });
+      assert.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', JSON.stringify(res.errors));
+      assert.match(
+        res.errors![0]!.message,
+        new RegExp(`event ${poison} .*\\(${REPLAY_BATCH} deliveries were queued before it\\)`),
+      );
+      assert.equal(await queued(stopped.id), REPLAY_BATCH, 'the first batch stays queued');
+      assert.deepEqual(await entries(stopped.id), [[REPLAY_BATCH, false]], 'audited with what it queued');
+
+      await quiet.db.pool.query(`DROP TRIGGER test_refuse ON delivery_queue`);
+      const full = await createWebhook(quiet, { url: 'http://127.0.0.1:9/none', subs: [['PROGRAMS', 'DELETE']] });
+      const done = must(
+        await quiet.gql<{ replayDeliveries: { count: number } }>(REPLAY, { id: full.id, since: since(), scope: 'ALL' }),
+        'replayDeliveries',
+      );
+      assert.equal(done.replayDeliveries.count, n);
+      assert.equal(await queued(full.id), n);
+      assert.deepEqual(await entries(full.id), [[n, true]], 'one entry for the two batches, with the total');
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it('PER_OBJECT: replays go in a lane of their own, ordered among themselves, beside the live deliveries', async () => {
     const quiet = await startServer('replay_ordered', { env: { HOOKLINE_WORKER: 'false' } });
     try {

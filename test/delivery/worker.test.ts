@@ -51,24 +51,28 @@ describe('worker lanes', () => {
       })),
     );
     await eventually(() => receivedAt(r, hang).length >= 2, 10_000, 'the hanging destination to be tried');
-    const [healthy] = await insertEvents(s.db.pool, [
-      {
-        id: randomUUID(),
-        resource: 'USERS',
-        action: 'CREATE',
-        type: 'user.created',
-        payload: '{"id":"h"}',
-        occurredAt: null,
-        idempotencyKey: null,
-      },
-    ]);
-    const got = await eventually(
-      () => receivedAt(r, ok).find((x) => x.headers['webhook-id'] === healthy!.id),
-      4_000,
-      'the healthy delivery',
-    );
-    assert.ok(got);
-    // The per-webhook cap held: never more than 2 requests open to the hanging destination.
-    assert.ok(receivedAt(r, hang).length <= 2, `hanging destination got ${receivedAt(r, hang).length} requests`);
+    const opened = receivedAt(r, hang)[0]!.atNs;
+    const healthyEvent = (id: string) => ({
+      id: randomUUID(),
+      resource: 'USERS',
+      action: 'CREATE',
+      type: 'user.created',
+      payload: JSON.stringify({ id }),
+      occurredAt: null,
+      idempotencyKey: null,
+    });
+    const arrival = async (eventId: string, what: string) =>
+      (await eventually(() => receivedAt(r, ok).find((x) => x.headers['webhook-id'] === eventId), 4_000, what))!;
+    const [healthy] = await insertEvents(s.db.pool, [healthyEvent('h')]);
+    await arrival(healthy!.id, 'the healthy delivery');
+    // Had the cap not held, a third request would have been claimed before or with the healthy
+    // delivery; one more published after that one arrived gives it time to arrive too.
+    const [later] = await insertEvents(s.db.pool, [healthyEvent('h2')]);
+    const checked = (await arrival(later!.id, 'the later healthy delivery')).atNs;
+    // The first two time out after 5 s (HOOKLINE_DELIVERY_TIMEOUT) and free their slots: only requests before that count.
+    const timeout = 5_000_000_000n;
+    assert.ok(checked - opened < timeout, 'checked while the first two were still open');
+    const open = receivedAt(r, hang).filter((x) => x.atNs - opened < timeout);
+    assert.equal(open.length, 2, 'exactly the cap of requests open to the hanging destination');
   });
 });

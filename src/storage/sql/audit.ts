@@ -1,12 +1,31 @@
 import type { AuditRecord } from '../../domain/audit.js';
 import type { Db } from './db.js';
 
-// The audit log is written in the transaction of the change it records.
+// The audit log is written in the transaction of the change it records, and
+// never changed after, with one exception: a replay's entry, which its own
+// later batches bring up to date (updateReplayAudit).
 
-export async function insertAudit(db: Db, r: AuditRecord): Promise<void> {
-  await db.query(
+/** Returns the new entry's id. */
+export async function insertAudit(db: Db, r: AuditRecord): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
     `INSERT INTO audit_log (actor_key_id, actor_name, action, target_type, target_id, changes)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+     RETURNING id`,
     [r.actor.keyId, r.actor.name, r.action, r.targetType, r.targetId, JSON.stringify(r.changes)],
+  );
+  return rows[0]!.id;
+}
+
+/**
+ * A replay is walked in batches of a transaction each (services/replays.ts): its
+ * entry is written with the first, so a replay that stops part way is audited
+ * with what it queued, and each later batch sets the count so far and whether
+ * the walk is complete.
+ */
+export async function updateReplayAudit(db: Db, id: string, count: number, complete: boolean): Promise<void> {
+  await db.query(
+    `UPDATE audit_log SET changes = changes || jsonb_build_object('count', $2::int, 'complete', $3::boolean)
+     WHERE id = $1 AND action = 'deliveries.replayed'`,
+    [id, count, complete],
   );
 }
