@@ -270,21 +270,6 @@ export async function cancelDeliveries(db: Db, ids: string[]): Promise<void> {
   );
 }
 
-/** A resumed webhook's parked deliveries are due now. */
-export async function unparkWebhookDeliveries(db: Db, webhookId: string): Promise<void> {
-  await db.query(
-    `WITH u AS (
-       UPDATE delivery_queue SET next_attempt_at = now()
-       WHERE webhook_id = $1 AND next_attempt_at IS NULL
-       RETURNING delivery_id
-     ), shown AS (
-       UPDATE deliveries d SET next_attempt_at = now() FROM u WHERE d.id = u.delivery_id RETURNING 1
-     )
-     SELECT pg_notify('${DUE_CHANNEL}', '') FROM (SELECT count(*) AS n FROM shown) c WHERE c.n > 0`,
-    [webhookId],
-  );
-}
-
 /**
  * Puts finished deliveries (and pending ones) back in the queue, due now (parked
  * for a webhook that is not ACTIVE); attempt numbers keep counting. `where`
@@ -322,10 +307,4 @@ async function requeue(db: Db, where: string, params: unknown[]): Promise<string
 /** A fresh attempt now, whatever the delivery's state; attempt numbers keep counting. */
 export async function redeliver(db: Db, deliveryId: string): Promise<boolean> {
   return (await requeue(db, 'd.id = $1', [deliveryId])).length === 1;
-}
-
-/** Every FAILED delivery of the webhook created since `since` goes back into the queue. */
-export async function retryFailed(db: Db, webhookId: string, since: Date): Promise<number> {
-  return (await requeue(db, `d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2`, [webhookId, since]))
-    .length;
 }

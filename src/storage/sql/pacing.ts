@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { DUE_CHANNEL } from './events.js';
+import { DUE_CHANNEL } from './channels.js';
 
 // Releasing many of a webhook's deliveries at once (retryFailedDeliveries, a
 // resume after a paused replay) spreads them at `rate` per second, as
