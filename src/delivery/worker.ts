@@ -194,7 +194,11 @@ export class Worker {
   }
 
   /** Deliveries the publishing statement claimed for this worker: started like claimed ones. */
-  adopt(rows: ClaimedDelivery[]): void {
+  adopt(claimedRows: ClaimedDelivery[]): void {
+    const rows = claimedRows.filter((r) => !this.keyless.has(r.webhook_id));
+    if (rows.length < claimedRows.length) {
+      void this.handBack(claimedRows.filter((r) => this.keyless.has(r.webhook_id)));
+    }
     if (rows.length === 0) return;
     if (!this.running) {
       // Claimed by a publish that raced the shutdown: handed back, as stop() hands back what waits.
@@ -240,7 +244,8 @@ export class Worker {
         this.again = false;
         const sizing = this.sizing();
         if (!sizing) break;
-        const rows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
+        const claimedRows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
+        const rows = await this.withoutKeyless(claimedRows);
         claimedNothing = rows.length === 0;
         const gone = rows.filter((r) => r.gone).map((r) => r.id);
         if (gone.length) {
@@ -379,6 +384,16 @@ export class Worker {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A claim sized before a webhook was found keyless may still bring its rows:
+   * handed straight back, not counted again.
+   */
+  private async withoutKeyless(rows: ClaimedDelivery[]): Promise<ClaimedDelivery[]> {
+    if (this.keyless.size === 0) return rows;
+    await this.handBack(rows.filter((r) => r.send && this.keyless.has(r.webhook_id)));
+    return rows.filter((r) => !(r.send && this.keyless.has(r.webhook_id)));
   }
 
   /**

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { AttemptRecorder } from '../../src/delivery/recorder.js';
 import { createLogger } from '../../src/logger.js';
 import type { AttemptRecord } from '../../src/storage/sql/deliveries.js';
-import { createWebhook, publish, setPaused, startServer, type TestServer } from '../kit/index.js';
+import { createWebhook, deliveryFor, publish, setPaused, startServer, type TestServer } from '../kit/index.js';
 
 // The attempt log's writer (delivery/recorder.ts) against a real database: a
 // batch the database refuses for what is in it is split until the attempt at
@@ -28,7 +28,7 @@ describe('delivery: the attempt recorder', () => {
     const out: AttemptRecord[] = [];
     for (let i = 0; i < n; i++) {
       const e = await publish(s, 'COURSES', 'UPDATE', { id: `rec-${ordering}-${i % 2}` });
-      const id = e.deliveries[0]!.id;
+      const id = deliveryFor(e, w.id);
       await s.db.pool.query('UPDATE delivery_queue SET attempt_count = 1 WHERE delivery_id = $1', [id]);
       out.push({
         deliveryId: id,
