@@ -7,7 +7,7 @@ import type { DeliveryStatus } from '../domain/statuses.js';
 import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
 import { disableWebhook } from '../storage/sql/webhooks.js';
-import type { FastClaim } from '../storage/sql/events.js';
+import type { FastClaim, InsertedEvent } from '../storage/sql/events.js';
 import {
   cancelDeliveries,
   claimDue,
@@ -174,14 +174,16 @@ export class Worker {
   }
 
   /**
-   * The publishing statement's fast path (storage/sql/events.ts): how much of
-   * what it creates this worker can take now, sized as a claim would be; null
-   * when it can take nothing (stopping, full, or writes backed up).
+   * The publishing statement's fast path (storage/sql/events.ts): runs it with
+   * how much of what it creates this worker can take now, sized as a claim
+   * would be (nothing when stopping, full, or writes backed up), and starts
+   * what it claimed.
    */
-  fastClaim(): FastClaim | null {
-    if (!this.running) return null;
-    const sizing = this.sizing();
-    return sizing && { ...sizing, leaseMs: this.opts.leaseMs };
+  async publishing(run: (claim: FastClaim | undefined) => Promise<InsertedEvent[]>): Promise<InsertedEvent[]> {
+    const sizing = this.running ? this.sizing() : null;
+    const rows = await run(sizing ? { ...sizing, leaseMs: this.opts.leaseMs } : undefined);
+    if (sizing) this.adopt(rows.flatMap((r) => r.claimed));
+    return rows;
   }
 
   /** The lanes' sizing, with the webhooks this worker has no key for skipped like saturated ones. */
@@ -194,7 +196,7 @@ export class Worker {
   }
 
   /** Deliveries the publishing statement claimed for this worker: started like claimed ones. */
-  adopt(claimedRows: ClaimedDelivery[]): void {
+  private adopt(claimedRows: ClaimedDelivery[]): void {
     const rows = claimedRows.filter((r) => !this.keyless.has(r.webhook_id));
     if (rows.length < claimedRows.length) {
       void this.handBack(claimedRows.filter((r) => this.keyless.has(r.webhook_id)));

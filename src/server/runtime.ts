@@ -106,12 +106,12 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
     (f) => f.close(),
   );
   const signals = new Signals(log);
-  // Workers, here or in any other process, hear of new deliveries through NOTIFY.
-  const services = createServices({ ds, pool, config, feed, clock, vault, signals, log });
+  // Workers, here or in any other process, hear of new deliveries through NOTIFY; this
+  // process's own also takes what a publish hands it at once (the fast path).
   const worker = config.runWorker
     ? await startWorker(life, config, log, { database, listener, feed, vault, signals, clock })
     : null;
-  if (worker) services.events.useWorker(worker);
+  const services = createServices({ ds, pool, config, feed, clock, vault, signals, log, worker });
   // Not ready while this instance's worker lacks a key some webhook's secrets are sealed with: its
   // deliveries wait for instances that have it, and a rolling key change has not reached it yet.
   const ready: Readiness = async () => {

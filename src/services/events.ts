@@ -63,13 +63,10 @@ export class EventService {
     private readonly signals: Signals,
     /** retryFailed releases at most this many deliveries a second (HOOKLINE_REPLAY_RATE). */
     private readonly releaseRatePerSecond: number,
+    /** The worker of this process, which takes what a publish can hand it at once (the fast path); null: none. */
+    private readonly worker: LocalWorker | null,
   ) {
-    this.batcher = new PublishBatcher(pool);
-  }
-
-  /** The worker of this process takes what a publish can hand it at once (the fast path). */
-  useWorker(worker: LocalWorker): void {
-    this.batcher.local = worker;
+    this.batcher = new PublishBatcher(pool, worker);
   }
 
   /** Returns the stored event: the first one for a repeated idempotency key. */
@@ -97,7 +94,7 @@ export class EventService {
       throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
     }
     const events = inputs.map((input, i) => this.checked(input, `inputs[${i}]`));
-    const inserted = await insertAndHand(this.pool, events, this.batcher.local).catch((e: unknown) => {
+    const inserted = await insertAndHand(this.pool, events, this.worker).catch((e: unknown) => {
       throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
     });
     const stored = await this.answers(inputs, events, inserted);

@@ -8,6 +8,7 @@ import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
 import { EventService } from './events.js';
+import type { LocalWorker } from './publish-batcher.js';
 import { ReplayService } from './replays.js';
 import type { SecretVault } from './secrets.js';
 import { StatsService } from './stats.js';
@@ -35,9 +36,11 @@ export interface ServiceDeps {
   vault: SecretVault;
   signals: Signals;
   log: Logger;
+  /** This process's worker, for the publishing fast path; null when it runs none. */
+  worker: LocalWorker | null;
 }
 
-export function createServices({ ds, pool, config, feed, clock, vault, signals, log }: ServiceDeps): Services {
+export function createServices({ ds, pool, config, feed, clock, vault, signals, log, worker }: ServiceDeps): Services {
   return {
     ds,
     clock,
@@ -51,7 +54,7 @@ export function createServices({ ds, pool, config, feed, clock, vault, signals, 
       signals,
       config.replayRatePerSecond,
     ),
-    events: new EventService(pool, config.maxPayloadBytes, clock, signals, config.replayRatePerSecond),
+    events: new EventService(pool, config.maxPayloadBytes, clock, signals, config.replayRatePerSecond, worker),
     deliveries: new DeliveryQueries(ds),
     replays: new ReplayService(pool, clock, {
       retentionMs: config.retentionMs,

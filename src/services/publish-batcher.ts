@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { ClaimedDelivery } from '../storage/sql/claim.js';
 import { insertEvents, type FastClaim, type InsertedEvent, type NewEvent } from '../storage/sql/events.js';
 
 // Group commit for publishEvent: requests that arrive while a batch is being
@@ -10,22 +9,19 @@ import { insertEvents, type FastClaim, type InsertedEvent, type NewEvent } from 
 
 const MAX_BATCH = 256;
 
-/** The worker of this process, for the publishing statement's fast path (storage/sql/events.ts). */
+/**
+ * The worker of this process, for the publishing statement's fast path
+ * (storage/sql/events.ts): it runs the statement with what it can take and
+ * starts what the statement claimed for it, in one call.
+ */
 export interface LocalWorker {
-  fastClaim(): FastClaim | null;
-  adopt(rows: ClaimedDelivery[]): void;
+  publishing(run: (claim: FastClaim | undefined) => Promise<InsertedEvent[]>): Promise<InsertedEvent[]>;
 }
 
-/** One publishing statement, its fast-path claims handed to the local worker. */
-export async function insertAndHand(
-  pool: pg.Pool,
-  events: NewEvent[],
-  local: LocalWorker | null,
-): Promise<InsertedEvent[]> {
-  const claim = local?.fastClaim() ?? undefined;
-  const rows = await insertEvents(pool, events, claim);
-  if (claim) local!.adopt(rows.flatMap((r) => r.claimed));
-  return rows;
+/** One publishing statement, through the local worker's fast path when there is one. */
+export function insertAndHand(pool: pg.Pool, events: NewEvent[], local: LocalWorker | null): Promise<InsertedEvent[]> {
+  const run = (claim: FastClaim | undefined) => insertEvents(pool, events, claim);
+  return local ? local.publishing(run) : run(undefined);
 }
 const MAX_CONCURRENT_BATCHES = 2;
 
@@ -39,9 +35,10 @@ export class PublishBatcher {
   private queue: Pending[] = [];
   private running = 0;
 
-  local: LocalWorker | null = null;
-
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly local: LocalWorker | null,
+  ) {}
 
   /** Resolves with the inserted event, or null when its idempotency key was already taken. */
   submit(event: NewEvent): Promise<InsertedEvent | null> {

@@ -218,7 +218,7 @@ describe('the statement timeout of the publishing statement', () => {
 
   it('a publish cancelled by it is BAD_USER_INPUT saying so, and stores nothing', { timeout: 30_000 }, async () => {
     const pool = createPool(db.url, 2, { statementTimeoutMs: 300 });
-    const events = new EventService(pool, 256 * 1024, systemClock, new Signals(createLogger('silent')), 100);
+    const events = new EventService(pool, 256 * 1024, systemClock, new Signals(createLogger('silent')), 100, null);
     // Another transaction holds the events table: the publish waits for it until its timeout.
     const holder = await db.pool.connect();
     try {

@@ -26,7 +26,6 @@ import {
 // up to six more are claimed and waiting in the worker's lane (LANE_DEPTH).
 
 const EVENTS = 30;
-const HELD_MS = 1_200;
 
 describe('delivery: stopping means stopped', () => {
   let s: TestServer;
@@ -43,21 +42,26 @@ describe('delivery: stopping means stopped', () => {
     await r.close();
   });
 
-  /** A webhook whose destination holds every request HELD_MS, EVENTS events published to it, two on the wire. */
+  /**
+   * A webhook with EVENTS events published to it, two on the wire: its
+   * destination holds the first two requests until release() (what comes
+   * after, if anything, is answered at once).
+   */
   async function busyWebhook(
     answer: { status: number } = { status: 200 },
     extra: { generateHmacSecret?: boolean } = {},
-  ): Promise<{ id: string; path: string; events: PublishedEvent[]; secret: string | null }> {
+  ): Promise<{ id: string; path: string; events: PublishedEvent[]; secret: string | null; release: () => void }> {
     const path = uniquePath('stopping');
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
     let n = 0;
-    // The first two are held; what comes after (if anything) is answered at once.
-    r.on(path, () => ({ ...answer, delayMs: ++n <= 2 ? HELD_MS : 0 }));
+    r.on(path, () => ({ ...answer, ...(++n <= 2 ? { until: released } : {}) }));
     const w = await createWebhook(s, { url: r.url + path, subs: [['COURSES', 'CREATE']], ...extra });
     const events = await Promise.all(
       Array.from({ length: EVENTS }, (_, i) => publish(s, 'COURSES', 'CREATE', { id: `c${i}` })),
     );
     await eventually(() => receivedAt(r, path).length >= 2, 5_000, 'two requests on the wire');
-    return { id: w.id, path, events, secret: w.generatedHmacSecret };
+    return { id: w.id, path, events, secret: w.generatedHmacSecret, release };
   }
 
   const statuses = async (webhookId: string) => {
@@ -71,6 +75,7 @@ describe('delivery: stopping means stopped', () => {
   it('pause: nothing claimed goes out after it returns; the claimed deliveries are parked, no attempt used', async () => {
     const w = await busyWebhook();
     await setPaused(s, w.id, true);
+    w.release();
     await quiesce(s);
     assert.equal(receivedAt(r, w.path).length, 2, 'only the two on the wire reached the destination');
     assert.deepEqual(await statuses(w.id), { SUCCEEDED: 2, PENDING: EVENTS - 2 });
@@ -87,6 +92,7 @@ describe('delivery: stopping means stopped', () => {
     const w = await busyWebhook();
     const del = await s.gql(`mutation($id: ID!) { deleteWebhook(id: $id) }`, { id: w.id });
     must(del, 'deleteWebhook');
+    w.release();
     await quiesce(s);
     assert.equal(receivedAt(r, w.path).length, 2);
     assert.deepEqual(await statuses(w.id), { SUCCEEDED: 2, CANCELLED: EVENTS - 2 });
@@ -103,6 +109,7 @@ describe('delivery: stopping means stopped', () => {
 
   it('a 410: the webhook is disabled before its attempt is recorded, and nothing else claimed is sent', async () => {
     const w = await busyWebhook({ status: 410 });
+    w.release();
     await eventually(
       async () =>
         (await s.db.pool.query('SELECT 1 FROM delivery_attempts WHERE webhook_id = $1', [w.id])).rowCount === 2,
@@ -126,6 +133,7 @@ describe('delivery: stopping means stopped', () => {
       ),
       'rotateWebhookSecret',
     ).rotateWebhookSecret.secret;
+    w.release();
     await eventually(() => receivedAt(r, w.path).length === EVENTS, 30_000, 'every event delivered');
     const [first, second, ...later] = receivedAt(r, w.path);
     for (const m of [first!, second!]) assert.ok(v1Verifies(w.secret!, m), 'the two on the wire: the old secret');
@@ -143,6 +151,7 @@ describe('delivery: stopping means stopped', () => {
     const pruned = await pruneHistory(s.db.pool, new Date(Date.now() + 3_600_000));
     assert.ok(pruned.events > 0, 'finished history was pruned');
     assert.equal(receivedAt(r, w.path).length, 2, 'the prune ran while two were on the wire');
+    w.release();
     await quiesce(s);
     const { SUCCEEDED, ...rest } = await statuses(w.id);
     assert.equal(SUCCEEDED, 2, 'the two on the wire recorded as the destination saw them');
@@ -162,13 +171,16 @@ describe('delivery: stopping means stopped', () => {
 
   it('an attempt whose delivery vanished is not recorded, and the attempts after it are', async () => {
     const path = uniquePath('vanished');
-    r.on(path, () => ({ status: 200, delayMs: 300 }));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    r.on(path, () => ({ status: 200, until: released }));
     const w = await createWebhook(s, { url: r.url + path, subs: [['PROGRAMS', 'CREATE']] });
     const e = await publish(s, 'PROGRAMS', 'CREATE', { id: 'p-gone' });
     await eventually(() => receivedAt(r, path).length === 1, 5_000, 'the request on the wire');
     // Whatever removes a delivery under a request (an operator, a future prune): its attempt has nowhere to go.
     await s.db.pool.query('DELETE FROM delivery_queue WHERE delivery_id = $1', [e.deliveries[0]!.id]);
     await s.db.pool.query('DELETE FROM deliveries WHERE id = $1', [e.deliveries[0]!.id]);
+    release();
     await quiesce(s);
     const later = await publish(s, 'PROGRAMS', 'CREATE', { id: 'p-next' });
     await eventually(async () => (await statuses(w.id)).SUCCEEDED === 1, 10_000, 'the next attempt recorded');

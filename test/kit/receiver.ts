@@ -14,7 +14,16 @@ export interface Received {
 }
 
 export type Answer =
-  { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang' | 'reset';
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string;
+      delayMs?: number;
+      /** Answer only once this has settled (and delayMs has passed): a test decides when. */
+      until?: Promise<unknown>;
+    }
+  | 'hang'
+  | 'reset';
 export type Responder = (req: Received) => Answer;
 
 export interface ReceiverOptions {
@@ -59,8 +68,9 @@ export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receive
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body ?? '');
       };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
-      else send();
+      const delayed = () => (answer.delayMs ? setTimeout(send, answer.delayMs) : send());
+      if (answer.until) void answer.until.finally(delayed);
+      else delayed();
     });
   });
   server.keepAliveTimeout = 60_000;
