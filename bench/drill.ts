@@ -213,7 +213,7 @@ async function twoInstancesDrill(receiver: ReceiverProc): Promise<void> {
   const key = await createKey(db, 'SUPPORT');
   await createWebhooks(db, [`${receiver.url}/ok/two`]);
   const ids = await queueBurst(db, key, BURST, 't');
-  const [a, b]: ServerProc[] = await Promise.all([
+  const [a, b]: [ServerProc, ServerProc] = await Promise.all([
     startServer({ env: { DATABASE_URL: db.url, ...FAST } }),
     startServer({ env: { DATABASE_URL: db.url, ...FAST } }),
   ]);

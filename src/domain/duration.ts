@@ -4,7 +4,7 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) throw new Error(`"${text}" is not a duration (expected e.g. 500ms, 5s, 5m, 2h, 5d)`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']);
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
 }
 
 export function parseDurationList(text: string): number[] {

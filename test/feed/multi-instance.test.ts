@@ -86,7 +86,7 @@ describe('live feed across instances', () => {
     });
     assert.equal(fromA!.outcome, 'SUCCESS');
     assert.equal(fromA!.webhookId, w);
-    assert.deepEqual(fromA, feedView(delivery!.attempts[0]), "A's feed carries the attempt B recorded");
+    assert.deepEqual(fromA, feedView(delivery!.attempts[0]!), "A's feed carries the attempt B recorded");
     assert.deepEqual(
       onB.items.find((x) => x.eventId === eventId),
       fromA,

@@ -102,7 +102,7 @@ describe('live feed subscriptions', () => {
       return ds.length === 1 && ds[0]!.status === 'SUCCEEDED' && ds;
     });
     assert.equal(delivery!.attempts.length, 1);
-    assert.deepEqual(fromFeed, feedView(delivery!.attempts[0]), 'the feed carries the attempt the delivery log holds');
+    assert.deepEqual(fromFeed, feedView(delivery!.attempts[0]!), 'the feed carries the attempt the delivery log holds');
     assert.equal(fromFeed!.deliveryId, delivery!.id);
     assert.equal(fromFeed!.webhookId, w);
     assert.equal(fromFeed!.eventId, eventId);
@@ -253,7 +253,7 @@ describe('live feed subscriptions', () => {
       return d[0]?.attempts.length === 1 && d;
     });
     assert.equal(delivery!.status, 'PENDING', 'retried later (schedule 1h)');
-    assert.deepEqual(got, feedView(delivery!.attempts[0]));
+    assert.deepEqual(got, feedView(delivery!.attempts[0]!));
   });
 
   it('webhookStatusChanged: pause → PAUSED with a reason, resume → ACTIVE; the webhookId filter holds', async () => {

@@ -432,7 +432,7 @@ describe('webhooks over HTTP', () => {
       assert.equal(w.hasHmacSecret, true);
       const rows = [await storedSecrets(s, w.id)];
       assert.equal(
-        rows[0].hmac_secret,
+        rows[0]!.hmac_secret,
         w.generatedHmacSecret,
         'deliveries are signed with the secret the caller was shown',
       );
@@ -459,7 +459,7 @@ describe('webhooks over HTTP', () => {
       const w = await create({ name: 'own whsec', hmacSecret: secret });
       assert.equal(w.hasHmacSecret, true);
       const rows = [await storedSecrets(s, w.id)];
-      assert.equal(rows[0].hmac_secret, secret);
+      assert.equal(rows[0]!.hmac_secret, secret);
     });
 
     it('clearBearerToken / clearHmacSecret remove the secrets', async () => {
