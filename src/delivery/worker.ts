@@ -24,7 +24,7 @@ import { IdleWatch } from './idle.js';
 import { outgoingMessage } from './outgoing.js';
 import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
-import { SendGate } from './send-gate.js';
+import { SendGate, type Admission } from './send-gate.js';
 import type { Signals } from '../telemetry/signals.js';
 
 export interface WorkerOptions {
@@ -271,11 +271,18 @@ export class Worker {
     // Stopping: what a pass still claims waits, and stop() hands it back.
     if (!this.running) return;
     const items = this.lanes.startable();
-    if (items.length) this.track(this.admit(items));
+    if (items.length === 0) return;
+    // Usually the open window knows every webhook: decided at once, no promise, no task.
+    const known = this.gate.admitKnown(items);
+    if (known) this.admitted(known);
+    else this.track(this.admit(items));
   }
 
   private async admit(items: Claimed[]): Promise<void> {
-    const { admitted, stale, busy } = await this.gate.admit(items, this.lanes.webhooks());
+    this.admitted(await this.gate.admit(items, this.lanes.webhooks()));
+  }
+
+  private admitted({ admitted, stale, busy }: Admission<Claimed>): void {
     if (!this.running) {
       // Stopped while the gate decided: nothing more starts; handed back with the rest.
       for (const a of admitted) a.started();
@@ -293,8 +300,7 @@ export class Worker {
     if (stale.length) {
       // The webhook changed since the claim: the next claim reads it again (parks, cancels or sends anew).
       for (const item of stale) this.lanes.finished(item);
-      await this.handBack(stale.map((c) => c.row));
-      this.wake();
+      this.track(this.handBack(stale.map((c) => c.row)).then(() => this.wake()));
     }
   }
 

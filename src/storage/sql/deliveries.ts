@@ -126,9 +126,12 @@ export async function recordAttempts(
        WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = i.delivery_id)
        RETURNING id, delivery_id, attempt_number
      ), locked AS (
-       -- Queue rows are locked in delivery_id order, as every statement that locks several does
-       -- (publishing's and replay's tails, requeue), so none of them can deadlock with another.
+       -- PER_OBJECT queue rows are locked in delivery_id order, as publishing's and replay's tails
+       -- lock them, so none of these statements can deadlock with another. Other rows are locked by
+       -- no statement but this one (for a batch) and requeue (one row, before its log row, as here):
+       -- they need no order, and locking them first would cost each delivery a row lock more.
        SELECT q.delivery_id FROM delivery_queue q JOIN input i ON i.delivery_id = q.delivery_id
+       WHERE q.object_key IS NOT NULL
        ORDER BY q.delivery_id FOR UPDATE OF q
      ), finished AS (
        -- Fenced: only the latest claim (its attempt number is the queue row's count) settles a delivery.
