@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
-import { In } from 'typeorm';
-import { ApiKey, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription } from '../storage/entities/index.js';
+import type {
+  ApiKey,
+  Delivery,
+  DeliveryAttempt,
+  Event,
+  Webhook,
+  WebhookSubscription,
+} from '../storage/entities/index.js';
 import type { Services } from '../services/index.js';
 import type { WebhookFigures } from '../services/stats.js';
 
@@ -43,38 +49,19 @@ function grouped<T>(rows: T[], ids: readonly string[], key: (r: T) => string): T
 }
 
 export function createLoaders(services: Services): Loaders {
-  const ds = services.ds;
   return {
-    apiKey: new DataLoader(async (ids) => byId(await ds.getRepository(ApiKey).findBy({ id: In([...ids]) }), ids)),
+    apiKey: new DataLoader(async (ids) => byId(await services.apiKeys.byIds(ids), ids)),
     // Deleted webhooks load too: the delivery log still names them.
-    webhook: new DataLoader(async (ids) => byId(await ds.getRepository(Webhook).findBy({ id: In([...ids]) }), ids)),
-    event: new DataLoader(async (ids) => byId(await ds.getRepository(Event).findBy({ id: In([...ids]) }), ids)),
+    webhook: new DataLoader(async (ids) => byId(await services.webhooks.byIds(ids), ids)),
+    event: new DataLoader(async (ids) => byId(await services.deliveries.eventsByIds(ids), ids)),
     subscriptions: new DataLoader(async (ids) =>
-      grouped(
-        await ds
-          .getRepository(WebhookSubscription)
-          .find({ where: { webhookId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
-        ids,
-        (s) => s.webhookId,
-      ),
+      grouped(await services.webhooks.subscriptionsOf(ids), ids, (s) => s.webhookId),
     ),
     deliveriesOfEvent: new DataLoader(async (ids) =>
-      grouped(
-        await ds
-          .getRepository(Delivery)
-          .find({ where: { eventId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } }),
-        ids,
-        (d) => d.eventId,
-      ),
+      grouped(await services.deliveries.ofEvents(ids), ids, (d) => d.eventId),
     ),
     attempts: new DataLoader(async (ids) =>
-      grouped(
-        await ds
-          .getRepository(DeliveryAttempt)
-          .find({ where: { deliveryId: In([...ids]) }, order: { attemptNumber: 'ASC' } }),
-        ids,
-        (a) => a.deliveryId,
-      ),
+      grouped(await services.deliveries.attemptsOf(ids), ids, (a) => a.deliveryId),
     ),
     stats: new DataLoader(async (keys) => {
       const byHours = new Map<number, string[]>();

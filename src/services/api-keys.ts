@@ -9,9 +9,9 @@ import { hashToken, newApiToken } from '../domain/tokens.js';
 import { isUuid, validName } from '../domain/validation.js';
 import type { Logger } from '../logger.js';
 import { ApiKey } from '../storage/entities/index.js';
-import { noteKeyUse, revokeApiKey } from '../storage/sql/api-keys.js';
+import { apiKeyForRevoke, insertApiKey, noteKeyUse, revokeApiKey } from '../storage/sql/api-keys.js';
 import { insertAudit } from '../storage/sql/audit.js';
-import { clientOf } from '../storage/sql/db.js';
+import { inTransaction } from '../storage/sql/db.js';
 
 // Lookups by token hash are cached: every request authenticates, and a round
 // trip per request would cost more than the rest of a publish. There is no
@@ -34,7 +34,8 @@ export class ApiKeyService {
   private generation = 0;
 
   constructor(
-    private readonly ds: DataSource,
+    /** For reads only: every change is a transaction on the pool. */
+    private readonly reads: DataSource,
     private readonly pool: pg.Pool,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -52,39 +53,37 @@ export class ApiKeyService {
       throw badInput('expiresAt', `must be in the future (got ${expiresAt.toISOString()})`);
     }
     const token = newApiToken();
-    const apiKey = await this.ds.transaction(async (m) => {
-      const repo = m.getRepository(ApiKey);
-      const { identifiers } = await repo.insert({ name: trimmed, role, tokenHash: hashToken(token), expiresAt });
-      const key = await repo.findOneByOrFail({ id: identifiers[0]!.id as string });
-      await insertAudit(await clientOf(m), {
+    const id = await inTransaction(this.pool, async (db) => {
+      const id = await insertApiKey(db, { name: trimmed, role, tokenHash: hashToken(token), expiresAt });
+      await insertAudit(db, {
         actor,
         action: 'api_key.created',
         targetType: 'ApiKey',
-        targetId: key.id,
+        targetId: id,
         changes: {
-          name: { new: key.name },
-          role: { new: key.role },
-          expiresAt: { new: key.expiresAt?.toISOString() ?? null },
+          name: { new: trimmed },
+          role: { new: role },
+          expiresAt: { new: expiresAt?.toISOString() ?? null },
         },
       });
-      return key;
+      return id;
     });
+    const apiKey = await this.reads.getRepository(ApiKey).findOneByOrFail({ id });
     return { apiKey, token };
   }
 
   list(): Promise<ApiKey[]> {
-    return this.ds.getRepository(ApiKey).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+    return this.reads.getRepository(ApiKey).find({ order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
   async count(): Promise<number> {
-    return this.ds.getRepository(ApiKey).countBy({ revokedAt: IsNull() });
+    return this.reads.getRepository(ApiKey).countBy({ revokedAt: IsNull() });
   }
 
   async revoke(id: string, actor: Actor): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key', id);
-    const key = await this.ds.transaction(async (m) => {
-      const db = await clientOf(m);
-      const before = await m.getRepository(ApiKey).findOneBy({ id });
+    await inTransaction(this.pool, async (db) => {
+      const before = await apiKeyForRevoke(db, id);
       if (!before || !(await revokeApiKey(db, id))) throw notFound('API key', id);
       if (!before.revokedAt) {
         await insertAudit(db, {
@@ -95,8 +94,8 @@ export class ApiKeyService {
           changes: { name: { old: before.name } },
         });
       }
-      return m.getRepository(ApiKey).findOneByOrFail({ id });
     });
+    const key = await this.reads.getRepository(ApiKey).findOneByOrFail({ id });
     this.forget(id);
     return key;
   }
@@ -107,7 +106,7 @@ export class ApiKeyService {
     let key = this.cache.get(hash);
     while (key === undefined) {
       const generation = this.generation;
-      const found = await this.ds.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
+      const found = await this.reads.getRepository(ApiKey).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
       // Cached only when no forget ran meanwhile; else looked up again (and the cache may hold it by now).
       if (generation !== this.generation) {
         key = this.cache.get(hash);
@@ -147,8 +146,12 @@ export class ApiKeyService {
   }
 
   /** Of these keys, those not revoked, as stored now (not as cached): what open connections are checked against. */
+  byIds(ids: readonly string[]): Promise<ApiKey[]> {
+    return this.reads.getRepository(ApiKey).findBy({ id: In([...ids]) });
+  }
+
   unrevoked(ids: string[]): Promise<ApiKey[]> {
-    return this.ds.getRepository(ApiKey).findBy({ id: In(ids), revokedAt: IsNull() });
+    return this.reads.getRepository(ApiKey).findBy({ id: In(ids), revokedAt: IsNull() });
   }
 }
 

@@ -7,7 +7,7 @@ import type { Page } from './deliveries.js';
 // Reading the audit log, newest first, keyset-paged; each filter has its index
 // (audit_log_target, audit_log_action; audit_log_page without one).
 export class AuditLog {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly reads: DataSource) {}
 
   async page(
     filter: { targetId?: string | null; action?: string | null },
@@ -15,7 +15,7 @@ export class AuditLog {
     after: Position | null,
   ): Promise<Page<AuditEntry & { createdAt: Date }>> {
     if (filter.targetId && !isUuid(filter.targetId)) return { items: [], hasNextPage: false };
-    const qb = this.ds.getRepository(AuditEntry).createQueryBuilder('a').where('true');
+    const qb = this.reads.getRepository(AuditEntry).createQueryBuilder('a').where('true');
     if (filter.targetId) qb.andWhere('a.target_id = :t', { t: filter.targetId });
     if (filter.action) qb.andWhere('a.action = :a', { a: filter.action });
     if (after) qb.andWhere('(a.at, a.id) < (:at, :id)', { at: after.createdAt, id: after.id });

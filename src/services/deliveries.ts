@@ -1,10 +1,10 @@
-import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { In, type DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import type { EventAction, ResourceType } from '../domain/catalog.js';
 import type { Position } from '../domain/cursor.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import { badInput } from '../domain/errors.js';
 import { isUuid } from '../domain/validation.js';
-import { Delivery, Event } from '../storage/entities/index.js';
+import { Delivery, DeliveryAttempt, Event } from '../storage/entities/index.js';
 
 // Reads of the event and delivery log, newest first, keyset-paged.
 
@@ -56,20 +56,36 @@ function validObjectId(objectId: string | null | undefined): string | null {
 }
 
 export class DeliveryQueries {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly reads: DataSource) {}
 
   event(id: string): Promise<Event | null> {
-    return isUuid(id) ? this.ds.getRepository(Event).findOneBy({ id }) : Promise.resolve(null);
+    return isUuid(id) ? this.reads.getRepository(Event).findOneBy({ id }) : Promise.resolve(null);
   }
 
   delivery(id: string): Promise<Delivery | null> {
-    return isUuid(id) ? this.ds.getRepository(Delivery).findOneBy({ id }) : Promise.resolve(null);
+    return isUuid(id) ? this.reads.getRepository(Delivery).findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  eventsByIds(ids: readonly string[]): Promise<Event[]> {
+    return this.reads.getRepository(Event).findBy({ id: In([...ids]) });
+  }
+
+  ofEvents(eventIds: readonly string[]): Promise<Delivery[]> {
+    return this.reads
+      .getRepository(Delivery)
+      .find({ where: { eventId: In([...eventIds]) }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  attemptsOf(deliveryIds: readonly string[]): Promise<DeliveryAttempt[]> {
+    return this.reads
+      .getRepository(DeliveryAttempt)
+      .find({ where: { deliveryId: In([...deliveryIds]) }, order: { attemptNumber: 'ASC' } });
   }
 
   // By object: through events_object ((payload ->> 'id'), resource, created_at DESC, id DESC).
   events(f: EventFilter, limit: number, after: Position | null): Promise<Page<Event>> {
     const objectId = validObjectId(f.objectId);
-    const qb = this.ds.getRepository(Event).createQueryBuilder('e').where('true');
+    const qb = this.reads.getRepository(Event).createQueryBuilder('e').where('true');
     if (objectId !== null) qb.andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
     if (f.resource) qb.andWhere('e.resource = :resource', { resource: f.resource });
     if (f.action) qb.andWhere('e.action = :action', { action: f.action });
@@ -80,7 +96,7 @@ export class DeliveryQueries {
     if ((f.webhookId && !isUuid(f.webhookId)) || (f.eventId && !isUuid(f.eventId)))
       return { items: [], hasNextPage: false };
     const objectId = validObjectId(f.objectId);
-    const qb = this.ds.getRepository(Delivery).createQueryBuilder('d').where('true');
+    const qb = this.reads.getRepository(Delivery).createQueryBuilder('d').where('true');
     // Every delivery about the object, to every webhook: its events through events_object, then theirs.
     // By event type alone the walk is deliveries newest first, each event by its key, until a page is full.
     if (objectId !== null || f.resource || f.action) qb.innerJoin(Event, 'e', 'e.id = d.event_id');

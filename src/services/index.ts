@@ -13,13 +13,14 @@ import { ReplayService } from './replays.js';
 import type { SecretVault } from './secrets.js';
 import { StatsService } from './stats.js';
 import type { Signals } from '../telemetry/signals.js';
-import { WebhookService } from './webhooks.js';
+import { WebhookConfig, WebhookSecrets, WebhookSubscriptions } from './webhooks/index.js';
 
 export interface Services {
-  ds: DataSource;
   clock: Clock;
   apiKeys: ApiKeyService;
-  webhooks: WebhookService;
+  webhooks: WebhookConfig;
+  webhookSecrets: WebhookSecrets;
+  webhookSubscriptions: WebhookSubscriptions;
   events: EventService;
   deliveries: DeliveryQueries;
   replays: ReplayService;
@@ -28,6 +29,7 @@ export interface Services {
 }
 
 export interface ServiceDeps {
+  /** For reads only (entities through the ORM): every change is a transaction on the pool (inTransaction). */
   ds: DataSource;
   pool: pg.Pool;
   config: Config;
@@ -42,18 +44,19 @@ export interface ServiceDeps {
 
 export function createServices({ ds, pool, config, feed, clock, vault, signals, log, worker }: ServiceDeps): Services {
   return {
-    ds,
     clock,
     apiKeys: new ApiKeyService(ds, pool, clock, log),
-    webhooks: new WebhookService(
+    webhooks: new WebhookConfig(
+      pool,
       ds,
       feed,
       { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
       vault,
-      clock,
       signals,
       config.replayRatePerSecond,
     ),
+    webhookSecrets: new WebhookSecrets(pool, ds, vault, clock),
+    webhookSubscriptions: new WebhookSubscriptions(pool, ds),
     events: new EventService(pool, config.maxPayloadBytes, clock, signals, config.replayRatePerSecond, worker),
     deliveries: new DeliveryQueries(ds),
     replays: new ReplayService(pool, clock, {

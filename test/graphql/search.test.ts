@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Logger } from 'typeorm';
+import { DeliveryQueries } from '../../src/services/deliveries.js';
+import { createDataSource } from '../../src/storage/data-source.js';
 import { createWebhook, must, publish, startServer, type TestServer } from '../kit/index.js';
 
 // Search by object: Event.objectId, and objectId on events(...) and
@@ -97,10 +98,10 @@ describe('search by object id', () => {
     assert.equal(bad.errors?.[0]?.message, 'objectId: expected 1 to 255 characters (the payload\'s id, e.g. "42")');
   });
 
-  it('deliveries(objectId) and events(objectId) go through events_object (EXPLAIN of the statements the API sends)', async () => {
-    const statements = await captured(s, async () => {
-      must(await s.gql('{ deliveries(objectId: "42") { edges { node { id } } } }'), 'deliveries');
-      must(await s.gql('{ events(objectId: "42", resource: ENROLLMENTS) { edges { node { id } } } }'), 'events');
+  it('deliveries(objectId) and events(objectId) go through events_object (EXPLAIN of the statements their queries send)', async () => {
+    const statements = await captured(s, async (queries) => {
+      await queries.deliveries({ objectId: '42' }, 20, null);
+      await queries.events({ objectId: '42', resource: 'ENROLLMENTS' }, 20, null);
     });
     const byObject = statements.filter(([sql]) => sql.includes(`->> 'id'`));
     assert.equal(byObject.length >= 2, true, JSON.stringify(statements));
@@ -121,23 +122,28 @@ describe('search by object id', () => {
   });
 });
 
-/** The SQL (with parameters) that the server's DataSource sends while `fn` runs. */
-async function captured(s: TestServer, fn: () => Promise<void>): Promise<[string, unknown[]][]> {
-  const ds = s.hookline.services.ds as { logger: Logger };
-  const original = ds.logger;
+/** The SQL (with parameters) that the queries behind deliveries(...) and events(...) send while `fn` runs. */
+async function captured(
+  s: TestServer,
+  fn: (queries: DeliveryQueries) => Promise<void>,
+): Promise<[string, unknown[]][]> {
   const seen: [string, unknown[]][] = [];
-  ds.logger = {
-    logQuery: (query, parameters) => void seen.push([query, (parameters as unknown[] | undefined) ?? []]),
-    logQueryError: () => undefined,
-    logQuerySlow: () => undefined,
-    logSchemaBuild: () => undefined,
-    logMigration: () => undefined,
-    log: () => undefined,
-  };
+  const ds = createDataSource(s.db.url, 1);
+  ds.setOptions({
+    logger: {
+      logQuery: (query, parameters) => void seen.push([query, (parameters as unknown[] | undefined) ?? []]),
+      logQueryError: () => undefined,
+      logQuerySlow: () => undefined,
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    },
+  });
+  await ds.initialize();
   try {
-    await fn();
+    await fn(new DeliveryQueries(ds));
   } finally {
-    ds.logger = original;
+    await ds.destroy();
   }
   return seen;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { DataSource, EntityTarget, FindOptionsWhere, ObjectLiteral } from 'typeorm';
 import { createLogger } from '../../src/logger.js';
 import { ApiKeyService } from '../../src/services/api-keys.js';
+import { createDataSource } from '../../src/storage/data-source.js';
 import {
   codes,
   collect,
@@ -83,7 +84,7 @@ describe('API key expiry and last use', () => {
     for (let i = 0; i < 5; i++) await s.gql('{ viewer { id } }', {}, token);
     s.clock.advance(30_000);
     await s.gql('{ viewer { id } }', {}, token);
-    await s.hookline.services.ds.query('SELECT 1');
+    await s.db.pool.query('SELECT 1');
     assert.equal((await lastUsed())!.getTime(), first.getTime(), 'not written again within the minute');
     s.clock.advance(31_000);
     await s.gql('{ viewer { id } }', {}, token);
@@ -105,32 +106,37 @@ describe('API key expiry and last use', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let lookups = 0;
-    const ds = s.hookline.services.ds;
-    const gated = Object.assign(Object.create(ds) as DataSource, {
-      getRepository: <T extends ObjectLiteral>(entity: EntityTarget<T>) => {
-        const repo = ds.getRepository(entity);
-        return Object.assign(Object.create(repo) as typeof repo, {
-          findOneBy: async (where: FindOptionsWhere<T>) => {
-            const row = await repo.findOneBy(where);
-            if (++lookups === 1) {
-              read = true;
-              await gate;
-            }
-            return row;
-          },
-        });
-      },
-    });
-    const keys = new ApiKeyService(gated, s.db.pool, s.clock, createLogger('silent'));
-    const inFlight = keys.authenticate(token);
-    await eventually(() => read, 5_000, 'the lookup to read the key');
-    // Revoked, and forgotten as its notice makes every process forget it, while the lookup holds the old row.
-    await s.db.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [apiKey.id]);
-    keys.forget(apiKey.id);
-    release();
-    assert.equal(await inFlight, null, 'the lookup in flight answers as of after the forget');
-    assert.equal(await keys.authenticate(token), null, 'and left nothing in the cache');
-    assert.equal(lookups, 2, 'read again once, after the forget');
+    const ds = createDataSource(s.db.url, 1);
+    await ds.initialize();
+    try {
+      const gated = Object.assign(Object.create(ds) as DataSource, {
+        getRepository: <T extends ObjectLiteral>(entity: EntityTarget<T>) => {
+          const repo = ds.getRepository(entity);
+          return Object.assign(Object.create(repo) as typeof repo, {
+            findOneBy: async (where: FindOptionsWhere<T>) => {
+              const row = await repo.findOneBy(where);
+              if (++lookups === 1) {
+                read = true;
+                await gate;
+              }
+              return row;
+            },
+          });
+        },
+      });
+      const keys = new ApiKeyService(gated, s.db.pool, s.clock, createLogger('silent'));
+      const inFlight = keys.authenticate(token);
+      await eventually(() => read, 5_000, 'the lookup to read the key');
+      // Revoked, and forgotten as its notice makes every process forget it, while the lookup holds the old row.
+      await s.db.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [apiKey.id]);
+      keys.forget(apiKey.id);
+      release();
+      assert.equal(await inFlight, null, 'the lookup in flight answers as of after the forget');
+      assert.equal(await keys.authenticate(token), null, 'and left nothing in the cache');
+      assert.equal(lookups, 2, 'read again once, after the forget');
+    } finally {
+      await ds.destroy();
+    }
   });
 
   it('the CLI creates a key that expires (--expires-in) and lists when each expires and was last used', async () => {

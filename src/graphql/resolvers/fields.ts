@@ -34,7 +34,7 @@ export class WebhookFields {
       '(rev 2) While a rotation overlaps, deliveries are also signed with the previous secret or key until this time.',
   })
   previousSecretExpiresAt(@Root() w: Webhook, @Ctx() ctx: Context): Date | null {
-    return ctx.services.webhooks.previousSecretExpiresAt(w);
+    return ctx.services.webhookSecrets.previousSecretExpiresAt(w);
   }
 
   @FieldResolver(() => WebhookStatsGql, {

@@ -3,7 +3,7 @@ import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { ApiKeyRole } from '../../domain/roles.js';
 import type { ReplayScope } from '../../domain/statuses.js';
-import { DEFAULT_OVERLAP_SECONDS, type SignatureScheme } from '../../services/webhooks.js';
+import { DEFAULT_OVERLAP_SECONDS, type SignatureScheme } from '../../services/webhooks/index.js';
 import { actorOf } from '../auth.js';
 import type { Context } from '../context.js';
 import { ApiKeyGql, CreatedApiKeyGql } from '../types/api-key.js';
@@ -57,7 +57,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhooks.addSubscriptions(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.add(webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql, {
@@ -69,7 +69,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhooks.setSubscriptions(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.set(webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql)
@@ -78,7 +78,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhooks.removeSubscriptions(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.remove(webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => RotatedWebhookSecretGql, {
@@ -91,7 +91,7 @@ export class MutationResolver {
     @Arg('scheme', () => SignatureSchemeEnum, { nullable: true }) scheme?: SignatureScheme | null,
     @Arg('overlapSeconds', () => Int, { nullable: true }) overlapSeconds?: number | null,
   ) {
-    return ctx.services.webhooks.rotateSecret(
+    return ctx.services.webhookSecrets.rotateSecret(
       webhookId,
       scheme ?? 'HMAC_SHA256',
       overlapSeconds ?? DEFAULT_OVERLAP_SECONDS,

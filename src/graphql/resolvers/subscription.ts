@@ -4,7 +4,7 @@ import { TOPIC_ATTEMPT, TOPIC_WEBHOOK_STATUS } from '../../feed/live-feed.js';
 import type { Context } from '../context.js';
 import { DeliveryAttemptGql } from '../types/delivery.js';
 import { WebhookGql } from '../types/webhook.js';
-import { Webhook } from '../../storage/entities/index.js';
+import type { Webhook } from '../../storage/entities/index.js';
 
 @Resolver()
 export class SubscriptionResolver {
@@ -53,9 +53,7 @@ export class SubscriptionResolver {
     @Arg('webhookId', () => ID, { nullable: true }) _webhookId?: string | null,
   ): Promise<Webhook> {
     // Read fresh, relations included: a subscription's DataLoaders live as long as it does and would go stale.
-    const w = await ctx.services.ds
-      .getRepository(Webhook)
-      .findOne({ where: { id: notice.webhookId }, relations: { subscriptions: true } });
+    const w = await ctx.services.webhooks.withSubscriptions(notice.webhookId);
     if (!w) throw new Error(`webhook ${notice.webhookId} vanished`);
     // The status this notice announces, even if a later change has already landed.
     return Object.assign(w, { status: notice.status, statusReason: notice.reason });

@@ -1,3 +1,4 @@
+import type { ApiKeyRole } from '../../domain/roles.js';
 import { KEYS_CHANNEL } from './channels.js';
 import type { Db } from './db.js';
 
@@ -25,4 +26,25 @@ export async function noteKeyUse(db: Db, id: string, at: Date): Promise<void> {
      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
     [id, at],
   );
+}
+
+/** Returns the new key's id. */
+export async function insertApiKey(
+  db: Db,
+  k: { name: string; role: ApiKeyRole; tokenHash: string; expiresAt: Date | null },
+): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    'INSERT INTO api_keys (name, role, token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id',
+    [k.name, k.role, k.tokenHash, k.expiresAt],
+  );
+  return rows[0]!.id;
+}
+
+/** The name and revocation of a key, as stored now, or null. */
+export async function apiKeyForRevoke(db: Db, id: string): Promise<{ name: string; revokedAt: Date | null } | null> {
+  const { rows } = await db.query<{ name: string; revokedAt: Date | null }>(
+    'SELECT name, revoked_at AS "revokedAt" FROM api_keys WHERE id = $1',
+    [id],
+  );
+  return rows[0] ?? null;
 }

@@ -1,14 +1,7 @@
 import type pg from 'pg';
-import type { EntityManager } from 'typeorm';
 
 /** Anything that runs a statement: the pool, a checked-out client, a transaction's client. */
 export type Db = Pick<pg.ClientBase, 'query'>;
-
-/** The pg client under a TypeORM transaction, so hand-written SQL joins that transaction. */
-export async function clientOf(m: EntityManager): Promise<Db> {
-  if (!m.queryRunner) throw new Error('clientOf needs a transactional EntityManager');
-  return (await m.queryRunner.connect()) as pg.PoolClient;
-}
 
 export function isUniqueViolation(e: unknown, constraint?: string): boolean {
   const err = e as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };

@@ -1,8 +1,127 @@
-import type { WebhookStatus } from '../../domain/statuses.js';
+import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import { SERVICE_ACTOR } from '../../domain/audit.js';
 import type { Db } from './db.js';
 
-// Webhook state changes made by the service and the worker (the ORM handles configuration).
+// Every write to the webhooks table, by the services and the worker. The ORM
+// only reads them (outside any transaction); a change reads the row it changes
+// here, in its own transaction (webhookForChange).
+
+/** The columns of a webhook a change reads before it writes; secrets as stored (sealed). */
+export interface StoredWebhook {
+  id: string;
+  name: string;
+  destinationUrl: string;
+  bearerToken: string | null;
+  hmacSecret: string | null;
+  signingKey: string | null;
+  status: WebhookStatus;
+  statusReason: string | null;
+  ordering: DeliveryOrdering;
+}
+
+/** A webhook not deleted, as stored now, or null. */
+export async function webhookForChange(db: Db, id: string): Promise<StoredWebhook | null> {
+  const { rows } = await db.query<StoredWebhook>(
+    `SELECT id, name, destination_url AS "destinationUrl", bearer_token AS "bearerToken", hmac_secret AS "hmacSecret",
+            signing_key AS "signingKey", status, status_reason AS "statusReason", ordering
+     FROM webhooks WHERE id = $1 AND deleted_at IS NULL`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export interface NewWebhook {
+  id: string;
+  name: string;
+  destinationUrl: string;
+  bearerToken: string | null;
+  hmacSecret: string | null;
+  signingKey: string | null;
+  signingPublicKey: string | null;
+  ordering: DeliveryOrdering;
+}
+
+export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
+  await db.query(
+    `INSERT INTO webhooks (id, name, destination_url, bearer_token, hmac_secret, signing_key, signing_public_key,
+                           status, status_reason, ordering)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', NULL, $8)`,
+    [w.id, w.name, w.destinationUrl, w.bearerToken, w.hmacSecret, w.signingKey, w.signingPublicKey, w.ordering],
+  );
+}
+
+/** What updateWebhook may change; a key left out keeps its column. */
+export interface WebhookConfigChange {
+  name?: string;
+  destinationUrl?: string;
+  ordering?: DeliveryOrdering;
+  bearerToken?: string | null;
+  hmacSecret?: string | null;
+  previousHmacSecret?: null;
+  previousHmacExpiresAt?: null;
+}
+
+const CONFIG_COLUMNS: Record<keyof WebhookConfigChange, string> = {
+  name: 'name',
+  destinationUrl: 'destination_url',
+  ordering: 'ordering',
+  bearerToken: 'bearer_token',
+  hmacSecret: 'hmac_secret',
+  previousHmacSecret: 'previous_hmac_secret',
+  previousHmacExpiresAt: 'previous_hmac_expires_at',
+};
+
+/** Sets the given columns (and updated_at) of a webhook not deleted. */
+export async function updateWebhookConfig(db: Db, id: string, change: WebhookConfigChange): Promise<void> {
+  const keys = (Object.keys(change) as (keyof WebhookConfigChange)[]).filter((k) => change[k] !== undefined);
+  const sets = keys.map((k, i) => `${CONFIG_COLUMNS[k]} = $${i + 2}`);
+  await db.query(
+    `UPDATE webhooks SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 AND deleted_at IS NULL`,
+    [id, ...keys.map((k) => change[k])],
+  );
+}
+
+/** A rotated HMAC secret; the previous one (null: none) signs beside it until previousExpiresAt. */
+export async function setHmacSecret(
+  db: Db,
+  id: string,
+  secret: string,
+  previous: string | null,
+  previousExpiresAt: Date | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE webhooks SET hmac_secret = $2, previous_hmac_secret = $3, previous_hmac_expires_at = $4, updated_at = now()
+     WHERE id = $1`,
+    [id, secret, previous, previousExpiresAt],
+  );
+}
+
+/** A rotated ED25519 key pair; the previous private key (null: none) signs beside it until previousExpiresAt. */
+export async function setSigningKey(
+  db: Db,
+  id: string,
+  key: string,
+  publicKey: string,
+  previous: string | null,
+  previousExpiresAt: Date | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE webhooks SET signing_key = $2, signing_public_key = $3, previous_signing_key = $4,
+       previous_signing_expires_at = $5, updated_at = now()
+     WHERE id = $1`,
+    [id, key, publicKey, previous, previousExpiresAt],
+  );
+}
+
+/** Its subscriptions changed: updated_at says when. */
+export async function touchWebhook(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE webhooks SET updated_at = now() WHERE id = $1', [id]);
+}
+
+/** Soft delete: the row stays, for the delivery log that names it. */
+export async function softDeleteWebhook(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE webhooks SET deleted_at = now(), updated_at = now() WHERE id = $1', [id]);
+}
 
 /** PAUSED or ACTIVE by an operator; ACTIVE clears the failure streak. */
 export async function setWebhookStatus(

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { In, type DataSource } from 'typeorm';
+import { fieldChanges, type Actor } from '../../domain/audit.js';
+import { eventType } from '../../domain/catalog.js';
+import { badInput } from '../../domain/errors.js';
+import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
+import type { UrlPolicy } from '../../domain/url-policy.js';
+import { validDestination, validName, validSubscriptions } from '../../domain/validation.js';
+import type { FeedPublisher } from '../../feed/feed.js';
+import { Webhook, WebhookSubscription } from '../../storage/entities/index.js';
+import { cancelPendingForWebhook } from '../../storage/sql/deliveries.js';
+import { applyOrdering } from '../../storage/sql/ordering.js';
+import { unparkPaced } from '../../storage/sql/pacing.js';
+import { deleteSubscriptionsOf, insertSubscriptions } from '../../storage/sql/subscriptions.js';
+import {
+  insertWebhook,
+  setWebhookStatus,
+  softDeleteWebhook,
+  updateWebhookConfig,
+  type WebhookConfigChange,
+} from '../../storage/sql/webhooks.js';
+import type { Signals } from '../../telemetry/signals.js';
+import type { SecretVault } from '../secrets.js';
+import {
+  audited,
+  filtersOf,
+  readWebhook,
+  readWebhookOrFail,
+  webhookToChange,
+  type SubscriptionInput,
+} from './common.js';
+import { secretsAtCreation, secretsUpdate } from './secrets.js';
+
+// A webhook's life (created, changed, paused, resumed, deleted) and reading webhooks.
+
+export interface CreateWebhookInput {
+  name: string;
+  destinationUrl: string;
+  bearerToken?: string | null;
+  hmacSecret?: string | null;
+  generateHmacSecret?: boolean | null;
+  generateSigningKey?: boolean | null;
+  subscriptions?: SubscriptionInput[] | null;
+  ordering?: DeliveryOrdering | null;
+}
+
+export interface UpdateWebhookInput {
+  name?: string | null;
+  destinationUrl?: string | null;
+  bearerToken?: string | null;
+  clearBearerToken?: boolean | null;
+  hmacSecret?: string | null;
+  clearHmacSecret?: boolean | null;
+  ordering?: DeliveryOrdering | null;
+}
+
+export interface WebhookPage {
+  items: Webhook[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+const MAX_SEARCH_LENGTH = 200;
+
+/** A webhooks search: part of a name or destination URL, any case. */
+function validSearch(search: string | null | undefined): string | null {
+  if (search == null) return null;
+  if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
+    throw badInput('search', `expected 1 to ${MAX_SEARCH_LENGTH} characters of a name or destination URL`);
+  }
+  return search;
+}
+
+export class WebhookConfig {
+  constructor(
+    private readonly pool: pg.Pool,
+    /** For reads only: every change is a transaction on the pool. */
+    private readonly reads: DataSource,
+    private readonly feed: FeedPublisher,
+    private readonly urlPolicy: UrlPolicy,
+    private readonly vault: SecretVault,
+    private readonly signals: Signals,
+    /** A resume releases parked deliveries at most this many a second (HOOKLINE_REPLAY_RATE). */
+    private readonly releaseRatePerSecond: number,
+  ) {}
+
+  /** A webhook that is not deleted, with its subscriptions. */
+  get(id: string): Promise<Webhook | null> {
+    return readWebhook(this.reads, id);
+  }
+
+  getOrFail(id: string): Promise<Webhook> {
+    return readWebhookOrFail(this.reads, id);
+  }
+
+  /** Deleted ones too: the delivery log still names them. */
+  byIds(ids: readonly string[]): Promise<Webhook[]> {
+    return this.reads.getRepository(Webhook).findBy({ id: In([...ids]) });
+  }
+
+  /** Deleted or not, with its subscriptions as they are now. */
+  withSubscriptions(id: string): Promise<Webhook | null> {
+    return this.reads.getRepository(Webhook).findOne({ where: { id }, relations: { subscriptions: true } });
+  }
+
+  subscriptionsOf(webhookIds: readonly string[]): Promise<WebhookSubscription[]> {
+    return this.reads
+      .getRepository(WebhookSubscription)
+      .find({ where: { webhookId: In([...webhookIds]) }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  async page(
+    filter: { status?: WebhookStatus | null; search?: string | null },
+    limit: number,
+    after: { createdAt: Date; id: string } | null,
+  ): Promise<WebhookPage> {
+    const search = validSearch(filter.search);
+    const qb = this.reads
+      .getRepository(Webhook)
+      .createQueryBuilder('w')
+      .where('w.deleted_at IS NULL')
+      .orderBy('w.created_at', 'DESC')
+      .addOrderBy('w.id', 'DESC');
+    if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
+    // A scan of the configuration table (thousands of rows, not the delivery log): no index needed.
+    if (search !== null) {
+      qb.andWhere(`(w.name ILIKE :pattern ESCAPE '\\' OR w.destination_url ILIKE :pattern ESCAPE '\\')`, {
+        pattern: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+      });
+    }
+    const totalCount = await qb.clone().getCount();
+    if (after) qb.andWhere('(w.created_at, w.id) < (:at, :id)', { at: after.createdAt, id: after.id });
+    const rows = await qb.take(limit + 1).getMany();
+    const items = rows.slice(0, limit);
+    return { items, hasNextPage: rows.length > limit, totalCount };
+  }
+
+  async create(input: CreateWebhookInput, actor: Actor): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
+    const name = validName('input.name', input.name);
+    const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
+    const secrets = secretsAtCreation(this.vault, input);
+    const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
+    const ordering = input.ordering ?? 'NONE';
+
+    // The id is made here: it is part of every sealed secret's additional data.
+    const id = randomUUID();
+    await audited(this.pool, async (db) => {
+      await insertWebhook(db, { id, name, destinationUrl, ordering, ...secrets.seal(id) });
+      await insertSubscriptions(db, id, specs);
+      const changes: Record<string, unknown> = {
+        name: { new: name },
+        destinationUrl: { new: destinationUrl },
+        subscriptions: { new: specs.map((p) => eventType(p.resource, p.action)).sort() },
+      };
+      const filters = filtersOf(specs);
+      if (filters) changes.filters = { new: filters };
+      if (ordering !== 'NONE') changes.ordering = { new: ordering };
+      Object.assign(changes, secrets.changes);
+      return {
+        result: undefined,
+        audit: { actor, action: 'webhook.created', targetType: 'Webhook', targetId: id, changes },
+      };
+    });
+    return { webhook: await this.getOrFail(id), generatedSecret: secrets.generatedSecret };
+  }
+
+  async update(id: string, input: UpdateWebhookInput, actor: Actor): Promise<Webhook> {
+    const next: WebhookConfigChange = {};
+    if (input.name != null) next.name = validName('input.name', input.name);
+    if (input.destinationUrl != null) {
+      next.destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
+    }
+    const secrets = secretsUpdate(this.vault, input);
+    if (input.ordering != null) next.ordering = input.ordering;
+
+    await audited(this.pool, async (db) => {
+      const current = await webhookToChange(db, id);
+      const changes: Record<string, unknown> = fieldChanges(
+        { name: current.name, destinationUrl: current.destinationUrl, ordering: current.ordering },
+        {
+          name: next.name ?? current.name,
+          destinationUrl: next.destinationUrl ?? current.destinationUrl,
+          ordering: next.ordering ?? current.ordering,
+        },
+      );
+      const { columns, changes: secretChanges } = secrets(current);
+      Object.assign(changes, secretChanges);
+      if (Object.keys(changes).length === 0) return { result: undefined, audit: null };
+      await updateWebhookConfig(db, id, { ...next, ...columns });
+      // Deliveries not yet started follow the new ordering from now on.
+      if ('ordering' in changes) await applyOrdering(db, id, next.ordering === 'PER_OBJECT');
+      return {
+        result: undefined,
+        audit: { actor, action: 'webhook.updated', targetType: 'Webhook', targetId: id, changes },
+      };
+    });
+    return this.getOrFail(id);
+  }
+
+  /** Soft delete: the delivery log keeps pointing at the webhook; pending deliveries are cancelled. */
+  async delete(id: string, actor: Actor): Promise<boolean> {
+    await audited(this.pool, async (db) => {
+      const current = await webhookToChange(db, id);
+      await deleteSubscriptionsOf(db, id);
+      await softDeleteWebhook(db, id);
+      const cancelled = await cancelPendingForWebhook(db, id);
+      if (cancelled) this.signals.emit('finished', { status: 'CANCELLED', deliveries: cancelled });
+      return {
+        result: undefined,
+        audit: {
+          actor,
+          action: 'webhook.deleted',
+          targetType: 'Webhook',
+          targetId: id,
+          changes: { name: { old: current.name } },
+        },
+      };
+    });
+    return true;
+  }
+
+  async pause(id: string, reason: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(id, 'PAUSED', reason, actor);
+  }
+
+  /** ACTIVE again, failure history cleared, parked deliveries sent from now on, paced (storage/sql/pacing.ts). */
+  async resume(id: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(id, 'ACTIVE', null, actor);
+  }
+
+  private async setStatus(id: string, status: WebhookStatus, reason: string | null, actor: Actor): Promise<Webhook> {
+    const changed = await audited(this.pool, async (db) => {
+      const current = await webhookToChange(db, id);
+      if (current.status === status) return { result: false, audit: null };
+      await setWebhookStatus(db, id, status, reason);
+      if (status === 'ACTIVE') await unparkPaced(db, id, this.releaseRatePerSecond);
+      return {
+        result: true,
+        audit: {
+          actor,
+          action: status === 'ACTIVE' ? 'webhook.resumed' : 'webhook.paused',
+          targetType: 'Webhook',
+          targetId: id,
+          changes: {
+            status: { old: current.status, new: status },
+            statusReason: { old: current.statusReason, new: reason },
+          },
+        },
+      };
+    });
+    if (changed) this.feed.webhookStatus({ webhookId: id, status, reason });
+    return this.getOrFail(id);
+  }
+}
