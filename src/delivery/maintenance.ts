@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
-import type { Signals } from '../telemetry/signals.js';
+import type { Telemetry } from '../telemetry/bus.js';
 import { pruneAudit, releaseMaintenanceLock, tryMaintenanceLock } from '../storage/sql/maintenance.js';
 import { pruneBatch, type Pruned } from '../storage/sql/retention.js';
 import { releaseOrphans } from '../storage/sql/ordering.js';
@@ -63,7 +63,7 @@ export class Maintenance {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly signals: Signals,
+    private readonly telemetry: Telemetry,
     private readonly log: Logger,
     private readonly opts: MaintenanceOptions,
   ) {}
@@ -91,9 +91,9 @@ export class Maintenance {
       try {
         const now = this.opts.clock.now();
         const pruned = await pruneHistory(client, new Date(now - this.opts.retentionMs), (_total, batch) => {
-          this.signals.emit('pruned', { table: 'events', rows: batch.events });
-          this.signals.emit('pruned', { table: 'deliveries', rows: batch.deliveries });
-          this.signals.emit('pruned', { table: 'delivery_attempts', rows: batch.attempts });
+          this.telemetry.emit('pruned', { table: 'events', rows: batch.events });
+          this.telemetry.emit('pruned', { table: 'deliveries', rows: batch.deliveries });
+          this.telemetry.emit('pruned', { table: 'delivery_attempts', rows: batch.attempts });
         });
         let auditPruned = 0;
         for (;;) {
@@ -102,7 +102,7 @@ export class Maintenance {
           if (n < PRUNE_BATCH) break;
           await pause();
         }
-        if (auditPruned) this.signals.emit('pruned', { table: 'audit_log', rows: auditPruned });
+        if (auditPruned) this.telemetry.emit('pruned', { table: 'audit_log', rows: auditPruned });
         const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
         const heldReleased = await releaseOrphans(client);
         await pruneHourlyStats(client);

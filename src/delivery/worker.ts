@@ -25,7 +25,7 @@ import { outgoingMessage } from './outgoing.js';
 import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
 import { SendGate, type Admission } from './send-gate.js';
-import type { Signals } from '../telemetry/signals.js';
+import type { Telemetry } from '../telemetry/bus.js';
 
 export interface WorkerOptions {
   /** Requests in flight at once, all webhooks together. */
@@ -114,7 +114,7 @@ export class Worker {
     private readonly sender: Sender,
     private readonly feed: FeedPublisher,
     private readonly vault: SecretVault,
-    private readonly signals: Signals,
+    private readonly telemetry: Telemetry,
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
@@ -129,9 +129,9 @@ export class Worker {
     this.recorder = new AttemptRecorder(pool, log, (written, health) => {
       this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
       for (const { rec, applied } of written) {
-        this.signals.emit('attempt', { outcome: rec.outcome as AttemptOutcome, seconds: rec.durationMs / 1000 });
+        this.telemetry.emit('attempt', { outcome: rec.outcome as AttemptOutcome, seconds: rec.durationMs / 1000 });
         if (applied && rec.nextStatus !== 'PENDING') {
-          this.signals.emit('finished', { status: rec.nextStatus as 'SUCCEEDED' | 'FAILED', deliveries: 1 });
+          this.telemetry.emit('finished', { status: rec.nextStatus as 'SUCCEEDED' | 'FAILED', deliveries: 1 });
         }
       }
       if (health.length) this.track(this.checkHealth(health));
@@ -252,7 +252,7 @@ export class Worker {
         const gone = rows.filter((r) => r.gone).map((r) => r.id);
         if (gone.length) {
           await cancelDeliveries(this.pool, gone);
-          this.signals.emit('finished', { status: 'CANCELLED', deliveries: gone.length });
+          this.telemetry.emit('finished', { status: 'CANCELLED', deliveries: gone.length });
         }
         const items = rows.filter((r) => r.send).map(claimed);
         if (this.lanes.accept(sizing, items) || rows.length === sizing.limit) this.again = true;
@@ -420,7 +420,7 @@ export class Worker {
     }
     this.keyless.set(row.webhook_id, this.opts.clock.now() + KEYLESS_RETRY_MS);
     this.missingKeys.add(keyId);
-    this.signals.emit('secretKeyMissing', { deliveries: 1 });
+    this.telemetry.emit('secretKeyMissing', { deliveries: 1 });
     await this.handBack([row]);
   }
 

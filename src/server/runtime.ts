@@ -22,7 +22,7 @@ import { LiveFeed } from '../feed/live-feed.js';
 import { attachWebSocket } from './websocket.js';
 import { CONSOLE_PATH, consoleBuilt } from './console.js';
 import { startWorkerHttp, type Readiness } from './observe.js';
-import { Signals } from '../telemetry/signals.js';
+import { Telemetry } from '../telemetry/bus.js';
 import { SharedSubscriptions } from '../feed/shared-subscriptions.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { queueFigures, webhookCounts } from '../storage/sql/metrics.js';
@@ -39,7 +39,7 @@ export interface Hookline {
   maintenance: Maintenance | null;
   database: DatabaseHandle;
   /** What the service reports about itself as it works (the metrics listen to it). */
-  signals: Signals;
+  telemetry: Telemetry;
   stop(): Promise<void>;
 }
 
@@ -105,13 +105,13 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
     () => new LiveFeed(pool, listener, log),
     (f) => f.close(),
   );
-  const signals = new Signals(log);
+  const telemetry = new Telemetry(log);
   // Workers, here or in any other process, hear of new deliveries through NOTIFY; this
   // process's own also takes what a publish hands it at once (the fast path).
   const worker = config.runWorker
-    ? await startWorker(life, config, log, { database, listener, feed, vault, signals, clock })
+    ? await startWorker(life, config, log, { database, listener, feed, vault, telemetry, clock })
     : null;
-  const services = createServices({ ds, pool, config, feed, clock, vault, signals, log, worker });
+  const services = createServices({ ds, pool, config, feed, clock, vault, telemetry, log, worker });
   // Not ready while this instance's worker lacks a key some webhook's secrets are sealed with: its
   // deliveries wait for instances that have it, and a rolling key change has not reached it yet.
   const ready: Readiness = async () => {
@@ -132,7 +132,7 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
     ? await life.start(
         'maintenance',
         () => {
-          const m = new Maintenance(pool, signals, log, {
+          const m = new Maintenance(pool, telemetry, log, {
             retentionMs: config.retentionMs,
             auditRetentionMs: config.auditRetentionMs,
             clock,
@@ -145,7 +145,7 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
     : null;
   const sharedFeed = new SharedSubscriptions();
   const metrics = config.metrics
-    ? new Metrics(signals, {
+    ? new Metrics(telemetry, {
         queue: () => queueFigures(pool),
         webhooks: () => webhookCounts(pool),
         inFlight: () => worker?.inFlight ?? 0,
@@ -251,7 +251,7 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
       log.info('stopped');
     })());
 
-  return { url, consoleUrl, port, services, worker, maintenance, database, signals, stop };
+  return { url, consoleUrl, port, services, worker, maintenance, database, telemetry, stop };
 }
 
 interface WorkerDeps {
@@ -259,7 +259,7 @@ interface WorkerDeps {
   listener: PgListener;
   feed: LiveFeed;
   vault: SecretVault;
-  signals: Signals;
+  telemetry: Telemetry;
   clock: Clock;
 }
 
@@ -284,7 +284,7 @@ async function startWorker(life: Lifecycle, config: Config, log: Logger, deps: W
   return life.start(
     'worker',
     () => {
-      const w = new Worker(workerPool, deps.listener, sender, deps.feed, deps.vault, deps.signals, log, {
+      const w = new Worker(workerPool, deps.listener, sender, deps.feed, deps.vault, deps.telemetry, log, {
         concurrency: config.workerConcurrency,
         perWebhookConcurrency: config.perWebhookConcurrency,
         pollIntervalMs: config.pollIntervalMs,

@@ -12,7 +12,7 @@ import { badInput, notFound } from '../domain/errors.js';
 import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../domain/clock.js';
-import type { Signals } from '../telemetry/signals.js';
+import type { Telemetry } from '../telemetry/bus.js';
 import type { Actor } from '../domain/audit.js';
 import { insertAudit } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
@@ -60,7 +60,7 @@ export class EventService {
     private readonly pool: pg.Pool,
     private readonly maxPayloadBytes: number,
     private readonly clock: Clock,
-    private readonly signals: Signals,
+    private readonly telemetry: Telemetry,
     /** retryFailed releases at most this many deliveries a second (HOOKLINE_REPLAY_RATE). */
     private readonly releaseRatePerSecond: number,
     /** The worker of this process, which takes what a publish can hand it at once (the fast path); null: none. */
@@ -77,7 +77,7 @@ export class EventService {
       throw refused(e, [event], () => 'input', 'input');
     });
     const [stored] = await this.answers([input], [event], inserted ? [inserted] : []);
-    this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+    this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
     return stored!;
   }
 
@@ -98,7 +98,7 @@ export class EventService {
       throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
     });
     const stored = await this.answers(inputs, events, inserted);
-    this.signals.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+    this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
     return stored;
   }
 
@@ -157,7 +157,7 @@ export class EventService {
       if (byId.has(e.id)) counts.set(`${e.resource}/${e.action}`, (counts.get(`${e.resource}/${e.action}`) ?? 0) + 1);
     for (const [pair, n] of counts) {
       const [resource, action] = pair.split('/') as [string, string];
-      this.signals.emit('published', { resource, action, events: n });
+      this.telemetry.emit('published', { resource, action, events: n });
     }
     const taken = events.filter((e) => !byId.has(e.id)).map((e) => e.idempotencyKey!);
     const existing = taken.length ? await eventsByIdempotencyKeys(this.pool, taken) : [];

@@ -12,7 +12,7 @@ import type { LocalWorker } from './publish-batcher.js';
 import { ReplayService } from './replays.js';
 import type { SecretVault } from './secrets.js';
 import { StatsService } from './stats.js';
-import type { Signals } from '../telemetry/signals.js';
+import type { Telemetry } from '../telemetry/bus.js';
 import { WebhookConfig, WebhookSecrets, WebhookSubscriptions } from './webhooks/index.js';
 
 export interface Services {
@@ -36,13 +36,23 @@ export interface ServiceDeps {
   feed: FeedPublisher;
   clock: Clock;
   vault: SecretVault;
-  signals: Signals;
+  telemetry: Telemetry;
   log: Logger;
   /** This process's worker, for the publishing fast path; null when it runs none. */
   worker: LocalWorker | null;
 }
 
-export function createServices({ ds, pool, config, feed, clock, vault, signals, log, worker }: ServiceDeps): Services {
+export function createServices({
+  ds,
+  pool,
+  config,
+  feed,
+  clock,
+  vault,
+  telemetry,
+  log,
+  worker,
+}: ServiceDeps): Services {
   return {
     clock,
     apiKeys: new ApiKeyService(ds, pool, clock, log),
@@ -52,12 +62,12 @@ export function createServices({ ds, pool, config, feed, clock, vault, signals, 
       feed,
       { allowPrivate: config.allowPrivateDestinations, requireHttps: config.requireHttps },
       vault,
-      signals,
+      telemetry,
       config.replayRatePerSecond,
     ),
     webhookSecrets: new WebhookSecrets(pool, ds, vault, clock),
     webhookSubscriptions: new WebhookSubscriptions(pool, ds),
-    events: new EventService(pool, config.maxPayloadBytes, clock, signals, config.replayRatePerSecond, worker),
+    events: new EventService(pool, config.maxPayloadBytes, clock, telemetry, config.replayRatePerSecond, worker),
     deliveries: new DeliveryQueries(ds),
     replays: new ReplayService(pool, clock, {
       retentionMs: config.retentionMs,

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CATALOG } from '../domain/catalog.js';
 import { ATTEMPT_OUTCOMES, WEBHOOK_STATUSES } from '../domain/statuses.js';
-import type { Signals } from './signals.js';
+import type { Telemetry } from './bus.js';
 
-// Prometheus metrics, one subscriber of the signals. No label names a webhook:
+// Prometheus metrics, one subscriber of the telemetry. No label names a webhook:
 // per-webhook figures belong to the API (Webhook.stats), where their number
 // cannot grow without bound. Figures read from the database are read at most
 // once per QUERY_EVERY_MS, whatever the scrape rate. README lists every name.
@@ -43,7 +43,7 @@ function every<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
 export class Metrics {
   readonly registry = new Registry();
 
-  constructor(signals: Signals, sources: MetricSources) {
+  constructor(telemetry: Telemetry, sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
@@ -94,15 +94,15 @@ export class Metrics {
     for (const status of ['SUCCEEDED', 'FAILED', 'CANCELLED']) finished.labels(status).inc(0);
     for (const table of ['events', 'deliveries', 'delivery_attempts', 'audit_log']) pruned.labels(table).inc(0);
 
-    signals.on('published', (p) => published.labels(p.resource, p.action).inc(p.events));
-    signals.on('publishTime', (p) => publishTime.observe(p.seconds));
-    signals.on('attempt', (p) => {
+    telemetry.on('published', (p) => published.labels(p.resource, p.action).inc(p.events));
+    telemetry.on('publishTime', (p) => publishTime.observe(p.seconds));
+    telemetry.on('attempt', (p) => {
       attempts.labels(p.outcome).inc();
       attemptTime.observe(p.seconds);
     });
-    signals.on('finished', (p) => finished.labels(p.status).inc(p.deliveries));
-    signals.on('pruned', (p) => pruned.labels(p.table).inc(p.rows));
-    signals.on('secretKeyMissing', (p) => keyMissing.inc(p.deliveries));
+    telemetry.on('finished', (p) => finished.labels(p.status).inc(p.deliveries));
+    telemetry.on('pruned', (p) => pruned.labels(p.table).inc(p.rows));
+    telemetry.on('secretKeyMissing', (p) => keyMissing.inc(p.deliveries));
 
     const queue = every(QUERY_EVERY_MS, sources.queue);
     const webhooks = every(QUERY_EVERY_MS, sources.webhooks);

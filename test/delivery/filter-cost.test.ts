@@ -5,7 +5,7 @@ import { HooklineError } from '../../src/domain/errors.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { EventService } from '../../src/services/events.js';
 import { STATEMENT_TIMEOUT_MS, createPool } from '../../src/storage/pool.js';
-import { Signals } from '../../src/telemetry/signals.js';
+import { Telemetry } from '../../src/telemetry/bus.js';
 import { createLogger } from '../../src/logger.js';
 import {
   createWebhook,
@@ -218,7 +218,7 @@ describe('the statement timeout of the publishing statement', () => {
 
   it('a publish cancelled by it is BAD_USER_INPUT saying so, and stores nothing', { timeout: 30_000 }, async () => {
     const pool = createPool(db.url, 2, { statementTimeoutMs: 300 });
-    const events = new EventService(pool, 256 * 1024, systemClock, new Signals(createLogger('silent')), 100, null);
+    const events = new EventService(pool, 256 * 1024, systemClock, new Telemetry(createLogger('silent')), 100, null);
     // Another transaction holds the events table: the publish waits for it until its timeout.
     const holder = await db.pool.connect();
     try {

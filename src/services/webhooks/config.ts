@@ -20,7 +20,7 @@ import {
   updateWebhookConfig,
   type WebhookConfigChange,
 } from '../../storage/sql/webhooks.js';
-import type { Signals } from '../../telemetry/signals.js';
+import type { Telemetry } from '../../telemetry/bus.js';
 import type { SecretVault } from '../secrets.js';
 import {
   audited,
@@ -80,7 +80,7 @@ export class WebhookConfig {
     private readonly feed: FeedPublisher,
     private readonly urlPolicy: UrlPolicy,
     private readonly vault: SecretVault,
-    private readonly signals: Signals,
+    private readonly telemetry: Telemetry,
     /** A resume releases parked deliveries at most this many a second (HOOKLINE_REPLAY_RATE). */
     private readonly releaseRatePerSecond: number,
   ) {}
@@ -205,7 +205,7 @@ export class WebhookConfig {
       await deleteSubscriptionsOf(db, id);
       await softDeleteWebhook(db, id);
       const cancelled = await cancelPendingForWebhook(db, id);
-      if (cancelled) this.signals.emit('finished', { status: 'CANCELLED', deliveries: cancelled });
+      if (cancelled) this.telemetry.emit('finished', { status: 'CANCELLED', deliveries: cancelled });
       return {
         result: undefined,
         audit: {

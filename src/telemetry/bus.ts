@@ -1,7 +1,7 @@
 import type { AttemptOutcome } from '../domain/outcome.js';
 import type { Logger } from '../logger.js';
 
-// What the service reports about itself as it works: typed signals that the
+// What the service reports about itself as it works: typed events that the
 // publisher, the worker and maintenance emit and any number of listeners
 // (the metrics, today) subscribe to, so measuring is not code spread through
 // the hot path. Emitting with no listener costs a property read. A listener
@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 // already committed. Its first failure is logged; later ones are not, so a
 // broken listener cannot flood the log from the hot path.
 
-export interface SignalMap {
+export interface TelemetryEvents {
   /** Events stored by one publish statement. */
   published: { resource: string; action: string; events: number };
   /** A publishEvent call, from validation to its answer. */
@@ -24,21 +24,21 @@ export interface SignalMap {
   pruned: { table: string; rows: number };
 }
 
-type Listener<K extends keyof SignalMap> = (payload: SignalMap[K]) => void;
+type Listener<K extends keyof TelemetryEvents> = (payload: TelemetryEvents[K]) => void;
 
-export class Signals {
-  private readonly listeners = new Map<keyof SignalMap, ((payload: never) => void)[]>();
+export class Telemetry {
+  private readonly listeners = new Map<keyof TelemetryEvents, ((payload: never) => void)[]>();
   private readonly failed = new WeakSet<object>();
 
   constructor(private readonly log: Logger) {}
 
-  on<K extends keyof SignalMap>(name: K, listener: Listener<K>): void {
+  on<K extends keyof TelemetryEvents>(name: K, listener: Listener<K>): void {
     const list = this.listeners.get(name) ?? [];
     list.push(listener as (payload: never) => void);
     this.listeners.set(name, list);
   }
 
-  emit<K extends keyof SignalMap>(name: K, payload: SignalMap[K]): void {
+  emit<K extends keyof TelemetryEvents>(name: K, payload: TelemetryEvents[K]): void {
     const list = this.listeners.get(name) as Listener<K>[] | undefined;
     if (!list) return;
     for (const l of list) {
