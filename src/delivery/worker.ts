@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/clock.js';
-import { decide, shouldDisableForFailures, type AttemptOutcome, type HealthPolicy } from '../domain/outcome.js';
+import { decide, shouldDisableForFailures, type HealthPolicy } from '../domain/outcome.js';
 import type { RetryPolicy } from '../domain/backoff.js';
-import type { DeliveryStatus } from '../domain/statuses.js';
 import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
 import { disableWebhook } from '../storage/sql/webhooks.js';
@@ -129,9 +128,9 @@ export class Worker {
     this.recorder = new AttemptRecorder(pool, log, (written, health) => {
       this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
       for (const { rec, applied } of written) {
-        this.telemetry.emit('attempt', { outcome: rec.outcome as AttemptOutcome, seconds: rec.durationMs / 1000 });
-        if (applied && rec.nextStatus !== 'PENDING') {
-          this.telemetry.emit('finished', { status: rec.nextStatus as 'SUCCEEDED' | 'FAILED', deliveries: 1 });
+        this.telemetry.emit('attempt', { outcome: rec.outcome, seconds: rec.durationMs / 1000 });
+        if (applied && (rec.nextStatus === 'SUCCEEDED' || rec.nextStatus === 'FAILED')) {
+          this.telemetry.emit('finished', { status: rec.nextStatus, deliveries: 1 });
         }
       }
       if (health.length) this.track(this.checkHealth(health));
@@ -486,12 +485,12 @@ function toNotice(rec: AttemptRecord, id: string): AttemptNotice {
     webhookId: rec.webhookId,
     eventId: rec.eventId,
     attemptNumber: rec.attemptNumber,
-    outcome: rec.outcome as AttemptOutcome,
+    outcome: rec.outcome,
     responseStatus: rec.responseStatus,
     errorMessage: rec.errorMessage,
     durationMs: rec.durationMs,
     startedAt: rec.startedAt.toISOString(),
-    deliveryStatus: rec.nextStatus as DeliveryStatus,
+    deliveryStatus: rec.nextStatus,
     nextAttemptAt: rec.nextAttemptAt?.toISOString() ?? null,
   };
 }

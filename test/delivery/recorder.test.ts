@@ -59,7 +59,7 @@ describe('delivery: the attempt recorder', () => {
   it('drops only the attempt the database refuses; the rest of its batch is written', async () => {
     const recs = await deliveries(5);
     // An outcome the table's CHECK refuses (23514): a bug's attempt, not the database being away.
-    recs[2] = { ...recs[2]!, outcome: 'NOT_AN_OUTCOME' };
+    recs[2] = { ...recs[2]!, outcome: 'NOT_AN_OUTCOME' as AttemptRecord['outcome'] };
     const written: string[] = [];
     const recorder = new AttemptRecorder(s.db.pool, log, (batch) =>
       written.push(...batch.map((b) => b.rec.deliveryId)),

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { recordAttempts, redeliver } from '../../src/storage/sql/deliveries.js';
+import { recordAttempts, redeliver, type AttemptRecord } from '../../src/storage/sql/deliveries.js';
 import { createWebhook, eventually, must, publish, setPaused, startServer, type TestServer } from '../kit/index.js';
 
 // Every statement that locks several delivery_queue rows locks them in
@@ -89,7 +89,7 @@ describe('storage: queue rows are locked in delivery_id order', () => {
       'SELECT delivery_id, event_id FROM delivery_queue WHERE delivery_id = ANY($1::uuid[])',
       [[low, high]],
     );
-    const rec = (id: string) => ({
+    const rec = (id: string): AttemptRecord => ({
       deliveryId: id,
       webhookId,
       eventId: rows.find((r) => r.delivery_id === id)!.event_id,

@@ -1,3 +1,5 @@
+import type { AttemptOutcome } from '../../domain/outcome.js';
+import type { DeliveryStatus } from '../../domain/statuses.js';
 import type { Db } from './db.js';
 import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
@@ -63,13 +65,13 @@ export interface AttemptRecord {
   webhookId: string;
   eventId: string;
   attemptNumber: number;
-  outcome: string;
+  outcome: AttemptOutcome;
   responseStatus: number | null;
   responseBody: string | null;
   errorMessage: string | null;
   durationMs: number;
   startedAt: Date;
-  nextStatus: string;
+  nextStatus: DeliveryStatus;
   nextAttemptAt: Date | null;
 }
 
