@@ -196,19 +196,10 @@ export class Worker {
 
   /** Deliveries the publishing statement claimed for this worker: started like claimed ones. */
   private adopt(claimedRows: ClaimedDelivery[]): void {
-    const rows = claimedRows.filter((r) => !this.keyless.has(r.webhook_id));
-    if (rows.length < claimedRows.length) {
-      void this.handBack(claimedRows.filter((r) => this.keyless.has(r.webhook_id)));
-    }
+    // Claimed by a publish that raced the shutdown: handed back, as stop() hands back what waits.
+    if (!this.running) return void this.handBack(claimedRows);
+    const rows = this.withoutKeyless(claimedRows);
     if (rows.length === 0) return;
-    if (!this.running) {
-      // Claimed by a publish that raced the shutdown: handed back, as stop() hands back what waits.
-      void releaseClaims(
-        this.pool,
-        rows.map((r) => ({ id: r.id, attempt: r.attempt_count })),
-      ).catch(() => undefined);
-      return;
-    }
     this.lanes.take(rows.map(claimed));
     this.idle.bump();
     this.pump();
@@ -246,7 +237,7 @@ export class Worker {
         const sizing = this.sizing();
         if (!sizing) break;
         const claimedRows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
-        const rows = await this.withoutKeyless(claimedRows);
+        const rows = this.withoutKeyless(claimedRows);
         claimedNothing = rows.length === 0;
         const gone = rows.filter((r) => r.gone).map((r) => r.id);
         if (gone.length) {
@@ -397,10 +388,11 @@ export class Worker {
    * A claim sized before a webhook was found keyless may still bring its rows:
    * handed straight back, not counted again.
    */
-  private async withoutKeyless(rows: ClaimedDelivery[]): Promise<ClaimedDelivery[]> {
+  private withoutKeyless(rows: ClaimedDelivery[]): ClaimedDelivery[] {
     if (this.keyless.size === 0) return rows;
-    await this.handBack(rows.filter((r) => r.send && this.keyless.has(r.webhook_id)));
-    return rows.filter((r) => !(r.send && this.keyless.has(r.webhook_id)));
+    const keyless = (r: ClaimedDelivery) => r.send && this.keyless.has(r.webhook_id);
+    if (rows.some(keyless)) this.track(this.handBack(rows.filter(keyless)));
+    return rows.filter((r) => !keyless(r));
   }
 
   /**
