@@ -1,12 +1,15 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Provider, useQuery } from 'urql';
+import { AccountProvider } from './account';
+import { AccountPicker } from './AccountPicker';
 import { ViewerContext, type Viewer } from './auth';
 import { connect, type Connection } from './client';
 import { closeExplained, LinkContext, type Link } from './link';
 import { graphql } from './gql';
 import { href, useRoute } from './router';
-import { forgetKey, storeKey, storedKey } from './session';
+import { forgetSession, storeKey, storedKey } from './session';
 import { SignIn } from './screens/SignIn';
+import { Accounts } from './screens/Accounts';
 import { ApiKeys } from './screens/ApiKeys';
 import { AuditLog } from './screens/AuditLog';
 import { Deliveries } from './screens/Deliveries';
@@ -23,6 +26,11 @@ const ViewerQuery = graphql(`
       id
       name
       role
+      account {
+        id
+        key
+        name
+      }
     }
   }
 `);
@@ -60,7 +68,7 @@ export function App() {
     );
   }
   const signOut = () => {
-    forgetKey();
+    forgetSession();
     setToken(null);
   };
   return (
@@ -98,33 +106,43 @@ function Shell({ link, onSignOut }: { link: Link; onSignOut: () => void }) {
   }
   return (
     <ViewerContext.Provider value={viewer}>
-      <LinkContext.Provider value={link}>
-        <header className="top">
-          <strong>Hookline</strong>
-          <nav aria-label="Screens">
-            <a href={href(['webhooks'])}>Webhooks</a>
-            <a href={href(['deliveries'])}>Deliveries</a>
-            <a href={href(['live'])}>Live</a>
-            {viewer.role === 'SUPPORT' && <a href={href(['audit'])}>Audit log</a>}
-            {viewer.role === 'SUPPORT' && <a href={href(['keys'])}>API keys</a>}
-          </nav>
-          <span className="who" aria-label="Signed in as">
-            {viewer.name} · {viewer.role}
-          </span>
-          <span className={`link link-${link.state}`} title={link.reason || undefined}>
-            live: {link.state}
-          </span>
-          <button type="button" onClick={onSignOut}>
-            Sign out
-          </button>
-        </header>
-        <Screen />
-      </LinkContext.Provider>
+      <AccountProvider viewer={viewer}>
+        <LinkContext.Provider value={link}>
+          <header className="top">
+            <strong>Hookline</strong>
+            <nav aria-label="Screens">
+              <a href={href(['webhooks'])}>Webhooks</a>
+              <a href={href(['deliveries'])}>Deliveries</a>
+              <a href={href(['live'])}>Live</a>
+              {viewer.role === 'SUPPORT' && <a href={href(['audit'])}>Audit log</a>}
+              {viewer.role === 'SUPPORT' && <a href={href(['keys'])}>API keys</a>}
+              {!viewer.account && <a href={href(['accounts'])}>Accounts</a>}
+            </nav>
+            {viewer.account ? (
+              <span className="account" aria-label="Account">
+                {viewer.account.name}
+              </span>
+            ) : (
+              <AccountPicker />
+            )}
+            <span className="who" aria-label="Signed in as">
+              {viewer.name} · {viewer.role}
+            </span>
+            <span className={`link link-${link.state}`} title={link.reason || undefined}>
+              live: {link.state}
+            </span>
+            <button type="button" onClick={onSignOut}>
+              Sign out
+            </button>
+          </header>
+          <Screen scoped={!!viewer.account} />
+        </LinkContext.Provider>
+      </AccountProvider>
     </ViewerContext.Provider>
   );
 }
 
-function Screen() {
+function Screen({ scoped }: { scoped: boolean }) {
   const route = useRoute();
   switch (route.path[0] ?? 'webhooks') {
     case 'webhooks':
@@ -139,6 +157,12 @@ function Screen() {
       return <AuditLog route={route} />;
     case 'keys':
       return <ApiKeys />;
+    case 'accounts':
+      return scoped ? (
+        <p className="page">This key sees one account only: there is no other to manage.</p>
+      ) : (
+        <Accounts route={route} />
+      );
     default:
       return <p className="page">Nothing here: {route.path.join('/')}</p>;
   }

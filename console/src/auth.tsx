@@ -2,11 +2,20 @@ import { createContext, useContext } from 'react';
 
 // Who is signed in, for every screen: VIEWER keys see everything read-only,
 // with the reason on each disabled action; SUPPORT keys may change things.
+// A key scoped to an account sees and changes that account only.
+
+export interface AccountRef {
+  id: string;
+  key: string;
+  name: string;
+}
 
 export interface Viewer {
   id: string;
   name: string;
   role: 'SUPPORT' | 'VIEWER' | 'PUBLISHER';
+  /** The only account the key sees; null: every account. */
+  account: AccountRef | null;
 }
 
 export const ViewerContext = createContext<Viewer | null>(null);
