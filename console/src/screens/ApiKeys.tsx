@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useMutation, useQuery } from 'urql';
+import { accountLabel, useAccount } from '../account';
 import { graphql } from '../gql';
 import type { ApiKeyRole } from '../gql/graphql';
 import { fieldErrors } from '../fields';
@@ -7,11 +8,12 @@ import { ErrorLine, Field, fromLocalInput, SecretOnce, When, WriteButton } from 
 
 // Keys for people and services: which are used, which expire; a new key's
 // token is shown once, a revoked key stops working at once (HTTP and open
-// WebSockets alike).
+// WebSockets alike). A new key is scoped to the account chosen in the header;
+// with every account chosen it sees every account.
 
 const KeysQuery = graphql(`
-  query ApiKeys {
-    apiKeys {
+  query ApiKeys($accountId: ID) {
+    apiKeys(accountId: $accountId) {
       id
       name
       role
@@ -19,13 +21,18 @@ const KeysQuery = graphql(`
       lastUsedAt
       expiresAt
       revokedAt
+      account {
+        id
+        key
+        name
+      }
     }
   }
 `);
 
 const CreateKey = graphql(`
-  mutation CreateApiKey($name: String!, $role: ApiKeyRole!, $expiresAt: DateTimeISO) {
-    createApiKey(name: $name, role: $role, expiresAt: $expiresAt) {
+  mutation CreateApiKey($name: String!, $role: ApiKeyRole!, $expiresAt: DateTimeISO, $accountId: ID) {
+    createApiKey(name: $name, role: $role, expiresAt: $expiresAt, accountId: $accountId) {
       token
       apiKey {
         id
@@ -33,6 +40,11 @@ const CreateKey = graphql(`
         role
         createdAt
         expiresAt
+        account {
+          id
+          key
+          name
+        }
       }
     }
   }
@@ -48,7 +60,8 @@ const RevokeKey = graphql(`
 `);
 
 export function ApiKeys() {
-  const [{ data, error }] = useQuery({ query: KeysQuery });
+  const { id: accountId, account } = useAccount();
+  const [{ data, error }] = useQuery({ query: KeysQuery, variables: { accountId } });
   const [name, setName] = useState('');
   const [role, setRole] = useState<ApiKeyRole>('VIEWER');
   const [expires, setExpires] = useState('');
@@ -67,7 +80,7 @@ export function ApiKeys() {
         aria-label="New API key"
         onSubmit={(e) => {
           e.preventDefault();
-          void create({ name, role, expiresAt: fromLocalInput(expires) }).then((r) => {
+          void create({ name, role, expiresAt: fromLocalInput(expires), accountId }).then((r) => {
             const created = r.data?.createApiKey;
             if (!created) return;
             setToken({ name: created.apiKey.name, token: created.token });
@@ -92,6 +105,11 @@ export function ApiKeys() {
         <WriteButton type="submit" disabled={!name || createResult.fetching}>
           Create key
         </WriteButton>
+        <span className="muted" role="note">
+          {accountId
+            ? `Sees only the account ${account ? accountLabel(account) : accountId}`
+            : 'Sees every account (choose one in the header to scope the key)'}
+        </span>
       </form>
       <ErrorLine error={other} />
       <table aria-label="Keys">
@@ -99,6 +117,7 @@ export function ApiKeys() {
           <tr>
             <th>Name</th>
             <th>Role</th>
+            <th>Account</th>
             <th>Created</th>
             <th>Last used</th>
             <th>Expires</th>
@@ -110,6 +129,7 @@ export function ApiKeys() {
             <tr key={k.id} className={k.revokedAt ? 'revoked' : undefined}>
               <td>{k.name}</td>
               <td>{k.role}</td>
+              <td>{k.account ? accountLabel(k.account) : <span className="muted">every account</span>}</td>
               <td>
                 <When at={k.createdAt} />
               </td>

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useQuery } from 'urql';
+import { useAccount } from '../account';
 import { graphql } from '../gql';
 import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When } from '../ui';
@@ -8,8 +9,8 @@ import { ErrorLine, Pager, When } from '../ui';
 // or by action. Secrets appear only as "set", "cleared" or "rotated".
 
 const AuditQuery = graphql(`
-  query AuditLog($targetId: ID, $action: String, $first: Int, $after: String) {
-    auditLog(targetId: $targetId, action: $action, first: $first, after: $after) {
+  query AuditLog($targetId: ID, $action: String, $first: Int, $after: String, $accountId: ID) {
+    auditLog(targetId: $targetId, action: $action, first: $first, after: $after, accountId: $accountId) {
       pageInfo {
         hasNextPage
         endCursor
@@ -37,9 +38,10 @@ export function AuditLog({ route }: { route: Route }) {
   const after = route.query.get('after');
   const [target, setTarget] = useState(targetId ?? '');
   const [actionText, setActionText] = useState(action ?? '');
+  const accountId = useAccount().id;
   const [{ data, error, fetching }] = useQuery({
     query: AuditQuery,
-    variables: { targetId, action, first: PAGE, after },
+    variables: { targetId, action, first: PAGE, after, accountId },
   });
   const page = data?.auditLog;
   const filters = { target: targetId, action };

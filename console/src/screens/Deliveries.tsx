@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useQuery } from 'urql';
+import { useAccount } from '../account';
 import { graphql } from '../gql';
 import type { DeliveryStatus, EventAction, ResourceType } from '../gql/graphql';
 import { go, href, type Route } from '../router';
@@ -20,6 +21,7 @@ const DeliveriesQuery = graphql(`
     $objectId: String
     $first: Int
     $after: String
+    $accountId: ID
   ) {
     deliveries(
       webhookId: $webhookId
@@ -29,6 +31,7 @@ const DeliveriesQuery = graphql(`
       objectId: $objectId
       first: $first
       after: $after
+      accountId: $accountId
     ) {
       pageInfo {
         hasNextPage
@@ -72,6 +75,7 @@ export function Deliveries({ route }: { route: Route }) {
   const pairs =
     catalog?.flatMap((r) => r.eventTypes.map((t, i) => ({ type: t, resource: r.type, action: r.actions[i]! }))) ?? [];
   const pair = pairs.find((p) => p.type === type);
+  const accountId = useAccount().id;
   const [{ data, error, fetching }] = useQuery({
     query: DeliveriesQuery,
     variables: {
@@ -82,6 +86,7 @@ export function Deliveries({ route }: { route: Route }) {
       objectId,
       first: PAGE,
       after,
+      accountId,
     },
     pause: !!type && !catalog,
   });

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useSubscription } from 'urql';
+import { useAccount } from '../account';
 import { graphql } from '../gql';
 import type { LiveAttemptsSubscription } from '../gql/graphql';
 import { closeExplained, useLink } from '../link';
@@ -12,8 +13,8 @@ import { useWebhookNames, WebhookPicker } from './WebhookPicker';
 // disabled after 410 Gone, …) appear as notices above.
 
 const LiveAttempts = graphql(`
-  subscription LiveAttempts($webhookId: ID) {
-    deliveryAttempts(webhookId: $webhookId) {
+  subscription LiveAttempts($webhookId: ID, $accountId: ID) {
+    deliveryAttempts(webhookId: $webhookId, accountId: $accountId) {
       id
       deliveryId
       webhookId
@@ -29,8 +30,8 @@ const LiveAttempts = graphql(`
 `);
 
 const StatusChanges = graphql(`
-  subscription LiveStatusChanges($webhookId: ID) {
-    webhookStatusChanged(webhookId: $webhookId) {
+  subscription LiveStatusChanges($webhookId: ID, $accountId: ID) {
+    webhookStatusChanged(webhookId: $webhookId, accountId: $accountId) {
       id
       name
       status
@@ -53,13 +54,14 @@ export function Live({ route }: { route: Route }) {
   // While paused the page shows what it had; what arrives meanwhile waits in `all`.
   const [frozen, setFrozen] = useState<Attempt[] | null>(null);
   const nameOf = new Map(useWebhookNames().map((w) => [w.id, w.name]));
+  const accountId = useAccount().id;
 
   const [{ data: all = [] }] = useSubscription(
-    { query: LiveAttempts, variables: { webhookId } },
+    { query: LiveAttempts, variables: { webhookId, accountId } },
     (rows: Attempt[] = [], next): Attempt[] => [next.deliveryAttempts, ...rows].slice(0, KEEP),
   );
   const [{ data: notices = [] }] = useSubscription(
-    { query: StatusChanges, variables: { webhookId } },
+    { query: StatusChanges, variables: { webhookId, accountId } },
     (list: Notice[] = [], next): Notice[] => {
       const w = next.webhookStatusChanged;
       const text = `${w.name} is now ${w.status}${w.statusReason ? `: ${w.statusReason}` : ''}`;

@@ -1,14 +1,15 @@
 import { useQuery } from 'urql';
+import { useAccount } from '../account';
 import { graphql } from '../gql';
 
 // The "Webhook" filter of the Deliveries and Live screens: the first 100
-// webhooks by name (past that, the Webhooks list's search finds one, and its
+// webhooks of the chosen account by name (past that, the Webhooks list's search finds one, and its
 // page links here with the filter set), plus the one in the URL if it is not
 // among them.
 
 const WebhookNames = graphql(`
-  query WebhookNames {
-    webhooks(first: 100) {
+  query WebhookNames($accountId: ID) {
+    webhooks(first: 100, accountId: $accountId) {
       edges {
         node {
           id
@@ -20,7 +21,7 @@ const WebhookNames = graphql(`
 `);
 
 export function useWebhookNames(): { id: string; name: string }[] {
-  const [{ data }] = useQuery({ query: WebhookNames });
+  const [{ data }] = useQuery({ query: WebhookNames, variables: { accountId: useAccount().id } });
   return data?.webhooks.edges.map((e) => e.node) ?? [];
 }
 

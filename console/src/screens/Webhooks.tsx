@@ -1,13 +1,14 @@
 import { useState } from 'react';
 import { useQuery } from 'urql';
+import { useAccount } from '../account';
 import { graphql } from '../gql';
 import type { WebhookStatus } from '../gql/graphql';
 import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When, WriteButton } from '../ui';
 
 const WebhooksQuery = graphql(`
-  query WebhookList($status: WebhookStatus, $search: String, $first: Int, $after: String) {
-    webhooks(status: $status, search: $search, first: $first, after: $after) {
+  query WebhookList($status: WebhookStatus, $search: String, $first: Int, $after: String, $accountId: ID) {
+    webhooks(status: $status, search: $search, first: $first, after: $after, accountId: $accountId) {
       totalCount
       pageInfo {
         hasNextPage
@@ -40,9 +41,10 @@ export function Webhooks({ route }: { route: Route }) {
   const search = route.query.get('q');
   const after = route.query.get('after');
   const [text, setText] = useState(search ?? '');
+  const accountId = useAccount().id;
   const [{ data, error, fetching }] = useQuery({
     query: WebhooksQuery,
-    variables: { status, search, first: PAGE, after },
+    variables: { status, search, first: PAGE, after, accountId },
   });
   const filters = { status, q: search };
   const page = data?.webhooks;

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useMutation } from 'urql';
+import { accountLabel, useAccount } from '../../account';
 import { useReadOnlyReason } from '../../auth';
 import { graphql } from '../../gql';
 import type { DeliveryOrdering } from '../../gql/graphql';
@@ -11,6 +12,8 @@ import { toInputs, type Selection } from './grid-model';
 
 // A new webhook: where it goes, how it is signed, what it receives. A
 // generated HMAC secret comes back in this one response and is shown once.
+// It belongs to the account chosen in the header (the server's default
+// account when every account is chosen).
 
 const CreateWebhook = graphql(`
   mutation CreateWebhook($input: CreateWebhookInput!) {
@@ -26,6 +29,7 @@ const CreateWebhook = graphql(`
 export function NewWebhook() {
   const catalog = useCatalog();
   const readOnly = useReadOnlyReason();
+  const { id: accountId, account } = useAccount();
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [bearer, setBearer] = useState('');
@@ -83,6 +87,7 @@ export function NewWebhook() {
         generateSigningKey,
         ordering,
         subscriptions: inputs,
+        ...(accountId ? { accountId } : {}),
       },
     });
     const w = res.data?.createWebhook;
@@ -98,6 +103,11 @@ export function NewWebhook() {
     <main className="page">
       <h1>New webhook</h1>
       {readOnly && <p className="muted">{readOnly}</p>}
+      <p role="note">
+        {accountId
+          ? `In the account ${account ? accountLabel(account) : accountId}.`
+          : 'In the default account: choose another in the header first.'}
+      </p>
       <form
         className="form"
         onSubmit={(e) => {
