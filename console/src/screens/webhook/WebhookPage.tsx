@@ -1,4 +1,5 @@
 import { useQuery } from 'urql';
+import { accountLabel } from '../../account';
 import { graphql } from '../../gql';
 import { href } from '../../router';
 import { ErrorLine, When } from '../../ui';
@@ -26,6 +27,11 @@ const WebhookQuery = graphql(`
       previousSecretExpiresAt
       createdAt
       updatedAt
+      account {
+        id
+        key
+        name
+      }
       subscriptions {
         id
         resource
@@ -73,6 +79,7 @@ export function WebhookPage({ id }: { id: string }) {
       </p>
       <h1>{w.name}</h1>
       <ErrorLine error={error} />
+      <p aria-label="Account">Account: {accountLabel(w.account)}</p>
       <p>
         <span className={`status status-${w.status}`}>{w.status}</span>
         {w.statusReason && <span className="muted"> {w.statusReason}</span>} · created <When at={w.createdAt} /> ·
