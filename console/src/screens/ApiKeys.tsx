@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { accountLabel, useAccount } from '../account';
 import { graphql } from '../gql';
@@ -61,7 +61,10 @@ const RevokeKey = graphql(`
 
 export function ApiKeys() {
   const { id: accountId, account } = useAccount();
-  const [{ data, error }] = useQuery({ query: KeysQuery, variables: { accountId } });
+  // An account without keys answers an empty list, which names no ApiKey type:
+  // named here, so a key created on this screen refetches the list.
+  const context = useMemo(() => ({ additionalTypenames: ['ApiKey'] }), []);
+  const [{ data, error }] = useQuery({ query: KeysQuery, variables: { accountId }, context });
   const [name, setName] = useState('');
   const [role, setRole] = useState<ApiKeyRole>('VIEWER');
   const [expires, setExpires] = useState('');
