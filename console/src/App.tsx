@@ -120,7 +120,8 @@ function Shell({ link, onSignOut }: { link: Link; onSignOut: () => void }) {
             </nav>
             {viewer.account ? (
               <span className="account" aria-label="Account">
-                {viewer.account.name}
+                <span className="muted">Account</span>
+                <strong>{viewer.account.name}</strong>
               </span>
             ) : (
               <AccountPicker />
