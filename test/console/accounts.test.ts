@@ -68,13 +68,13 @@ describe('accounts in the console', { skip: missing ?? false }, () => {
     await newAccount.getByRole('button', { name: 'Create account' }).click();
     const badKey = newAccount.getByRole('alert');
     await badKey.waitFor();
-    assert.match((await badKey.textContent()) ?? '', /key/i);
+    assert.match((await badKey.textContent()) ?? '', /^input\.key: expected/, 'the message names the field');
     assert.equal(await accountByKey('acme corp'), null);
     await keyField.fill('default');
     await newAccount.getByRole('button', { name: 'Create account' }).click();
     await newAccount
       .getByRole('alert')
-      .filter({ hasText: /default/ })
+      .filter({ hasText: /key default exists/ })
       .waitFor();
 
     await keyField.fill('acme');
