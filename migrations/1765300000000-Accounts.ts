@@ -44,7 +44,9 @@ export class Accounts1765300000000 implements MigrationInterface {
       if (nullable) {
         await q.query(`ALTER TABLE ${table} ADD COLUMN account_id uuid ${references}`);
       } else {
-        await q.query(`ALTER TABLE ${table} ADD COLUMN account_id uuid NOT NULL DEFAULT '${DEFAULT_ACCOUNT_ID}' ${references}`);
+        await q.query(
+          `ALTER TABLE ${table} ADD COLUMN account_id uuid NOT NULL DEFAULT '${DEFAULT_ACCOUNT_ID}' ${references}`,
+        );
         await q.query(`ALTER TABLE ${table} ALTER COLUMN account_id DROP DEFAULT`);
       }
     }

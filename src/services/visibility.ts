@@ -22,7 +22,10 @@ export function visible<T extends ObjectLiteral>(
 ): SelectQueryBuilder<T> {
   return scope.accountId === null
     ? qb.andWhere(`(${alias}.account_id IS NULL OR ${alias}.account_id NOT IN (${DELETED_ACCOUNTS}))`)
-    : qb.andWhere(`${alias}.account_id = :scopeAccount`, { scopeAccount: scope.accountId });
+    : // The named account may be a deleted one (an unscoped caller's accountId filter): nothing of it shows.
+      qb.andWhere(`${alias}.account_id = :scopeAccount AND ${alias}.account_id NOT IN (${DELETED_ACCOUNTS})`, {
+        scopeAccount: scope.accountId,
+      });
 }
 
 /** Rows of `alias` (a delivery: the account is its webhook's) that the scope sees. */
@@ -33,7 +36,10 @@ export function visibleThroughWebhook<T extends ObjectLiteral>(
 ): SelectQueryBuilder<T> {
   return scope.accountId === null
     ? qb.andWhere(`${alias}.webhook_id NOT IN (SELECT id FROM webhooks WHERE account_id IN (${DELETED_ACCOUNTS}))`)
-    : qb.andWhere(`${alias}.webhook_id IN (SELECT id FROM webhooks WHERE account_id = :scopeAccount)`, {
-        scopeAccount: scope.accountId,
-      });
+    : qb.andWhere(
+        `${alias}.webhook_id IN (SELECT id FROM webhooks WHERE account_id = :scopeAccount AND account_id NOT IN (${DELETED_ACCOUNTS}))`,
+        {
+          scopeAccount: scope.accountId,
+        },
+      );
 }

@@ -44,9 +44,10 @@ describe('the fast path of the publishing statement', () => {
 
   async function webhook(opts: { status?: string; ordering?: string; resource?: string } = {}): Promise<string> {
     const { rows } = await db.pool.query<{ id: string }>(
-      `WITH w AS (INSERT INTO webhooks (name, destination_url, status, ordering, hmac_secret)
-                  VALUES ('fast', 'https://example.com/hook', $1, $2, 'sealed-secret') RETURNING id)
-       INSERT INTO webhook_subscriptions (webhook_id, resource, action) SELECT id, $3, 'CREATE' FROM w RETURNING webhook_id AS id`,
+      `WITH w AS (INSERT INTO webhooks (account_id, name, destination_url, status, ordering, hmac_secret)
+                  VALUES ('${DEFAULT_ACCOUNT_ID}', 'fast', 'https://example.com/hook', $1, $2, 'sealed-secret') RETURNING id)
+       INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action)
+       SELECT '${DEFAULT_ACCOUNT_ID}', id, $3, 'CREATE' FROM w RETURNING webhook_id AS id`,
       [opts.status ?? 'ACTIVE', opts.ordering ?? 'NONE', opts.resource ?? 'USERS'],
     );
     return rows[0]!.id;

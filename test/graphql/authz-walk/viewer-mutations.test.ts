@@ -1,3 +1,3 @@
 import { walkAs } from './walk.js';
 
-walkAs('VIEWER');
+walkAs('VIEWER', ['mutation']);

@@ -1,3 +1,3 @@
 import { walkAs } from './walk.js';
 
-walkAs('PUBLISHER');
+walkAs('PUBLISHER', ['mutation']);

@@ -1,0 +1,3 @@
+import { walkAs } from './walk.js';
+
+walkAs('PUBLISHER', ['query', 'subscription']);

@@ -1,0 +1,3 @@
+import { walkAs } from './walk.js';
+
+walkAs('SUPPORT', ['mutation'], false, { index: 1, of: 3 });

@@ -1,3 +1,0 @@
-import { walkAs } from './walk.js';
-
-walkAs('SUPPORT');
