@@ -5,6 +5,7 @@ import { Semantics1764900000000 } from './1764900000000-Semantics.js';
 import { WebhookStats1765000000000 } from './1765000000000-WebhookStats.js';
 import { FilterCost1765100000000 } from './1765100000000-FilterCost.js';
 import { StoppingMeansStopped1765200000000 } from './1765200000000-StoppingMeansStopped.js';
+import { Accounts1765300000000 } from './1765300000000-Accounts.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   WebhookStats1765000000000,
   FilterCost1765100000000,
   StoppingMeansStopped1765200000000,
+  Accounts1765300000000,
 ];

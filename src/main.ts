@@ -6,6 +6,7 @@ import { SERVICE_ACTOR } from './domain/audit.js';
 import { createLogger, type Logger } from './logger.js';
 import { drainOnSignals, errorFields, logCrashes } from './server/process.js';
 import { startHookline, type Hookline } from './server/runtime.js';
+import { EVERY_ACCOUNT } from './domain/accounts.js';
 
 // `npm start`: the whole service in one process. Everything it writes is a
 // JSON log line, but for the first start's key banner in a terminal.
@@ -40,7 +41,14 @@ async function main(): Promise<void> {
  * it goes to a file only the owner can read, and the log says where.
  */
 async function firstKey(hookline: Hookline, config: Config, log: Logger): Promise<void> {
-  const { apiKey, token } = await hookline.services.apiKeys.create('bootstrap', 'SUPPORT', null, SERVICE_ACTOR);
+  const { apiKey, token } = await hookline.services.apiKeys.create(
+    EVERY_ACCOUNT,
+    'bootstrap',
+    'SUPPORT',
+    null,
+    null,
+    SERVICE_ACTOR,
+  );
   const consoleUrl = hookline.consoleUrl;
   if (process.stdout.isTTY) {
     process.stdout.write(

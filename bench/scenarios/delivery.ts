@@ -1,3 +1,4 @@
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import { v7 as uuidv7 } from 'uuid';
 import { newWebhookSecret } from '../../src/domain/tokens.js';
 import { insertEvents } from '../../src/storage/sql/events.js';
@@ -93,6 +94,7 @@ async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?
       db.pool,
       Array.from({ length: Math.min(1000, perWebhook - i) }, (_, j) => ({
         id: uuidv7(),
+        accountId: DEFAULT_ACCOUNT_ID,
         resource: 'USERS',
         action: 'CREATE',
         type: 'user.created',

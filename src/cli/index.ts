@@ -15,12 +15,15 @@ import { createLogger } from '../logger.js';
 import { drainOnSignals, errorFields, logCrashes } from '../server/process.js';
 import { startHookline } from '../server/runtime.js';
 import { ApiKeyService, isExpired } from '../services/api-keys.js';
+import { AccountDirectory, AccountService } from '../services/accounts.js';
+import { EVERY_ACCOUNT, validAccountKey } from '../domain/accounts.js';
 import { SecretVault, reencryptAll } from '../services/secrets.js';
 import { openDatabase } from '../storage/database.js';
 import { createDataSource, migrate } from '../storage/data-source.js';
 import { loadKeyring, sealedValues } from '../storage/keyring.js';
 import { createPool } from '../storage/pool.js';
 import { insertAudit } from '../storage/sql/audit.js';
+import { liveAccountByKey } from '../storage/sql/accounts.js';
 import { VERSION } from '../version.js';
 import { pruneHistory } from '../delivery/maintenance.js';
 import { prunable } from '../storage/sql/retention.js';
@@ -51,6 +54,7 @@ interface Storage {
   pool: pg.Pool;
   vault: SecretVault;
   apiKeys: ApiKeyService;
+  accounts: AccountService;
 }
 
 /** Opens the database (embedded unless DATABASE_URL), applies migrations, runs fn, closes everything. */
@@ -69,6 +73,7 @@ async function withStorage<T>(fn: (s: Storage) => Promise<T>): Promise<T> {
       pool,
       vault: new SecretVault(keyring),
       apiKeys: new ApiKeyService(ds, pool, systemClock, log),
+      accounts: new AccountService(ds, pool, new AccountDirectory(pool)),
     });
   } finally {
     await pool.end().catch(() => undefined);
@@ -126,11 +131,16 @@ keys
   .requiredOption('--name <name>', 'who or what uses the key')
   .requiredOption('--role <role>', `one of ${API_KEY_ROLES.join(', ')}`, role)
   .option('--expires-in <duration>', 'the key stops working after this long, e.g. 90d, 12h', duration)
-  .action(async (opts: { name: string; role: ApiKeyRole; expiresIn?: number }) => {
+  .option('--account <key>', "scope the key to this account (its key): it sees and changes that account's only")
+  .action(async (opts: { name: string; role: ApiKeyRole; expiresIn?: number; account?: string }) => {
     const expiresAt = opts.expiresIn === undefined ? null : new Date(Date.now() + opts.expiresIn);
-    const { apiKey, token } = await withStorage((s) => s.apiKeys.create(opts.name, opts.role, expiresAt, CLI_ACTOR));
+    const { apiKey, token } = await withStorage(async (s) => {
+      const account = opts.account === undefined ? null : await existingAccount(s, opts.account);
+      return s.apiKeys.create(EVERY_ACCOUNT, opts.name, opts.role, expiresAt, account, CLI_ACTOR);
+    });
     const until = apiKey.expiresAt ? `, expires ${apiKey.expiresAt.toISOString()}` : '';
-    process.stderr.write(`created ${apiKey.role} key ${apiKey.id} (${apiKey.name}${until})\n`);
+    const scoped = opts.account === undefined ? '' : `, account ${opts.account}`;
+    process.stderr.write(`created ${apiKey.role} key ${apiKey.id} (${apiKey.name}${scoped}${until})\n`);
     process.stdout.write(`${token}\n`);
   });
 keys
@@ -138,7 +148,7 @@ keys
   .description('list keys (never their tokens), with when each expires and was last used')
   .option('--json', 'one JSON object per line')
   .action(async (opts: { json?: boolean }) => {
-    const list = await withStorage((s) => s.apiKeys.list());
+    const list = await withStorage((s) => s.apiKeys.list(EVERY_ACCOUNT));
     const now = Date.now();
     const iso = (d: Date | null) => d?.toISOString() ?? null;
     for (const k of list) {
@@ -164,8 +174,56 @@ keys
   .command('revoke <id>')
   .description('revoke a key; every instance refuses it at once and closes its live connections')
   .action(async (id: string) => {
-    const key = await withStorage((s) => s.apiKeys.revoke(id, CLI_ACTOR));
+    const key = await withStorage((s) => s.apiKeys.revoke(EVERY_ACCOUNT, id, CLI_ACTOR));
     process.stderr.write(`revoked ${key.id} (${key.name})\n`);
+  });
+
+/** The id of the live account with this key; exits with an error naming it when there is none. */
+async function existingAccount(s: Storage, key: string): Promise<string> {
+  const id = await liveAccountByKey(s.pool, validAccountKey('--account', key));
+  if (!id) throw new HooklineError('NOT_FOUND', `--account: no account has the key ${key} (hookline accounts list)`);
+  return id;
+}
+
+const accounts = program.command('accounts').description("the platform's customers, each with its own webhooks");
+accounts
+  .command('create')
+  .description('create an account; prints its id on stdout')
+  .requiredOption('--key <key>', "the platform's id for the customer (e.g. its domain id)")
+  .requiredOption('--name <name>', 'a name people recognise')
+  .action(async (opts: { key: string; name: string }) => {
+    const account = await withStorage((s) => s.accounts.create(opts, CLI_ACTOR));
+    process.stderr.write(`created account ${account.key} (${account.name})\n`);
+    process.stdout.write(`${account.id}\n`);
+  });
+accounts
+  .command('list')
+  .description('list accounts, newest first')
+  .option('--search <text>', 'part of the key or name, any case')
+  .option('--json', 'one JSON object per line')
+  .action(async (opts: { search?: string; json?: boolean }) => {
+    await withStorage(async (s) => {
+      let after: { createdAt: Date; id: string } | null = null;
+      for (;;) {
+        const page = await s.accounts.page(EVERY_ACCOUNT, opts.search, 100, after);
+        for (const a of page.items) {
+          const row = { id: a.id, key: a.key, name: a.name, createdAt: a.createdAt.toISOString() };
+          process.stdout.write(
+            opts.json ? `${JSON.stringify(row)}\n` : `${row.id}  ${row.key.padEnd(24)}  ${row.name}\n`,
+          );
+        }
+        if (!page.hasNextPage) return;
+        after = page.items.at(-1)!;
+      }
+    });
+  });
+accounts
+  .command('delete <key>')
+  .description('delete an account and everything of it (its rows are removed in batches afterwards)')
+  .requiredOption('--confirm <key>', 'the account key again, to confirm')
+  .action(async (key: string, opts: { confirm: string }) => {
+    await withStorage(async (s) => s.accounts.delete(await existingAccount(s, key), opts.confirm, CLI_ACTOR));
+    process.stderr.write(`deleted account ${key}\n`);
   });
 
 const secrets = program.command('secrets').description('the keys that seal stored secrets (HOOKLINE_SECRET_KEYS)');
@@ -202,6 +260,7 @@ secrets
         action: 'secrets.reencrypted',
         targetType: 'Secrets',
         targetId: null,
+        accountId: null,
         changes: { key: s.vault.keyring.current.id, moved: result.values, webhooks: result.webhooks },
       });
       return result;

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry/bus.js';
 import { pruneAudit, releaseMaintenanceLock, tryMaintenanceLock } from '../storage/sql/maintenance.js';
 import { pruneBatch, type Pruned } from '../storage/sql/retention.js';
+import { purgeAccountBatch } from '../storage/sql/accounts.js';
 import { releaseOrphans } from '../storage/sql/ordering.js';
 import { pruneHourlyStats } from '../storage/sql/stats.js';
 import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
@@ -13,7 +14,8 @@ import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
 // audit log past HOOKLINE_AUDIT_RETENTION, drop the previous secret or key
 // of rotations whose overlap has ended (sending already ignores it), and
 // release ordered deliveries a crash left held (storage/sql/ordering.ts), and
-// drop hourly rollups older than the longest stats window. Every
+// drop hourly rollups older than the longest stats window, and remove the
+// rows of deleted accounts (already invisible to every read). Every
 // statement removes at most BATCH events (with their deliveries and attempts)
 // and a pause follows each, so pruning never holds long locks or starves
 // delivery; `hookline prune` runs the same loop on demand.
@@ -35,6 +37,8 @@ export interface MaintenanceReport {
   previousSecretsDropped: number;
   /** PER_OBJECT deliveries left held with nothing before them (a worker died between a finish and its release). */
   heldReleased: number;
+  /** Rows of deleted accounts removed (storage/sql/accounts.ts), and accounts finished. */
+  accountsPurged: { events: number; accounts: number };
 }
 
 const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
@@ -53,6 +57,18 @@ export async function pruneHistory(
     total.attempts += batch.attempts;
     if (batch.events > 0) onBatch(total, batch);
     if (batch.events < PRUNE_BATCH) return total;
+    await pause();
+  }
+}
+
+/** Removes the rows of deleted accounts, batch by batch, until none is left or what is left is locked. */
+export async function purgeDeletedAccounts(db: pg.PoolClient | pg.Pool): Promise<{ events: number; accounts: number }> {
+  const total = { events: 0, accounts: 0 };
+  for (;;) {
+    const batch = await purgeAccountBatch(db, PRUNE_BATCH);
+    if (!batch || (batch.events === 0 && !batch.finished)) return total;
+    total.events += batch.events;
+    if (batch.finished) total.accounts++;
     await pause();
   }
 }
@@ -103,13 +119,15 @@ export class Maintenance {
           await pause();
         }
         if (auditPruned) this.telemetry.emit('pruned', { table: 'audit_log', rows: auditPruned });
+        const accountsPurged = await purgeDeletedAccounts(client);
+        if (accountsPurged.events) this.telemetry.emit('pruned', { table: 'events', rows: accountsPurged.events });
         const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
         const heldReleased = await releaseOrphans(client);
         await pruneHourlyStats(client);
-        if (pruned.events || auditPruned || previousSecretsDropped || heldReleased) {
-          this.log.info({ pruned, auditPruned, previousSecretsDropped, heldReleased }, 'maintenance');
+        if (pruned.events || auditPruned || previousSecretsDropped || heldReleased || accountsPurged.accounts) {
+          this.log.info({ pruned, auditPruned, previousSecretsDropped, heldReleased, accountsPurged }, 'maintenance');
         }
-        return { ran: true, pruned, auditPruned, previousSecretsDropped, heldReleased };
+        return { ran: true, pruned, auditPruned, previousSecretsDropped, heldReleased, accountsPurged };
       } finally {
         await releaseMaintenanceLock(client);
       }
@@ -131,5 +149,6 @@ function idle(): MaintenanceReport {
     auditPruned: 0,
     previousSecretsDropped: 0,
     heldReleased: 0,
+    accountsPurged: { events: 0, accounts: 0 },
   };
 }

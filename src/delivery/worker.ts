@@ -133,7 +133,10 @@ export class Worker {
           this.telemetry.emit('finished', { status: rec.nextStatus, deliveries: 1 });
         }
       }
-      if (health.length) this.track(this.checkHealth(health));
+      if (health.length) {
+        const accounts = new Map(written.map(({ rec }) => [rec.webhookId, rec.accountId]));
+        this.track(this.checkHealth(health, accounts));
+      }
     });
   }
 
@@ -357,7 +360,7 @@ export class Worker {
       );
       // A 410 disables the webhook before its slot is freed and its attempt recorded,
       // so no other claimed delivery of the webhook passes the send gate after it.
-      if (decision.disableReason) await this.disable(row.webhook_id, decision.disableReason);
+      if (decision.disableReason) await this.disable(row.webhook_id, row.account_id, decision.disableReason);
       // The destination's slot is free as soon as it has answered; writing the result is ours.
       release();
       this.unrecorded++;
@@ -365,6 +368,7 @@ export class Worker {
         await this.recorder.record({
           deliveryId: row.id,
           webhookId: row.webhook_id,
+          accountId: row.account_id,
           eventId: row.event_id,
           attemptNumber: row.attempt_count,
           outcome: decision.outcome,
@@ -415,21 +419,26 @@ export class Worker {
     await this.handBack([row]);
   }
 
-  private async checkHealth(rows: WebhookHealth[]): Promise<void> {
+  /** `accounts`: each webhook's account, from the batch whose attempts changed its health. */
+  private async checkHealth(rows: WebhookHealth[], accounts: Map<string, string>): Promise<void> {
     for (const h of rows) {
       if (h.status !== 'ACTIVE') continue;
       if (shouldDisableForFailures(h.failing_since, h.consecutive_failures, this.opts.clock.now(), this.opts.health)) {
         const since = h.failing_since!.toISOString();
-        await this.disable(h.id, `every attempt failed since ${since} (${h.consecutive_failures} failed attempts)`);
+        await this.disable(
+          h.id,
+          accounts.get(h.id)!,
+          `every attempt failed since ${since} (${h.consecutive_failures} failed attempts)`,
+        );
       }
     }
   }
 
-  private async disable(webhookId: string, reason: string): Promise<void> {
+  private async disable(webhookId: string, accountId: string, reason: string): Promise<void> {
     try {
       if (await disableWebhook(this.pool, webhookId, reason)) {
         this.log.warn({ webhookId, reason }, 'webhook disabled');
-        this.feed.webhookStatus({ webhookId, status: 'DISABLED', reason });
+        this.feed.webhookStatus({ webhookId, accountId, status: 'DISABLED', reason });
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message, webhookId }, 'disabling webhook failed');
@@ -475,6 +484,7 @@ function toNotice(rec: AttemptRecord, id: string): AttemptNotice {
     id,
     deliveryId: rec.deliveryId,
     webhookId: rec.webhookId,
+    accountId: rec.accountId,
     eventId: rec.eventId,
     attemptNumber: rec.attemptNumber,
     outcome: rec.outcome,

@@ -27,9 +27,12 @@ export type AuditAction =
   | 'deliveries.replayed'
   | 'api_key.created'
   | 'api_key.revoked'
+  | 'account.created'
+  | 'account.updated'
+  | 'account.deleted'
   | 'secrets.reencrypted';
 
-export type AuditTarget = 'Webhook' | 'ApiKey' | 'Delivery' | 'Secrets';
+export type AuditTarget = 'Webhook' | 'ApiKey' | 'Delivery' | 'Secrets' | 'Account';
 
 export interface AuditRecord {
   actor: Actor;
@@ -37,6 +40,8 @@ export interface AuditRecord {
   targetType: AuditTarget;
   targetId: string | null;
   changes: Record<string, unknown>;
+  /** The account the target belongs to (its scoped readers see the entry); null: the platform's own (unscoped keys, accounts themselves). */
+  accountId: string | null;
 }
 
 export type SecretChange = 'set' | 'cleared' | 'rotated';

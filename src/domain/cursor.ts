@@ -4,7 +4,7 @@
 // that is not a UUID, or a date PostgreSQL cannot hold, used to answer
 // INTERNAL_SERVER_ERROR).
 
-export type CursorList = 'webhooks' | 'events' | 'deliveries' | 'audit';
+export type CursorList = 'webhooks' | 'events' | 'deliveries' | 'audit' | 'accounts';
 
 export interface Position {
   createdAt: Date;

@@ -8,6 +8,7 @@ export interface AttemptNotice {
   id: string;
   deliveryId: string;
   webhookId: string;
+  accountId: string;
   eventId: string;
   attemptNumber: number;
   outcome: AttemptOutcome;
@@ -21,6 +22,7 @@ export interface AttemptNotice {
 
 export interface WebhookStatusNotice {
   webhookId: string;
+  accountId: string;
   status: WebhookStatus;
   reason: string | null;
 }

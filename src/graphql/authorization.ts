@@ -28,6 +28,10 @@ import type { Context } from './context.js';
 // and status, and which webhooks they go to by id; never a webhook's
 // configuration, its other deliveries or events, nor any attempt (a receiver's
 // status, error and response body are the receiver's business).
+//
+// Which account's rows a key sees is not decided here but in every read
+// (domain/accounts.ts: the scope), so that no field can forget it; only the
+// mutations on accounts themselves are refused here to every scoped key.
 
 const EVERY_ROLE = ['SUPPORT', 'PUBLISHER', 'VIEWER'] as const;
 const READERS = ['SUPPORT', 'VIEWER'] as const;
@@ -48,6 +52,8 @@ export const RULES: Rules = {
     delivery: READERS,
     apiKeys: SUPPORT,
     auditLog: SUPPORT,
+    accounts: READERS,
+    account: READERS,
   },
   Mutation: {
     createWebhook: SUPPORT,
@@ -65,6 +71,9 @@ export const RULES: Rules = {
     replayDeliveries: SUPPORT,
     createApiKey: SUPPORT,
     revokeApiKey: SUPPORT,
+    createAccount: SUPPORT,
+    updateAccount: SUPPORT,
+    deleteAccount: SUPPORT,
     publishEvent: PUBLISHERS,
     publishEvents: PUBLISHERS,
   },
@@ -81,7 +90,19 @@ export const RULES: Rules = {
     revokedAt: EVERY_ROLE,
     expiresAt: EVERY_ROLE,
     lastUsedAt: EVERY_ROLE,
+    account: EVERY_ROLE,
   },
+  // A PUBLISHER reaches Account as its own key's, or as the account of the event it published.
+  Account: {
+    id: EVERY_ROLE,
+    key: EVERY_ROLE,
+    name: EVERY_ROLE,
+    createdAt: EVERY_ROLE,
+    updatedAt: EVERY_ROLE,
+    webhooks: READERS,
+  },
+  AccountConnection: { edges: READERS, pageInfo: READERS, totalCount: READERS },
+  AccountEdge: { cursor: READERS, node: READERS },
   CreatedApiKey: {
     apiKey: SUPPORT,
     token: SUPPORT,
@@ -111,6 +132,7 @@ export const RULES: Rules = {
     subscriptions: READERS,
     deliveries: READERS,
     stats: READERS,
+    account: READERS,
   },
   WebhookSubscription: {
     id: READERS,
@@ -161,6 +183,7 @@ export const RULES: Rules = {
     idempotencyKey: EVERY_ROLE,
     isTest: EVERY_ROLE,
     deliveries: EVERY_ROLE,
+    account: EVERY_ROLE,
   },
   Delivery: {
     id: EVERY_ROLE,
@@ -203,9 +226,16 @@ export const RULES: Rules = {
     targetType: SUPPORT,
     targetId: SUPPORT,
     changes: SUPPORT,
+    account: SUPPORT,
   },
   PageInfo: { hasNextPage: READERS, endCursor: READERS },
 };
+
+/**
+ * Root fields only a key without an account may use, whatever its role: the
+ * accounts themselves are the platform's, not a customer's (api-contract.graphql header).
+ */
+const UNSCOPED_ONLY = new Set(['createAccount', 'updateAccount', 'deleteAccount']);
 
 // Looked up once per selected field per operation, never per resolved value: a Map by type, then by field.
 const ALLOWED = new Map(
@@ -316,6 +346,16 @@ function check(context: Context, info: GraphQLResolveInfo): void {
   for (const node of info.fieldNodes) {
     const denied = verdict(key.role, node, info);
     if (denied) throw new HooklineError('FORBIDDEN', denied);
+  }
+  if (
+    key.accountId !== null &&
+    info.parentType === info.schema.getMutationType() &&
+    UNSCOPED_ONLY.has(info.fieldName)
+  ) {
+    throw new HooklineError(
+      'FORBIDDEN',
+      `a key scoped to an account may not use Mutation.${info.fieldName}; it needs a SUPPORT key without an account`,
+    );
   }
 }
 

@@ -1,5 +1,7 @@
 import DataLoader from 'dataloader';
+import type { Scope } from '../domain/accounts.js';
 import type {
+  Account,
   ApiKey,
   Delivery,
   DeliveryAttempt,
@@ -14,6 +16,7 @@ import type { WebhookFigures } from '../services/stats.js';
 // cost one query per level, not one per row.
 
 export interface Loaders {
+  account: DataLoader<string, Account | null>;
   apiKey: DataLoader<string, ApiKey | null>;
   webhook: DataLoader<string, Webhook | null>;
   event: DataLoader<string, Event | null>;
@@ -26,6 +29,8 @@ export interface Loaders {
 
 export interface Context {
   apiKey: ApiKey | null;
+  /** What the caller sees and changes: its key's account, or every account (domain/accounts.ts). */
+  scope: Scope;
   /** Why a key that was sent is refused (e.g. it expired); a missing or unknown key has none. */
   authFailure?: string;
   services: Services;
@@ -48,20 +53,22 @@ function grouped<T>(rows: T[], ids: readonly string[], key: (r: T) => string): T
   return ids.map((id) => map.get(id) ?? []);
 }
 
-export function createLoaders(services: Services): Loaders {
+/** The request's loaders, each bound to the caller's scope: a row of another account loads as null. */
+export function createLoaders(services: Services, scope: Scope): Loaders {
   return {
-    apiKey: new DataLoader(async (ids) => byId(await services.apiKeys.byIds(ids), ids)),
+    account: new DataLoader(async (ids) => byId(await services.accounts.byIds(scope, ids), ids)),
+    apiKey: new DataLoader(async (ids) => byId(await services.apiKeys.byIds(scope, ids), ids)),
     // Deleted webhooks load too: the delivery log still names them.
-    webhook: new DataLoader(async (ids) => byId(await services.webhooks.byIds(ids), ids)),
-    event: new DataLoader(async (ids) => byId(await services.deliveries.eventsByIds(ids), ids)),
+    webhook: new DataLoader(async (ids) => byId(await services.webhooks.byIds(scope, ids), ids)),
+    event: new DataLoader(async (ids) => byId(await services.deliveries.eventsByIds(scope, ids), ids)),
     subscriptions: new DataLoader(async (ids) =>
       grouped(await services.webhooks.subscriptionsOf(ids), ids, (s) => s.webhookId),
     ),
     deliveriesOfEvent: new DataLoader(async (ids) =>
-      grouped(await services.deliveries.ofEvents(ids), ids, (d) => d.eventId),
+      grouped(await services.deliveries.ofEvents(scope, ids), ids, (d) => d.eventId),
     ),
     attempts: new DataLoader(async (ids) =>
-      grouped(await services.deliveries.attemptsOf(ids), ids, (a) => a.deliveryId),
+      grouped(await services.deliveries.attemptsOf(scope, ids), ids, (a) => a.deliveryId),
     ),
     stats: new DataLoader(async (keys) => {
       const byHours = new Map<number, string[]>();

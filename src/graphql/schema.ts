@@ -4,6 +4,8 @@ import type { PubSub } from 'type-graphql';
 import { authorize } from './authorization.js';
 import { BoundedPubSub } from '../feed/bounded-pubsub.js';
 import {
+  AccountFields,
+  ApiKeyFields,
   AuditEntryFields,
   DeliveryFields,
   EventFields,
@@ -27,6 +29,8 @@ export async function createSchema(pubSub: PubSub = new BoundedPubSub()): Promis
       EventFields,
       AuditEntryFields,
       DeliveryFields,
+      AccountFields,
+      ApiKeyFields,
     ],
     validate: false,
     pubSub,

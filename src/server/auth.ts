@@ -1,5 +1,6 @@
 import { createLoaders, type Context } from '../graphql/context.js';
 import type { Services } from '../services/index.js';
+import { scopeOf } from '../domain/accounts.js';
 
 // Who is asking: the API key named by an `Authorization: Bearer …` header (HTTP)
 // or connection parameter (WebSocket), turned into the request's context. One
@@ -14,11 +15,9 @@ export function bearerToken(header: string | undefined): string | null {
 export async function contextFor(services: Services, authorization: string | undefined): Promise<Context> {
   const token = bearerToken(authorization);
   const auth = token ? await services.apiKeys.authenticate(token) : null;
-  const context: Context = {
-    apiKey: auth && 'key' in auth ? auth.key : null,
-    services,
-    loaders: createLoaders(services),
-  };
+  const apiKey = auth && 'key' in auth ? auth.key : null;
+  const scope = scopeOf(apiKey);
+  const context: Context = { apiKey, scope, services, loaders: createLoaders(services, scope) };
   if (auth && 'refused' in auth) context.authFailure = auth.refused;
   return context;
 }

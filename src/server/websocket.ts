@@ -1,3 +1,4 @@
+import { scopeOf } from '../domain/accounts.js';
 import { GraphQLError, subscribe, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
 import type http from 'node:http';
@@ -152,11 +153,14 @@ export function attachWebSocket(
       if (!admitted.ok) return admitted.errors;
       op.type = admitted.operation.operation;
       op.name = admitted.operationName ?? admitted.operation.name?.value ?? null;
-      const contextValue: Context = { apiKey: ctx.extra.apiKey ?? null, services, loaders: createLoaders(services) };
+      const apiKey = ctx.extra.apiKey ?? null;
+      const scope = scopeOf(apiKey);
+      const contextValue: Context = { apiKey, scope, services, loaders: createLoaders(services, scope) };
       if (op.type === 'subscription') {
+        // Shared only by subscribers who see alike: the same role and the same account.
         shareKeys.set(
           contextValue,
-          JSON.stringify([ctx.extra.apiKey?.role ?? null, payload.query, op.name, admitted.variables ?? null]),
+          JSON.stringify([apiKey?.role ?? null, scope.accountId, payload.query, op.name, admitted.variables ?? null]),
         );
       }
       return {

@@ -3,7 +3,10 @@ import type { DataSource } from 'typeorm';
 import { In, IsNull } from 'typeorm';
 import type { Actor } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
-import { badInput, notFound } from '../domain/errors.js';
+import { badInput, HooklineError, notFound } from '../domain/errors.js';
+import type { Scope } from '../domain/accounts.js';
+import { liveAccount } from '../storage/sql/accounts.js';
+import { visible } from './visibility.js';
 import { API_KEY_ROLES, type ApiKeyRole } from '../domain/roles.js';
 import { hashToken, newApiToken } from '../domain/tokens.js';
 import { isUuid, validName } from '../domain/validation.js';
@@ -41,12 +44,25 @@ export class ApiKeyService {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * accountId: a key scoped to that account; a scoped caller's keys are always of its own
+   * account (naming another is FORBIDDEN), an unscoped caller's are unscoped unless it names one.
+   */
   async create(
+    scope: Scope,
     name: string,
     role: ApiKeyRole,
     expiresAt: Date | null,
+    accountId: string | null,
     actor: Actor,
   ): Promise<{ apiKey: ApiKey; token: string }> {
+    if (scope.accountId !== null && accountId !== null && accountId !== scope.accountId) {
+      throw new HooklineError(
+        'FORBIDDEN',
+        'accountId: a key scoped to an account creates keys for its own account only; leave accountId out',
+      );
+    }
+    const keyAccount = scope.accountId ?? accountId;
     const trimmed = validName('name', name);
     if (!API_KEY_ROLES.includes(role)) throw badInput('role', `must be one of ${API_KEY_ROLES.join(', ')}`);
     if (expiresAt && !(expiresAt.getTime() > this.clock.now())) {
@@ -54,7 +70,16 @@ export class ApiKeyService {
     }
     const token = newApiToken();
     const id = await inTransaction(this.pool, async (db) => {
-      const id = await insertApiKey(db, { name: trimmed, role, tokenHash: hashToken(token), expiresAt });
+      if (keyAccount !== null && !(isUuid(keyAccount) && (await liveAccount(db, keyAccount)))) {
+        throw notFound('account', keyAccount);
+      }
+      const id = await insertApiKey(db, {
+        name: trimmed,
+        role,
+        tokenHash: hashToken(token),
+        expiresAt,
+        accountId: keyAccount,
+      });
       await insertAudit(db, {
         actor,
         action: 'api_key.created',
@@ -65,6 +90,7 @@ export class ApiKeyService {
           role: { new: role },
           expiresAt: { new: expiresAt?.toISOString() ?? null },
         },
+        accountId: keyAccount,
       });
       return id;
     });
@@ -72,18 +98,23 @@ export class ApiKeyService {
     return { apiKey, token };
   }
 
-  list(): Promise<ApiKey[]> {
-    return this.reads.getRepository(ApiKey).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  list(scope: Scope): Promise<ApiKey[]> {
+    const qb = this.reads
+      .getRepository(ApiKey)
+      .createQueryBuilder('k')
+      .orderBy('k.created_at', 'ASC')
+      .addOrderBy('k.id', 'ASC');
+    return visible(qb, 'k', scope).getMany();
   }
 
   async count(): Promise<number> {
     return this.reads.getRepository(ApiKey).countBy({ revokedAt: IsNull() });
   }
 
-  async revoke(id: string, actor: Actor): Promise<ApiKey> {
+  async revoke(scope: Scope, id: string, actor: Actor): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key', id);
     await inTransaction(this.pool, async (db) => {
-      const before = await apiKeyForRevoke(db, id);
+      const before = await apiKeyForRevoke(db, id, scope);
       if (!before || !(await revokeApiKey(db, id))) throw notFound('API key', id);
       if (!before.revokedAt) {
         await insertAudit(db, {
@@ -92,6 +123,7 @@ export class ApiKeyService {
           targetType: 'ApiKey',
           targetId: id,
           changes: { name: { old: before.name } },
+          accountId: before.accountId,
         });
       }
     });
@@ -145,10 +177,13 @@ export class ApiKeyService {
     this.cache.clear();
   }
 
-  /** Of these keys, those not revoked, as stored now (not as cached): what open connections are checked against. */
-  byIds(ids: readonly string[]): Promise<ApiKey[]> {
-    return this.reads.getRepository(ApiKey).findBy({ id: In([...ids]) });
+  /** These keys, as the scope sees them (an audit entry's actor). */
+  byIds(scope: Scope, ids: readonly string[]): Promise<ApiKey[]> {
+    const qb = this.reads.getRepository(ApiKey).createQueryBuilder('k').where('k.id IN (:...ids)', { ids });
+    return visible(qb, 'k', scope).getMany();
   }
+
+  /** Of these keys, those not revoked, as stored now (not as cached): what open connections are checked against. */
 
   unrevoked(ids: string[]): Promise<ApiKey[]> {
     return this.reads.getRepository(ApiKey).findBy({ id: In(ids), revokedAt: IsNull() });

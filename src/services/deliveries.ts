@@ -1,10 +1,12 @@
-import { In, type DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import type { EventAction, ResourceType } from '../domain/catalog.js';
 import type { Position } from '../domain/cursor.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import { badInput } from '../domain/errors.js';
 import { isUuid } from '../domain/validation.js';
 import { Delivery, DeliveryAttempt, Event } from '../storage/entities/index.js';
+import type { Scope } from '../domain/accounts.js';
+import { visible, visibleThroughWebhook } from './visibility.js';
 
 // Reads of the event and delivery log, newest first, keyset-paged.
 
@@ -58,45 +60,65 @@ function validObjectId(objectId: string | null | undefined): string | null {
 export class DeliveryQueries {
   constructor(private readonly reads: DataSource) {}
 
-  event(id: string): Promise<Event | null> {
-    return isUuid(id) ? this.reads.getRepository(Event).findOneBy({ id }) : Promise.resolve(null);
+  event(scope: Scope, id: string): Promise<Event | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return visible(
+      this.reads.getRepository(Event).createQueryBuilder('e').where('e.id = :id', { id }),
+      'e',
+      scope,
+    ).getOne();
   }
 
-  delivery(id: string): Promise<Delivery | null> {
-    return isUuid(id) ? this.reads.getRepository(Delivery).findOneBy({ id }) : Promise.resolve(null);
+  delivery(scope: Scope, id: string): Promise<Delivery | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    const qb = this.reads.getRepository(Delivery).createQueryBuilder('d').where('d.id = :id', { id });
+    return visibleThroughWebhook(qb, 'd', scope).getOne();
   }
 
-  eventsByIds(ids: readonly string[]): Promise<Event[]> {
-    return this.reads.getRepository(Event).findBy({ id: In([...ids]) });
+  eventsByIds(scope: Scope, ids: readonly string[]): Promise<Event[]> {
+    const qb = this.reads.getRepository(Event).createQueryBuilder('e').where('e.id IN (:...ids)', { ids });
+    return visible(qb, 'e', scope).getMany();
   }
 
-  ofEvents(eventIds: readonly string[]): Promise<Delivery[]> {
-    return this.reads
+  ofEvents(scope: Scope, eventIds: readonly string[]): Promise<Delivery[]> {
+    const qb = this.reads
       .getRepository(Delivery)
-      .find({ where: { eventId: In([...eventIds]) }, order: { createdAt: 'ASC', id: 'ASC' } });
+      .createQueryBuilder('d')
+      .where('d.event_id IN (:...eventIds)', { eventIds })
+      .orderBy('d.created_at', 'ASC')
+      .addOrderBy('d.id', 'ASC');
+    return visibleThroughWebhook(qb, 'd', scope).getMany();
   }
 
-  attemptsOf(deliveryIds: readonly string[]): Promise<DeliveryAttempt[]> {
-    return this.reads
+  attemptsOf(scope: Scope, deliveryIds: readonly string[]): Promise<DeliveryAttempt[]> {
+    const qb = this.reads
       .getRepository(DeliveryAttempt)
-      .find({ where: { deliveryId: In([...deliveryIds]) }, order: { attemptNumber: 'ASC' } });
+      .createQueryBuilder('a')
+      .where('a.delivery_id IN (:...deliveryIds)', { deliveryIds })
+      .orderBy('a.attempt_number', 'ASC');
+    return visibleThroughWebhook(qb, 'a', scope).getMany();
   }
 
-  // By object: through events_object ((payload ->> 'id'), resource, created_at DESC, id DESC).
-  events(f: EventFilter, limit: number, after: Position | null): Promise<Page<Event>> {
+  // By object: through events_object ((payload ->> 'id'), resource, created_at DESC, id DESC); a scoped
+  // caller's through events_account_page.
+  events(scope: Scope, f: EventFilter, limit: number, after: Position | null): Promise<Page<Event>> {
     const objectId = validObjectId(f.objectId);
-    const qb = this.reads.getRepository(Event).createQueryBuilder('e').where('true');
+    const qb = visible(this.reads.getRepository(Event).createQueryBuilder('e').where('true'), 'e', scope);
     if (objectId !== null) qb.andWhere(`(e.payload ->> 'id') = :objectId`, { objectId });
     if (f.resource) qb.andWhere('e.resource = :resource', { resource: f.resource });
     if (f.action) qb.andWhere('e.action = :action', { action: f.action });
     return page(qb, 'e', limit, after);
   }
 
-  async deliveries(f: DeliveryFilter, limit: number, after: Position | null): Promise<Page<Delivery>> {
+  async deliveries(scope: Scope, f: DeliveryFilter, limit: number, after: Position | null): Promise<Page<Delivery>> {
     if ((f.webhookId && !isUuid(f.webhookId)) || (f.eventId && !isUuid(f.eventId)))
       return { items: [], hasNextPage: false };
     const objectId = validObjectId(f.objectId);
-    const qb = this.reads.getRepository(Delivery).createQueryBuilder('d').where('true');
+    const qb = visibleThroughWebhook(
+      this.reads.getRepository(Delivery).createQueryBuilder('d').where('true'),
+      'd',
+      scope,
+    );
     // Every delivery about the object, to every webhook: its events through events_object, then theirs.
     // By event type alone the walk is deliveries newest first, each event by its key, until a page is full.
     if (objectId !== null || f.resource || f.action) qb.innerJoin(Event, 'e', 'e.id = d.event_id');

@@ -8,7 +8,9 @@ import {
   type EventAction,
   type ResourceType,
 } from '../domain/catalog.js';
-import { badInput, notFound } from '../domain/errors.js';
+import { badInput, conflict, HooklineError, notFound } from '../domain/errors.js';
+import { DEFAULT_ACCOUNT_KEY, validAccountKey, type Scope } from '../domain/accounts.js';
+import type { AccountDirectory } from './accounts.js';
 import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../domain/clock.js';
@@ -38,6 +40,8 @@ export interface PublishInput {
   payload: Record<string, unknown>;
   idempotencyKey?: string | null;
   occurredAt?: Date | null;
+  /** The account's key; omitted: the caller's account, else the default. */
+  account?: string | null;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -65,14 +69,16 @@ export class EventService {
     private readonly releaseRatePerSecond: number,
     /** The worker of this process, which takes what a publish can hand it at once (the fast path); null: none. */
     private readonly worker: LocalWorker | null,
+    private readonly accounts: AccountDirectory,
   ) {
     this.batcher = new PublishBatcher(pool, worker);
   }
 
   /** Returns the stored event: the first one for a repeated idempotency key. */
-  async publish(input: PublishInput): Promise<Event> {
+  async publish(scope: Scope, input: PublishInput): Promise<Event> {
     const started = performance.now();
-    const event = this.checked(input, 'input');
+    const [accountId] = await this.accountsOf(scope, [input], () => 'input.account');
+    const event = this.checked(input, accountId!, 'input');
     const inserted = await this.batcher.submit(event).catch((e: unknown) => {
       throw refused(e, [event], () => 'input', 'input');
     });
@@ -88,12 +94,13 @@ export class EventService {
    * already taken, or repeated in the batch, answers with the first event).
    * Results in input order. Not through the batcher: it is a batch already.
    */
-  async publishMany(inputs: PublishInput[]): Promise<Event[]> {
+  async publishMany(scope: Scope, inputs: PublishInput[]): Promise<Event[]> {
     const started = performance.now();
     if (inputs.length === 0 || inputs.length > MAX_BATCH_EVENTS) {
       throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
     }
-    const events = inputs.map((input, i) => this.checked(input, `inputs[${i}]`));
+    const accountIds = await this.accountsOf(scope, inputs, (i) => `inputs[${i}].account`);
+    const events = inputs.map((input, i) => this.checked(input, accountIds[i]!, `inputs[${i}]`));
     const inserted = await insertAndHand(this.pool, events, this.worker).catch((e: unknown) => {
       throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
     });
@@ -102,8 +109,35 @@ export class EventService {
     return stored;
   }
 
+  /**
+   * The account of each input, by its key: a scoped caller's own (naming
+   * another is FORBIDDEN, and nothing is created or stored), else the named
+   * one, created when no account has the key yet, else the default.
+   */
+  private async accountsOf(
+    scope: Scope,
+    inputs: readonly PublishInput[],
+    at: (i: number) => string,
+  ): Promise<string[]> {
+    const keys = inputs.map((input, i) => (input.account == null ? null : validAccountKey(at(i), input.account)));
+    if (scope.accountId !== null) {
+      const own = scope.accountId;
+      for (const [i, key] of keys.entries()) {
+        if (key !== null && (await this.accounts.idOfExisting(key)) !== own) {
+          throw new HooklineError(
+            'FORBIDDEN',
+            `${at(i)}: a key scoped to an account publishes in its own account only; leave account out`,
+          );
+        }
+      }
+      return keys.map(() => own);
+    }
+    const ids = await this.accounts.idsOf(keys.map((k) => k ?? DEFAULT_ACCOUNT_KEY));
+    return keys.map((k) => ids.get(k ?? DEFAULT_ACCOUNT_KEY)!);
+  }
+
   /** Validates one event (errors name `at`) and makes its row, id included. */
-  private checked(input: PublishInput, at: string): NewEvent {
+  private checked(input: PublishInput, accountId: string, at: string): NewEvent {
     validPair(at, { resource: input.resource, action: input.action });
     if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
       throw badInput(`${at}.payload`, `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
@@ -134,6 +168,7 @@ export class EventService {
     return {
       // Time-ordered: the events' primary key grows at its right edge (migrations/1764800000000-HotQueue.ts).
       id: uuidv7(),
+      accountId,
       resource: input.resource,
       action: input.action,
       type: eventType(input.resource, input.action),
@@ -159,14 +194,18 @@ export class EventService {
       const [resource, action] = pair.split('/') as [string, string];
       this.telemetry.emit('published', { resource, action, events: n });
     }
-    const taken = events.filter((e) => !byId.has(e.id)).map((e) => e.idempotencyKey!);
+    const left = events.filter((e) => !byId.has(e.id));
+    const taken = left.flatMap((e) =>
+      e.idempotencyKey === null ? [] : [{ accountId: e.accountId, key: e.idempotencyKey }],
+    );
     const existing = taken.length ? await eventsByIdempotencyKeys(this.pool, taken) : [];
-    const byKey = new Map(existing.map((e) => [e.idempotency_key!, e]));
+    const byKey = new Map(existing.map((e) => [`${e.account_id}:${e.idempotency_key!}`, e]));
     return events.map((e, i) => {
       const row = byId.get(e.id);
       if (row) {
         return eventFromRow({
           id: row.id,
+          account_id: e.accountId,
           resource: e.resource,
           action: e.action,
           type: e.type,
@@ -177,14 +216,20 @@ export class EventService {
           is_test: false,
         });
       }
-      // ON CONFLICT DO NOTHING returned nothing: the key exists, committed by an earlier publish.
-      const first = byKey.get(e.idempotencyKey!);
-      if (!first) throw new Error('idempotency key conflicted but no event holds it');
-      return eventFromRow(first);
+      // ON CONFLICT DO NOTHING returned nothing: the key exists in the account, committed by an earlier publish.
+      const first = e.idempotencyKey === null ? undefined : byKey.get(`${e.accountId}:${e.idempotencyKey}`);
+      if (first) return eventFromRow(first);
+      // Not inserted and no event holds its key: its account was deleted since its id was looked up.
+      const key = inputs[i]!.account ?? DEFAULT_ACCOUNT_KEY;
+      this.accounts.forgetKey(key);
+      throw conflict(
+        `${inputs.length > 1 ? `inputs[${i}].account` : 'input.account'}: the account ${key} was deleted while this was published, and nothing was stored in it; publish again to create the account anew`,
+      );
     });
   }
 
   async sendTest(
+    accountId: string,
     webhookId: string,
     resource: ResourceType | null,
     action: EventAction | null,
@@ -206,26 +251,30 @@ export class EventService {
         targetType: 'Webhook',
         targetId: webhookId,
         changes: { eventType: type, deliveryId },
+        accountId,
       });
       return deliveryId;
     });
   }
 
-  async redeliver(deliveryId: string, actor: Actor): Promise<void> {
+  /** accountId: the delivery's webhook's, which the caller has read in its scope. */
+  async redeliver(scope: Scope, accountId: string, deliveryId: string, actor: Actor): Promise<void> {
     if (!isUuid(deliveryId)) throw notFound('delivery', deliveryId);
     await inTransaction(this.pool, async (db) => {
-      if (!(await redeliver(db, deliveryId))) throw notFound('delivery', deliveryId);
+      if (!(await redeliver(db, deliveryId, scope))) throw notFound('delivery', deliveryId);
       await insertAudit(db, {
         actor,
         action: 'delivery.redelivered',
         targetType: 'Delivery',
         targetId: deliveryId,
         changes: {},
+        accountId,
       });
     });
   }
 
-  async retryFailed(webhookId: string, since: Date, actor: Actor): Promise<number> {
+  /** Of a webhook the caller has read in its scope, of account `accountId`. */
+  async retryFailed(accountId: string, webhookId: string, since: Date, actor: Actor): Promise<number> {
     if (since.getTime() > this.clock.now()) throw badInput('since', 'must not be in the future');
     return inTransaction(this.pool, async (db) => {
       const count = await retryFailedPaced(db, webhookId, since, this.releaseRatePerSecond);
@@ -235,6 +284,7 @@ export class EventService {
         targetType: 'Webhook',
         targetId: webhookId,
         changes: { since: since.toISOString(), count },
+        accountId,
       });
       return count;
     });
@@ -276,6 +326,7 @@ function refused(e: unknown, events: readonly NewEvent[], at: (i: number) => str
 function eventFromRow(r: StoredEvent): Event {
   return {
     id: r.id,
+    accountId: r.account_id,
     resource: r.resource as ResourceType,
     action: r.action as EventAction,
     type: r.type,

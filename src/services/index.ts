@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import type { FeedPublisher } from '../feed/feed.js';
 import type { Logger } from '../logger.js';
+import { AccountDirectory, AccountService } from './accounts.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
@@ -17,6 +18,7 @@ import { WebhookConfig, WebhookSecrets, WebhookSubscriptions } from './webhooks/
 
 export interface Services {
   clock: Clock;
+  accounts: AccountService;
   apiKeys: ApiKeyService;
   webhooks: WebhookConfig;
   webhookSecrets: WebhookSecrets;
@@ -53,8 +55,11 @@ export function createServices({
   log,
   worker,
 }: ServiceDeps): Services {
+  const directory = new AccountDirectory(pool);
+  const accounts = new AccountService(ds, pool, directory);
   return {
     clock,
+    accounts,
     apiKeys: new ApiKeyService(ds, pool, clock, log),
     webhooks: new WebhookConfig(
       pool,
@@ -67,7 +72,15 @@ export function createServices({
     ),
     webhookSecrets: new WebhookSecrets(pool, ds, vault, clock),
     webhookSubscriptions: new WebhookSubscriptions(pool, ds),
-    events: new EventService(pool, config.maxPayloadBytes, clock, telemetry, config.replayRatePerSecond, worker),
+    events: new EventService(
+      pool,
+      config.maxPayloadBytes,
+      clock,
+      telemetry,
+      config.replayRatePerSecond,
+      worker,
+      directory,
+    ),
     deliveries: new DeliveryQueries(ds),
     replays: new ReplayService(pool, clock, {
       retentionMs: config.retentionMs,

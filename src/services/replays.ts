@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Scope } from '../domain/accounts.js';
 import type { Actor } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
@@ -10,7 +11,7 @@ import { inTransaction } from '../storage/sql/db.js';
 import { MAX_FILTER_COST } from '../domain/filter.js';
 import { filterRefusal } from '../storage/sql/events.js';
 import { countReplay, replayBatch, type ReplayPosition, type ReplayWindow } from '../storage/sql/replay.js';
-import { webhookExists } from '../storage/sql/webhooks.js';
+import { webhookForChange } from '../storage/sql/webhooks.js';
 
 // replayDeliveries (storage/sql/replay.ts says what each scope selects). The
 // window is walked in batches of REPLAY_BATCH events, each in a transaction of
@@ -36,9 +37,10 @@ export class ReplayService {
     private readonly opts: { retentionMs: number; ratePerSecond: number },
   ) {}
 
-  async replay(r: ReplayRequest, actor: Actor): Promise<{ count: number; dryRun: boolean }> {
+  async replay(scope: Scope, r: ReplayRequest, actor: Actor): Promise<{ count: number; dryRun: boolean }> {
     const window = this.window(r);
-    if (!(await webhookExists(this.pool, window.webhookId))) throw notFound('webhook', r.webhookId);
+    const webhook = await webhookForChange(this.pool, window.webhookId, scope);
+    if (!webhook) throw notFound('webhook', r.webhookId);
     if (r.dryRun) {
       return { count: await countReplay(this.pool, window).catch((e: unknown) => refused(e, null)), dryRun: true };
     }
@@ -62,6 +64,7 @@ export class ReplayService {
             action: 'deliveries.replayed',
             targetType: 'Webhook',
             targetId: window.webhookId,
+            accountId: webhook.accountId,
             changes: {
               scope: window.scope,
               since: window.since.toISOString(),

@@ -1,4 +1,6 @@
 import { after, before, describe, it } from 'node:test';
+import { EVERY_ACCOUNT } from '../../src/domain/accounts.js';
+import { AccountDirectory } from '../../src/services/accounts.js';
 import assert from 'node:assert/strict';
 import { MAX_FILTER_COST } from '../../src/domain/filter.js';
 import { HooklineError } from '../../src/domain/errors.js';
@@ -218,16 +220,26 @@ describe('the statement timeout of the publishing statement', () => {
 
   it('a publish cancelled by it is BAD_USER_INPUT saying so, and stores nothing', { timeout: 30_000 }, async () => {
     const pool = createPool(db.url, 2, { statementTimeoutMs: 300 });
-    const events = new EventService(pool, 256 * 1024, systemClock, new Telemetry(createLogger('silent')), 100, null);
+    const events = new EventService(
+      pool,
+      256 * 1024,
+      systemClock,
+      new Telemetry(createLogger('silent')),
+      100,
+      null,
+      new AccountDirectory(pool),
+    );
     // Another transaction holds the events table: the publish waits for it until its timeout.
     const holder = await db.pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE events IN EXCLUSIVE MODE');
-      const one = await events.publish({ resource: 'USERS', action: 'CREATE', payload: { id: 'slow' } }).then(
-        () => assert.fail('published'),
-        (e: unknown) => e,
-      );
+      const one = await events
+        .publish(EVERY_ACCOUNT, { resource: 'USERS', action: 'CREATE', payload: { id: 'slow' } })
+        .then(
+          () => assert.fail('published'),
+          (e: unknown) => e,
+        );
       assert.ok(one instanceof HooklineError, String(one));
       assert.equal(one.code, 'BAD_USER_INPUT');
       assert.equal(one.field, 'input');
@@ -236,7 +248,7 @@ describe('the statement timeout of the publishing statement', () => {
         /^input: publishing took longer than the database allows one statement \(statement_timeout\) and was cancelled; nothing was stored/,
       );
       const many = await events
-        .publishMany([
+        .publishMany(EVERY_ACCOUNT, [
           { resource: 'USERS', action: 'CREATE', payload: { id: 'a' } },
           { resource: 'USERS', action: 'CREATE', payload: { id: 'b' } },
         ])
@@ -252,7 +264,7 @@ describe('the statement timeout of the publishing statement', () => {
     try {
       assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n, 0);
       // The lock gone, the same service publishes.
-      const ev = await events.publish({ resource: 'USERS', action: 'CREATE', payload: { id: 'fast' } });
+      const ev = await events.publish(EVERY_ACCOUNT, { resource: 'USERS', action: 'CREATE', payload: { id: 'fast' } });
       assert.equal(ev.payload.id, 'fast');
     } finally {
       await pool.end();

@@ -108,8 +108,8 @@ describe('retention', () => {
     // Finished history written directly, as months of traffic would have left it.
     await s.db.pool.query(
       `WITH ev AS (
-         INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
-         SELECT 'USERS', 'CREATE', 'user.created', jsonb_build_object('id', g::text), now() - interval '90 days', now() - interval '90 days' + g * interval '1 ms'
+         INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT '00000000-0000-4000-8000-000000000001', 'USERS', 'CREATE', 'user.created', jsonb_build_object('id', g::text), now() - interval '90 days', now() - interval '90 days' + g * interval '1 ms'
          FROM generate_series(1, $1) g RETURNING id, created_at
        ), dl AS (
          INSERT INTO deliveries (event_id, webhook_id, status, attempt_count, created_at)

@@ -314,14 +314,14 @@ describe('delivery: non-public destinations while they are not allowed', () => {
   for (const c of cases) {
     it(`${c.name} → BLOCKED with the reason, nothing sent, retry scheduled`, async () => {
       const { rows } = await s.db.pool.query<{ id: string }>(
-        `INSERT INTO webhooks (name, destination_url) VALUES ('blocked', $1) RETURNING id`,
+        `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', 'blocked', $1) RETURNING id`,
         [c.url()],
       );
       const webhookId = rows[0]!.id;
-      await s.db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)`, [
-        webhookId,
-        ...c.pair,
-      ]);
+      await s.db.pool.query(
+        `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, $2, $3)`,
+        [webhookId, ...c.pair],
+      );
       const ev = await publish(s, c.pair[0], c.pair[1], { id: 'b-1' });
       const id = deliveryFor(ev, webhookId);
       const d = await waitForAttempts(s, id, 1);
@@ -360,11 +360,11 @@ describe('delivery: HOOKLINE_REQUIRE_HTTPS=true', () => {
 
   it('a webhook saved with http:// before the setting is BLOCKED at send time: nothing is sent', async () => {
     const { rows } = await s.db.pool.query<{ id: string }>(
-      `INSERT INTO webhooks (name, destination_url) VALUES ('plain', $1) RETURNING id`,
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', 'plain', $1) RETURNING id`,
       [`${r.url}/plain`],
     );
     await s.db.pool.query(
-      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'USERS', 'CREATE')`,
       [rows[0]!.id],
     );
     const ev = await publish(s, 'USERS', 'CREATE', { id: 'h-1' });

@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { AttemptRecorder } from '../../src/delivery/recorder.js';
@@ -33,6 +34,7 @@ describe('delivery: the attempt recorder', () => {
       out.push({
         deliveryId: id,
         webhookId: w.id,
+        accountId: DEFAULT_ACCOUNT_ID,
         eventId: e.id,
         attemptNumber: 1,
         outcome: 'SUCCESS',

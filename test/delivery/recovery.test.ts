@@ -1,4 +1,5 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import { cancelDeliveries, claimDue, recordAttempts, type AttemptRecord } from '../../src/storage/sql/deliveries.js';
 import type { ClaimRequest } from '../../src/storage/sql/claim.js';
@@ -42,16 +43,15 @@ function req(over: Partial<ClaimRequest> = {}): ClaimRequest {
 
 async function insertWebhook(db: Db, opts: { url?: string; pair?: [string, string] } = {}): Promise<string> {
   const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO webhooks (name, destination_url, bearer_token, hmac_secret) VALUES ('sql', $1, 'tok', 'secret') RETURNING id`,
+    `INSERT INTO webhooks (account_id, name, destination_url, bearer_token, hmac_secret) VALUES ('00000000-0000-4000-8000-000000000001', 'sql', $1, 'tok', 'secret') RETURNING id`,
     [opts.url ?? 'http://destination.invalid/hook'],
   );
   const id = rows[0]!.id;
   const [resource, action] = opts.pair ?? ['USERS', 'CREATE'];
-  await db.query('INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, $2, $3)', [
-    id,
-    resource,
-    action,
-  ]);
+  await db.query(
+    `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('${DEFAULT_ACCOUNT_ID}', $1, $2, $3)`,
+    [id, resource, action],
+  );
   return id;
 }
 
@@ -63,6 +63,7 @@ async function insertEvent(
   const [ev] = await insertEvents(db, [
     {
       id: randomUUID(),
+      accountId: DEFAULT_ACCOUNT_ID,
       resource: pair[0],
       action: pair[1],
       type: 'user.created',
@@ -83,6 +84,7 @@ function attempt(
   return {
     deliveryId: d.id,
     webhookId: d.webhook_id,
+    accountId: DEFAULT_ACCOUNT_ID,
     eventId: d.event_id,
     attemptNumber: n,
     outcome: 'SUCCESS',

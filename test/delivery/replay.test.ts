@@ -155,8 +155,8 @@ describe('replayDeliveries', () => {
       const w = await createWebhook(quiet, { url: 'http://127.0.0.1:9/none', subs: [['COURSES', 'CREATE']] });
       const n = REPLAY_BATCH + 250;
       await quiet.db.pool.query(
-        `INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
-         SELECT 'COURSES', 'CREATE', 'course.created', jsonb_build_object('id', g::text), now(), now() - interval '10 minutes' + g * interval '1 ms'
+        `INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT '00000000-0000-4000-8000-000000000001', 'COURSES', 'CREATE', 'course.created', jsonb_build_object('id', g::text), now(), now() - interval '10 minutes' + g * interval '1 ms'
          FROM generate_series(1, $1) g`,
         [n],
       );
@@ -188,8 +188,8 @@ describe('replayDeliveries', () => {
     try {
       const n = REPLAY_BATCH + 250;
       await quiet.db.pool.query(
-        `INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
-         SELECT 'PROGRAMS', 'DELETE', 'program.deleted', jsonb_build_object('id', g::text), now(),
+        `INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT '00000000-0000-4000-8000-000000000001', 'PROGRAMS', 'DELETE', 'program.deleted', jsonb_build_object('id', g::text), now(),
                 now() - interval '10 minutes' + g * interval '1 ms'
          FROM generate_series(1, $1) g`,
         [n],

@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { insertEvents } from '../../src/storage/sql/events.js';
@@ -42,6 +43,7 @@ describe('worker lanes', () => {
       s.db.pool,
       Array.from({ length: 600 }, (_, i) => ({
         id: randomUUID(),
+        accountId: DEFAULT_ACCOUNT_ID,
         resource: 'USERS',
         action: 'UPDATE',
         type: 'user.updated',
@@ -54,6 +56,7 @@ describe('worker lanes', () => {
     const opened = receivedAt(r, hang)[0]!.atNs;
     const healthyEvent = (id: string) => ({
       id: randomUUID(),
+      accountId: DEFAULT_ACCOUNT_ID,
       resource: 'USERS',
       action: 'CREATE',
       type: 'user.created',

@@ -70,6 +70,7 @@ describe('the audit log', () => {
     const path = uniquePath('audited');
     let webhookId = '';
     let deliveryId = '';
+    let accountId = '';
     let keyId = '';
     // Each step: a SUPPORT mutation that changes something, and what its entry must say.
     const steps: [string, () => Promise<unknown>, (e: Entry) => void][] = [
@@ -245,6 +246,36 @@ describe('the audit log', () => {
         (e) => {
           assert.equal(e.action, 'webhook.deleted');
           assert.deepEqual(e.changes.name, { old: 'renamed' });
+        },
+      ],
+      [
+        'createAccount',
+        async () => {
+          const res = await s.gql(`mutation { createAccount(input: {key: "audited-acct", name: "Audited"}) { id } }`);
+          accountId = must(res, 'createAccount').createAccount.id;
+          return res;
+        },
+        (e) => {
+          assert.equal(e.action, 'account.created');
+          assert.deepEqual([e.targetType, e.targetId], ['Account', accountId]);
+          assert.deepEqual(e.changes.key, { new: 'audited-acct' });
+        },
+      ],
+      [
+        'updateAccount',
+        () =>
+          s.gql(`mutation($id: ID!) { updateAccount(id: $id, input: {name: "Renamed"}) { id } }`, { id: accountId }),
+        (e) => {
+          assert.equal(e.action, 'account.updated');
+          assert.deepEqual(e.changes.name, { old: 'Audited', new: 'Renamed' });
+        },
+      ],
+      [
+        'deleteAccount',
+        () => s.gql(`mutation($id: ID!) { deleteAccount(id: $id, confirmKey: "audited-acct") }`, { id: accountId }),
+        (e) => {
+          assert.equal(e.action, 'account.deleted');
+          assert.deepEqual(e.changes.key, { old: 'audited-acct' });
         },
       ],
     ];

@@ -65,6 +65,8 @@ const OPERATIONS: Operation[] = [
     build: () => ({ query: '{ auditLog(first: 5) { edges { node { id } } } }' }),
     allowed: SUPPORT_ONLY,
   },
+  { name: 'accounts', build: () => ({ query: '{ accounts(first: 2) { totalCount } }' }), allowed: READERS },
+  { name: 'account', build: () => ({ query: '{ account(key: "default") { id key } }' }), allowed: READERS },
   // Mutations
   {
     name: 'createWebhook',
@@ -183,6 +185,32 @@ const OPERATIONS: Operation[] = [
   {
     name: 'revokeApiKey',
     build: () => ({ query: 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', variables: { id: uid() } }),
+    allowed: SUPPORT_ONLY,
+    allowedCode: 'NOT_FOUND',
+  },
+  {
+    name: 'createAccount',
+    build: () => ({
+      query: 'mutation($key: String!) { createAccount(input: {key: $key, name: "matrix"}) { id } }',
+      variables: { key: `matrix-${uid()}` },
+    }),
+    allowed: SUPPORT_ONLY,
+  },
+  {
+    name: 'updateAccount',
+    build: () => ({
+      query: 'mutation($id: ID!) { updateAccount(id: $id, input: {name: "x"}) { id } }',
+      variables: { id: uid() },
+    }),
+    allowed: SUPPORT_ONLY,
+    allowedCode: 'NOT_FOUND',
+  },
+  {
+    name: 'deleteAccount',
+    build: () => ({
+      query: 'mutation($id: ID!) { deleteAccount(id: $id, confirmKey: "x") }',
+      variables: { id: uid() },
+    }),
     allowed: SUPPORT_ONLY,
     allowedCode: 'NOT_FOUND',
   },

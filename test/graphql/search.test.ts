@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { EVERY_ACCOUNT } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import { DeliveryQueries } from '../../src/services/deliveries.js';
 import { createDataSource } from '../../src/storage/data-source.js';
@@ -100,8 +101,8 @@ describe('search by object id', () => {
 
   it('deliveries(objectId) and events(objectId) go through events_object (EXPLAIN of the statements their queries send)', async () => {
     const statements = await captured(s, async (queries) => {
-      await queries.deliveries({ objectId: '42' }, 20, null);
-      await queries.events({ objectId: '42', resource: 'ENROLLMENTS' }, 20, null);
+      await queries.deliveries(EVERY_ACCOUNT, { objectId: '42' }, 20, null);
+      await queries.events(EVERY_ACCOUNT, { objectId: '42', resource: 'ENROLLMENTS' }, 20, null);
     });
     const byObject = statements.filter(([sql]) => sql.includes(`->> 'id'`));
     assert.equal(byObject.length >= 2, true, JSON.stringify(statements));

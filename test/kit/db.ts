@@ -110,6 +110,7 @@ function register(name: string): void {
 
 /** Every table the migrations create (migrations/), sorted: one list for the tests that check the schema. */
 export const SCHEMA_TABLES = [
+  'accounts',
   'api_keys',
   'audit_log',
   'deliveries',

@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import type { AttemptNotice } from '../../src/feed/feed.js';
 import { LiveFeed } from '../../src/feed/live-feed.js';
 import { createLogger } from '../../src/logger.js';
@@ -37,6 +38,7 @@ export function syntheticNotice(i: number, webhookId = '00000000-0000-4000-8000-
     id: `00000000-0000-4000-8000-${hex}`,
     deliveryId: `00000000-0000-4000-9000-${hex}`,
     webhookId,
+    accountId: DEFAULT_ACCOUNT_ID,
     eventId: `00000000-0000-4000-a000-${hex}`,
     attemptNumber: 1,
     outcome: 'HTTP_ERROR',

@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -13,6 +14,7 @@ import { freshDatabase, type TestDatabase } from '../kit/index.js';
 
 const event = (id: string, resource = 'USERS', action = 'CREATE'): NewEvent => ({
   id: uuidv7(),
+  accountId: DEFAULT_ACCOUNT_ID,
   resource,
   action,
   type: `${resource === 'USERS' ? 'user' : 'course'}.${action === 'CREATE' ? 'created' : 'updated'}`,

@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_ACCOUNT_ID, EVERY_ACCOUNT } from '../../src/domain/accounts.js';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { recordAttempts, redeliver, type AttemptRecord } from '../../src/storage/sql/deliveries.js';
@@ -92,6 +93,7 @@ describe('storage: queue rows are locked in delivery_id order', () => {
     const rec = (id: string): AttemptRecord => ({
       deliveryId: id,
       webhookId,
+      accountId: DEFAULT_ACCOUNT_ID,
       eventId: rows.find((r) => r.delivery_id === id)!.event_id,
       attemptNumber: 1,
       outcome: 'SUCCESS',
@@ -127,6 +129,9 @@ describe('storage: queue rows are locked in delivery_id order', () => {
 
   it('a redelivery locks the queue row before the log row, as the attempt log does', async () => {
     const { low } = await queued('lock-e', 'lock-f');
-    assert.equal(await lowLockedWhileBlocked(low, low, () => redeliver(s.db.pool, low), 'deliveries WHERE id'), true);
+    assert.equal(
+      await lowLockedWhileBlocked(low, low, () => redeliver(s.db.pool, low, EVERY_ACCOUNT), 'deliveries WHERE id'),
+      true,
+    );
   });
 });

@@ -63,30 +63,31 @@ describe('migrations', () => {
 
   it('webhook_subscriptions_unique rejects a duplicate (webhook, resource, action)', async () => {
     const w = await db.pool.query(
-      `INSERT INTO webhooks (name, destination_url) VALUES ('m', 'https://example.com/') RETURNING id`,
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', 'm', 'https://example.com/') RETURNING id`,
     );
     const id = w.rows[0].id as string;
     await db.pool.query(
-      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'USERS', 'CREATE')`,
       [id],
     );
     await assert.rejects(
-      db.pool.query(`INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`, [
-        id,
-      ]),
+      db.pool.query(
+        `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'USERS', 'CREATE')`,
+        [id],
+      ),
       (e: { code?: string; constraint?: string }) =>
         e.code === '23505' && e.constraint === 'webhook_subscriptions_unique',
     );
     // Another action, or the same pair on another webhook, is fine.
     await db.pool.query(
-      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'UPDATE')`,
+      `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'USERS', 'UPDATE')`,
       [id],
     );
     const w2 = await db.pool.query(
-      `INSERT INTO webhooks (name, destination_url) VALUES ('m2', 'https://example.com/') RETURNING id`,
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', 'm2', 'https://example.com/') RETURNING id`,
     );
     await db.pool.query(
-      `INSERT INTO webhook_subscriptions (webhook_id, resource, action) VALUES ($1, 'USERS', 'CREATE')`,
+      `INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'USERS', 'CREATE')`,
       [w2.rows[0].id],
     );
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM webhook_subscriptions');
@@ -97,19 +98,22 @@ describe('migrations', () => {
     const reject = (sql: string, code: string) =>
       assert.rejects(db.pool.query(sql), (e: { code?: string }) => e.code === code, sql);
     await reject(
-      `INSERT INTO webhooks (name, destination_url, status) VALUES ('x', 'https://e.com/', 'BROKEN')`,
+      `INSERT INTO webhooks (account_id, name, destination_url, status) VALUES ('00000000-0000-4000-8000-000000000001', 'x', 'https://e.com/', 'BROKEN')`,
       '23514',
     );
-    await reject(`INSERT INTO webhooks (name, destination_url) VALUES ('', 'https://e.com/')`, '23514');
+    await reject(
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', '', 'https://e.com/')`,
+      '23514',
+    );
     await reject(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'ROOT', 'h')`, '23514');
     await db.pool.query(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k', 'VIEWER', 'same-hash')`);
     await reject(`INSERT INTO api_keys (name, role, token_hash) VALUES ('k2', 'VIEWER', 'same-hash')`, '23505');
-    const ev = `INSERT INTO events (resource, action, type, payload, occurred_at, idempotency_key) VALUES ('USERS', 'CREATE', 'user.created', '{}', now(), 'k-1')`;
+    const ev = `INSERT INTO events (account_id, resource, action, type, payload, occurred_at, idempotency_key) VALUES ('00000000-0000-4000-8000-000000000001', 'USERS', 'CREATE', 'user.created', '{}', now(), 'k-1')`;
     await db.pool.query(ev);
     await reject(ev, '23505');
     // Defaults: millisecond created_at (cursors compare exactly), ACTIVE status.
     const { rows } = await db.pool.query(
-      `INSERT INTO webhooks (name, destination_url) VALUES ('d', 'https://e.com/') RETURNING status, consecutive_failures, created_at = date_trunc('milliseconds', created_at) AS ms`,
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ('00000000-0000-4000-8000-000000000001', 'd', 'https://e.com/') RETURNING status, consecutive_failures, created_at = date_trunc('milliseconds', created_at) AS ms`,
     );
     assert.deepEqual(rows[0], { status: 'ACTIVE', consecutive_failures: 0, ms: true });
   });
@@ -193,8 +197,8 @@ describe('the secrets migration', () => {
     await migrate(old);
     await old.destroy();
     const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO webhooks (name, destination_url, bearer_token, hmac_secret)
-       VALUES ('a', 'https://example.com/a', 'plain-bearer', 'plain-hmac'), ('b', 'https://example.com/b', NULL, 'only-hmac')
+      `INSERT INTO webhooks (account_id, name, destination_url, bearer_token, hmac_secret)
+       VALUES ('00000000-0000-4000-8000-000000000001', 'a', 'https://example.com/a', 'plain-bearer', 'plain-hmac'), ('b', 'https://example.com/b', NULL, 'only-hmac')
        RETURNING id`,
     );
 

@@ -1,12 +1,17 @@
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import { eventType } from '../../domain/catalog.js';
 import type { DeliveryStatus } from '../../domain/statuses.js';
-import type { Delivery, Event, Webhook, WebhookSubscription } from '../../storage/entities/index.js';
+import type { Account, ApiKey, Delivery, Event, Webhook, WebhookSubscription } from '../../storage/entities/index.js';
+import { narrowed } from '../../domain/accounts.js';
+import { notFound } from '../../domain/errors.js';
+import type { WebhookStatus } from '../../domain/statuses.js';
+import { AccountGql } from '../types/account.js';
+import { WebhookStatusEnum } from '../types/enums.js';
 import type { Context } from '../context.js';
 import { ApiKeyGql } from '../types/api-key.js';
 import { AuditEntryGql } from '../types/audit.js';
 import { connection, pageArgs } from '../paging.js';
-import { DeliveryConnection } from '../types/connections.js';
+import { DeliveryConnection, WebhookConnection } from '../types/connections.js';
 import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
 import { DeliveryStatusEnum } from '../types/enums.js';
 import { validHours, type WebhookFigures } from '../../services/stats.js';
@@ -62,8 +67,58 @@ export class WebhookFields {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<DeliveryConnection> {
     const args = pageArgs('deliveries', first, after);
-    const page = await ctx.services.deliveries.deliveries({ webhookId: w.id, status }, args.limit, args.after);
+    const page = await ctx.services.deliveries.deliveries(
+      ctx.scope,
+      { webhookId: w.id, status },
+      args.limit,
+      args.after,
+    );
     return connection('deliveries', page.items, page.hasNextPage);
+  }
+
+  @FieldResolver(() => AccountGql, { description: '(rev 3)' })
+  account(@Root() w: Webhook, @Ctx() ctx: Context): Promise<Account> {
+    return accountOf(ctx, w.accountId);
+  }
+}
+
+/** The account of a row the caller has read: visible, since the row was (its scope applied there). */
+async function accountOf(ctx: Context, id: string): Promise<Account> {
+  const found = await ctx.loaders.account.load(id);
+  if (!found) throw notFound('account', id);
+  return found;
+}
+
+@Resolver(() => AccountGql)
+export class AccountFields {
+  @FieldResolver(() => WebhookConnection)
+  async webhooks(
+    @Root() a: Account,
+    @Ctx() ctx: Context,
+    @Arg('status', () => WebhookStatusEnum, { nullable: true }) status?: WebhookStatus | null,
+    @Arg('search', () => String, { nullable: true }) search?: string | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<WebhookConnection> {
+    const args = pageArgs('webhooks', first, after);
+    const page = await ctx.services.webhooks.page(
+      narrowed(ctx.scope, a.id),
+      { status, search },
+      args.limit,
+      args.after,
+    );
+    return { ...connection('webhooks', page.items, page.hasNextPage), totalCount: page.totalCount };
+  }
+}
+
+@Resolver(() => ApiKeyGql)
+export class ApiKeyFields {
+  @FieldResolver(() => AccountGql, {
+    nullable: true,
+    description: '(rev 3) The only account this key sees and changes; null: every account.',
+  })
+  account(@Root() k: ApiKey, @Ctx() ctx: Context): Promise<Account> | null {
+    return k.accountId ? accountOf(ctx, k.accountId) : null;
   }
 }
 
@@ -87,6 +142,11 @@ export class EventFields {
   @FieldResolver(() => [DeliveryGql])
   deliveries(@Root() e: Event, @Ctx() ctx: Context): Promise<Delivery[]> {
     return ctx.loaders.deliveriesOfEvent.load(e.id);
+  }
+
+  @FieldResolver(() => AccountGql, { description: '(rev 3)' })
+  account(@Root() e: Event, @Ctx() ctx: Context): Promise<Account> {
+    return accountOf(ctx, e.accountId);
   }
 }
 
@@ -113,5 +173,14 @@ export class AuditEntryFields {
   @FieldResolver(() => ApiKeyGql, { nullable: true })
   actor(@Root() a: AuditEntryGql, @Ctx() ctx: Context) {
     return a.actorKeyId ? ctx.loaders.apiKey.load(a.actorKeyId) : null;
+  }
+
+  @FieldResolver(() => AccountGql, {
+    nullable: true,
+    description: '(rev 3) The account the target belongs to; null for unscoped API keys.',
+  })
+  account(@Root() a: AuditEntryGql, @Ctx() ctx: Context): Promise<Account | null> | null {
+    // Of a deleted account (its entries wait for the purge): null, like a deleted account's id anywhere.
+    return a.accountId ? ctx.loaders.account.load(a.accountId) : null;
   }
 }

@@ -6,6 +6,8 @@ import type { ReplayScope } from '../../domain/statuses.js';
 import { DEFAULT_OVERLAP_SECONDS, type SignatureScheme } from '../../services/webhooks/index.js';
 import { actorOf } from '../auth.js';
 import type { Context } from '../context.js';
+import { notFound } from '../../domain/errors.js';
+import { AccountGql, CreateAccountInput, UpdateAccountInput } from '../types/account.js';
 import { ApiKeyGql, CreatedApiKeyGql } from '../types/api-key.js';
 import { DeliveryGql, EventGql } from '../types/delivery.js';
 import {
@@ -23,7 +25,7 @@ import { ReplayResultGql, RotatedWebhookSecretGql, WebhookGql } from '../types/w
 export class MutationResolver {
   @Mutation(() => WebhookGql)
   async createWebhook(@Ctx() ctx: Context, @Arg('input', () => CreateWebhookInput) input: CreateWebhookInput) {
-    const { webhook, generatedSecret } = await ctx.services.webhooks.create(input, actorOf(ctx));
+    const { webhook, generatedSecret } = await ctx.services.webhooks.create(ctx.scope, input, actorOf(ctx));
     return Object.assign(webhook, { generatedHmacSecret: generatedSecret });
   }
 
@@ -33,22 +35,22 @@ export class MutationResolver {
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput,
   ) {
-    return ctx.services.webhooks.update(id, input, actorOf(ctx));
+    return ctx.services.webhooks.update(ctx.scope, id, input, actorOf(ctx));
   }
 
   @Mutation(() => Boolean)
   deleteWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.delete(id, actorOf(ctx));
+    return ctx.services.webhooks.delete(ctx.scope, id, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql)
   pauseWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.pause(id, `paused by ${ctx.apiKey!.name}`, actorOf(ctx));
+    return ctx.services.webhooks.pause(ctx.scope, id, `paused by ${ctx.apiKey!.name}`, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql)
   resumeWebhook(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.webhooks.resume(id, actorOf(ctx));
+    return ctx.services.webhooks.resume(ctx.scope, id, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql)
@@ -57,7 +59,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhookSubscriptions.add(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.add(ctx.scope, webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql, {
@@ -69,7 +71,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhookSubscriptions.set(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.set(ctx.scope, webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => WebhookGql)
@@ -78,7 +80,7 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('subscriptions', () => [SubscriptionInput]) subscriptions: SubscriptionInput[],
   ) {
-    return ctx.services.webhookSubscriptions.remove(webhookId, subscriptions, actorOf(ctx));
+    return ctx.services.webhookSubscriptions.remove(ctx.scope, webhookId, subscriptions, actorOf(ctx));
   }
 
   @Mutation(() => RotatedWebhookSecretGql, {
@@ -92,6 +94,7 @@ export class MutationResolver {
     @Arg('overlapSeconds', () => Int, { nullable: true }) overlapSeconds?: number | null,
   ) {
     return ctx.services.webhookSecrets.rotateSecret(
+      ctx.scope,
       webhookId,
       scheme ?? 'HMAC_SHA256',
       overlapSeconds ?? DEFAULT_OVERLAP_SECONDS,
@@ -101,8 +104,11 @@ export class MutationResolver {
 
   @Mutation(() => DeliveryGql)
   async redeliver(@Ctx() ctx: Context, @Arg('deliveryId', () => ID) deliveryId: string) {
-    await ctx.services.events.redeliver(deliveryId, actorOf(ctx));
-    return ctx.services.deliveries.delivery(deliveryId);
+    const found = await ctx.services.deliveries.delivery(ctx.scope, deliveryId);
+    const webhook = found && (await ctx.loaders.webhook.load(found.webhookId));
+    if (!webhook) throw notFound('delivery', deliveryId);
+    await ctx.services.events.redeliver(ctx.scope, webhook.accountId, deliveryId, actorOf(ctx));
+    return ctx.services.deliveries.delivery(ctx.scope, deliveryId);
   }
 
   @Mutation(() => DeliveryGql, {
@@ -114,9 +120,15 @@ export class MutationResolver {
     @Arg('resource', () => ResourceTypeEnum, { nullable: true }) resource?: ResourceType | null,
     @Arg('action', () => EventActionEnum, { nullable: true }) action?: EventAction | null,
   ) {
-    await ctx.services.webhooks.getOrFail(webhookId);
-    const id = await ctx.services.events.sendTest(webhookId, resource ?? null, action ?? null, actorOf(ctx));
-    return ctx.services.deliveries.delivery(id);
+    const webhook = await ctx.services.webhooks.getOrFail(ctx.scope, webhookId);
+    const id = await ctx.services.events.sendTest(
+      webhook.accountId,
+      webhookId,
+      resource ?? null,
+      action ?? null,
+      actorOf(ctx),
+    );
+    return ctx.services.deliveries.delivery(ctx.scope, id);
   }
 
   @Mutation(() => GraphQLInt, {
@@ -127,8 +139,8 @@ export class MutationResolver {
     @Arg('webhookId', () => ID) webhookId: string,
     @Arg('since', () => Date) since: Date,
   ): Promise<number> {
-    await ctx.services.webhooks.getOrFail(webhookId);
-    return ctx.services.events.retryFailed(webhookId, since, actorOf(ctx));
+    const webhook = await ctx.services.webhooks.getOrFail(ctx.scope, webhookId);
+    return ctx.services.events.retryFailed(webhook.accountId, webhookId, since, actorOf(ctx));
   }
 
   @Mutation(() => ReplayResultGql, {
@@ -143,27 +155,53 @@ export class MutationResolver {
     @Arg('scope', () => ReplayScopeEnum, { nullable: true }) scope?: ReplayScope | null,
     @Arg('dryRun', () => Boolean, { nullable: true }) dryRun?: boolean | null,
   ) {
-    return ctx.services.replays.replay({ webhookId, since, until, scope, dryRun }, actorOf(ctx));
+    return ctx.services.replays.replay(ctx.scope, { webhookId, since, until, scope, dryRun }, actorOf(ctx));
   }
 
-  @Mutation(() => CreatedApiKeyGql, { description: '(rev 2) expiresAt: optional; must be in the future.' })
+  @Mutation(() => CreatedApiKeyGql, {
+    description:
+      '(rev 2) expiresAt: optional; must be in the future. (rev 3) accountId: a key scoped to that account; a scoped caller may create keys for its own account only.',
+  })
   createApiKey(
     @Ctx() ctx: Context,
     @Arg('name') name: string,
     @Arg('role', () => ApiKeyRoleEnum) role: ApiKeyRole,
     @Arg('expiresAt', () => Date, { nullable: true }) expiresAt?: Date | null,
+    @Arg('accountId', () => ID, { nullable: true }) accountId?: string | null,
   ) {
-    return ctx.services.apiKeys.create(name, role, expiresAt ?? null, actorOf(ctx));
+    return ctx.services.apiKeys.create(ctx.scope, name, role, expiresAt ?? null, accountId ?? null, actorOf(ctx));
   }
 
   @Mutation(() => ApiKeyGql)
   revokeApiKey(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    return ctx.services.apiKeys.revoke(id, actorOf(ctx));
+    return ctx.services.apiKeys.revoke(ctx.scope, id, actorOf(ctx));
+  }
+
+  @Mutation(() => AccountGql, { description: '(rev 3) Unscoped SUPPORT only. CONFLICT when the key is taken.' })
+  createAccount(@Ctx() ctx: Context, @Arg('input', () => CreateAccountInput) input: CreateAccountInput) {
+    return ctx.services.accounts.create(input, actorOf(ctx));
+  }
+
+  @Mutation(() => AccountGql, { description: '(rev 3) Unscoped SUPPORT only.' })
+  updateAccount(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateAccountInput) input: UpdateAccountInput,
+  ) {
+    return ctx.services.accounts.update(id, input, actorOf(ctx));
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      "(rev 3) Unscoped SUPPORT only; confirmKey must equal the account's key; the default account cannot be deleted. The account, its webhooks, events, deliveries, attempts and scoped keys vanish from every read at once (keys stop working at once); their rows are removed in batches afterwards. Audited.",
+  })
+  deleteAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('confirmKey') confirmKey: string) {
+    return ctx.services.accounts.delete(id, confirmKey, actorOf(ctx));
   }
 
   @Mutation(() => EventGql)
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
-    return ctx.services.events.publish(input);
+    return ctx.services.events.publish(ctx.scope, input);
   }
 
   @Mutation(() => [EventGql], {
@@ -171,6 +209,6 @@ export class MutationResolver {
       '(rev 2) Up to 1,000 events in one request, stored in one transaction, results in input order. Any invalid event refuses the whole batch (BAD_USER_INPUT naming inputs[i]) and stores nothing; idempotency keys apply per event.',
   })
   publishEvents(@Ctx() ctx: Context, @Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[]) {
-    return ctx.services.events.publishMany(inputs);
+    return ctx.services.events.publishMany(ctx.scope, inputs);
   }
 }

@@ -43,6 +43,7 @@ export class AuditEntryGql {
   changes: Record<string, unknown>;
 
   actorKeyId: string | null;
+  accountId: string | null;
 }
 
 @ObjectType('AuditEntryEdge')

@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, InputType } from 'type-graphql';
+import { Field, ID, InputType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { DeliveryOrdering } from '../../domain/statuses.js';
 import { DeliveryOrderingEnum, EventActionEnum, ResourceTypeEnum } from './enums.js';
@@ -51,6 +51,12 @@ export class CreateWebhookInput {
 
   @Field(() => DeliveryOrderingEnum, { nullable: true, description: '(rev 2) Default NONE.' })
   ordering?: DeliveryOrdering | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "(rev 3) Omitted: the caller's account for a scoped key, otherwise the default account.",
+  })
+  accountId?: string | null;
 }
 
 @InputType('UpdateWebhookInput', {
@@ -105,4 +111,11 @@ export class PublishEventInput {
 
   @Field(() => Date, { nullable: true })
   occurredAt?: Date | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      '(rev 3) The account\'s key. Omitted: the caller\'s account for a scoped key, otherwise "default". A key no account has yet creates that account, named after its key.',
+  })
+  account?: string | null;
 }

@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { IsNull, type DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import type { Scope } from '../../domain/accounts.js';
+import { visible } from '../visibility.js';
 import type { AuditRecord } from '../../domain/audit.js';
 import { eventType, type EventAction, type ResourceType } from '../../domain/catalog.js';
 import { notFound } from '../../domain/errors.js';
@@ -28,22 +30,25 @@ export function audited<T>(
 }
 
 /** The webhook a change is about, as stored in its transaction; NOT_FOUND when deleted or never there. */
-export async function webhookToChange(db: Db, id: string): Promise<StoredWebhook> {
-  const found = isUuid(id) ? await webhookForChange(db, id) : null;
+export async function webhookToChange(db: Db, scope: Scope, id: string): Promise<StoredWebhook> {
+  const found = isUuid(id) ? await webhookForChange(db, id, scope) : null;
   if (!found) throw notFound('webhook', id);
   return found;
 }
 
-/** A webhook that is not deleted, with its subscriptions. */
-export function readWebhook(reads: DataSource, id: string): Promise<Webhook | null> {
+/** A webhook that is not deleted, in the scope, with its subscriptions. */
+export function readWebhook(reads: DataSource, scope: Scope, id: string): Promise<Webhook | null> {
   if (!isUuid(id)) return Promise.resolve(null);
-  return reads
+  const qb = reads
     .getRepository(Webhook)
-    .findOne({ where: { id, deletedAt: IsNull() }, relations: { subscriptions: true } });
+    .createQueryBuilder('w')
+    .leftJoinAndSelect('w.subscriptions', 's')
+    .where('w.id = :id AND w.deleted_at IS NULL', { id });
+  return visible(qb, 'w', scope).getOne();
 }
 
-export async function readWebhookOrFail(reads: DataSource, id: string): Promise<Webhook> {
-  const found = await readWebhook(reads, id);
+export async function readWebhookOrFail(reads: DataSource, scope: Scope, id: string): Promise<Webhook> {
+  const found = await readWebhook(reads, scope, id);
   if (!found) throw notFound('webhook', id);
   return found;
 }

@@ -3,10 +3,13 @@ import type pg from 'pg';
 import { In, type DataSource } from 'typeorm';
 import { fieldChanges, type Actor } from '../../domain/audit.js';
 import { eventType } from '../../domain/catalog.js';
-import { badInput } from '../../domain/errors.js';
+import { badInput, notFound } from '../../domain/errors.js';
+import { targetAccount, type Scope } from '../../domain/accounts.js';
+import { liveAccount } from '../../storage/sql/accounts.js';
+import { visible } from '../visibility.js';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import type { UrlPolicy } from '../../domain/url-policy.js';
-import { validDestination, validName, validSubscriptions } from '../../domain/validation.js';
+import { isUuid, validDestination, validName, validSubscriptions } from '../../domain/validation.js';
 import type { FeedPublisher } from '../../feed/feed.js';
 import { Webhook, WebhookSubscription } from '../../storage/entities/index.js';
 import { cancelPendingForWebhook } from '../../storage/sql/deliveries.js';
@@ -43,6 +46,8 @@ export interface CreateWebhookInput {
   generateSigningKey?: boolean | null;
   subscriptions?: SubscriptionInput[] | null;
   ordering?: DeliveryOrdering | null;
+  /** Omitted: the caller's account for a scoped key, else the default account. */
+  accountId?: string | null;
 }
 
 export interface UpdateWebhookInput {
@@ -86,24 +91,31 @@ export class WebhookConfig {
   ) {}
 
   /** A webhook that is not deleted, with its subscriptions. */
-  get(id: string): Promise<Webhook | null> {
-    return readWebhook(this.reads, id);
+  get(scope: Scope, id: string): Promise<Webhook | null> {
+    return readWebhook(this.reads, scope, id);
   }
 
-  getOrFail(id: string): Promise<Webhook> {
-    return readWebhookOrFail(this.reads, id);
+  getOrFail(scope: Scope, id: string): Promise<Webhook> {
+    return readWebhookOrFail(this.reads, scope, id);
   }
 
   /** Deleted ones too: the delivery log still names them. */
-  byIds(ids: readonly string[]): Promise<Webhook[]> {
-    return this.reads.getRepository(Webhook).findBy({ id: In([...ids]) });
+  byIds(scope: Scope, ids: readonly string[]): Promise<Webhook[]> {
+    const qb = this.reads.getRepository(Webhook).createQueryBuilder('w').where('w.id IN (:...ids)', { ids });
+    return visible(qb, 'w', scope).getMany();
   }
 
-  /** Deleted or not, with its subscriptions as they are now. */
-  withSubscriptions(id: string): Promise<Webhook | null> {
-    return this.reads.getRepository(Webhook).findOne({ where: { id }, relations: { subscriptions: true } });
+  /** Deleted or not, in the scope, with its subscriptions as they are now. */
+  withSubscriptions(scope: Scope, id: string): Promise<Webhook | null> {
+    const qb = this.reads
+      .getRepository(Webhook)
+      .createQueryBuilder('w')
+      .leftJoinAndSelect('w.subscriptions', 's')
+      .where('w.id = :id', { id });
+    return visible(qb, 'w', scope).getOne();
   }
 
+  /** Of webhooks the caller has read already (its scope applied there). */
   subscriptionsOf(webhookIds: readonly string[]): Promise<WebhookSubscription[]> {
     return this.reads
       .getRepository(WebhookSubscription)
@@ -111,6 +123,7 @@ export class WebhookConfig {
   }
 
   async page(
+    scope: Scope,
     filter: { status?: WebhookStatus | null; search?: string | null },
     limit: number,
     after: { createdAt: Date; id: string } | null,
@@ -122,6 +135,7 @@ export class WebhookConfig {
       .where('w.deleted_at IS NULL')
       .orderBy('w.created_at', 'DESC')
       .addOrderBy('w.id', 'DESC');
+    visible(qb, 'w', scope);
     if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
     // A scan of the configuration table (thousands of rows, not the delivery log): no index needed.
     if (search !== null) {
@@ -136,7 +150,12 @@ export class WebhookConfig {
     return { items, hasNextPage: rows.length > limit, totalCount };
   }
 
-  async create(input: CreateWebhookInput, actor: Actor): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
+  async create(
+    scope: Scope,
+    input: CreateWebhookInput,
+    actor: Actor,
+  ): Promise<{ webhook: Webhook; generatedSecret: string | null }> {
+    const accountId = targetAccount(scope, input.accountId, () => notFound('account', input.accountId!));
     const name = validName('input.name', input.name);
     const destinationUrl = validDestination('input.destinationUrl', input.destinationUrl, this.urlPolicy);
     const secrets = secretsAtCreation(this.vault, input);
@@ -146,7 +165,8 @@ export class WebhookConfig {
     // The id is made here: it is part of every sealed secret's additional data.
     const id = randomUUID();
     await audited(this.pool, async (db) => {
-      await insertWebhook(db, { id, name, destinationUrl, ordering, ...secrets.seal(id) });
+      if (!isUuid(accountId) || !(await liveAccount(db, accountId))) throw notFound('account', accountId);
+      await insertWebhook(db, { id, accountId, name, destinationUrl, ordering, ...secrets.seal(id) });
       await insertSubscriptions(db, id, specs);
       const changes: Record<string, unknown> = {
         name: { new: name },
@@ -159,13 +179,13 @@ export class WebhookConfig {
       Object.assign(changes, secrets.changes);
       return {
         result: undefined,
-        audit: { actor, action: 'webhook.created', targetType: 'Webhook', targetId: id, changes },
+        audit: { actor, action: 'webhook.created', targetType: 'Webhook', targetId: id, changes, accountId },
       };
     });
-    return { webhook: await this.getOrFail(id), generatedSecret: secrets.generatedSecret };
+    return { webhook: await this.getOrFail(scope, id), generatedSecret: secrets.generatedSecret };
   }
 
-  async update(id: string, input: UpdateWebhookInput, actor: Actor): Promise<Webhook> {
+  async update(scope: Scope, id: string, input: UpdateWebhookInput, actor: Actor): Promise<Webhook> {
     const next: WebhookConfigChange = {};
     if (input.name != null) next.name = validName('input.name', input.name);
     if (input.destinationUrl != null) {
@@ -175,7 +195,7 @@ export class WebhookConfig {
     if (input.ordering != null) next.ordering = input.ordering;
 
     await audited(this.pool, async (db) => {
-      const current = await webhookToChange(db, id);
+      const current = await webhookToChange(db, scope, id);
       const changes: Record<string, unknown> = fieldChanges(
         { name: current.name, destinationUrl: current.destinationUrl, ordering: current.ordering },
         {
@@ -192,16 +212,23 @@ export class WebhookConfig {
       if ('ordering' in changes) await applyOrdering(db, id, next.ordering === 'PER_OBJECT');
       return {
         result: undefined,
-        audit: { actor, action: 'webhook.updated', targetType: 'Webhook', targetId: id, changes },
+        audit: {
+          actor,
+          action: 'webhook.updated',
+          targetType: 'Webhook',
+          targetId: id,
+          changes,
+          accountId: current.accountId,
+        },
       };
     });
-    return this.getOrFail(id);
+    return this.getOrFail(scope, id);
   }
 
   /** Soft delete: the delivery log keeps pointing at the webhook; pending deliveries are cancelled. */
-  async delete(id: string, actor: Actor): Promise<boolean> {
+  async delete(scope: Scope, id: string, actor: Actor): Promise<boolean> {
     await audited(this.pool, async (db) => {
-      const current = await webhookToChange(db, id);
+      const current = await webhookToChange(db, scope, id);
       await deleteSubscriptionsOf(db, id);
       await softDeleteWebhook(db, id);
       const cancelled = await cancelPendingForWebhook(db, id);
@@ -214,24 +241,31 @@ export class WebhookConfig {
           targetType: 'Webhook',
           targetId: id,
           changes: { name: { old: current.name } },
+          accountId: current.accountId,
         },
       };
     });
     return true;
   }
 
-  async pause(id: string, reason: string, actor: Actor): Promise<Webhook> {
-    return this.setStatus(id, 'PAUSED', reason, actor);
+  async pause(scope: Scope, id: string, reason: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(scope, id, 'PAUSED', reason, actor);
   }
 
   /** ACTIVE again, failure history cleared, parked deliveries sent from now on, paced (storage/sql/pacing.ts). */
-  async resume(id: string, actor: Actor): Promise<Webhook> {
-    return this.setStatus(id, 'ACTIVE', null, actor);
+  async resume(scope: Scope, id: string, actor: Actor): Promise<Webhook> {
+    return this.setStatus(scope, id, 'ACTIVE', null, actor);
   }
 
-  private async setStatus(id: string, status: WebhookStatus, reason: string | null, actor: Actor): Promise<Webhook> {
+  private async setStatus(
+    scope: Scope,
+    id: string,
+    status: WebhookStatus,
+    reason: string | null,
+    actor: Actor,
+  ): Promise<Webhook> {
     const changed = await audited(this.pool, async (db) => {
-      const current = await webhookToChange(db, id);
+      const current = await webhookToChange(db, scope, id);
       if (current.status === status) return { result: false, audit: null };
       await setWebhookStatus(db, id, status, reason);
       if (status === 'ACTIVE') await unparkPaced(db, id, this.releaseRatePerSecond);
@@ -246,10 +280,12 @@ export class WebhookConfig {
             status: { old: current.status, new: status },
             statusReason: { old: current.statusReason, new: reason },
           },
+          accountId: current.accountId,
         },
       };
     });
-    if (changed) this.feed.webhookStatus({ webhookId: id, status, reason });
-    return this.getOrFail(id);
+    const webhook = await this.getOrFail(scope, id);
+    if (changed) this.feed.webhookStatus({ webhookId: id, accountId: webhook.accountId, status, reason });
+    return webhook;
   }
 }

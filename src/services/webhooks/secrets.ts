@@ -16,6 +16,7 @@ import {
   type WebhookConfigChange,
 } from '../../storage/sql/webhooks.js';
 import type { SecretVault } from '../secrets.js';
+import type { Scope } from '../../domain/accounts.js';
 import { audited, readWebhookOrFail, webhookToChange } from './common.js';
 
 // A webhook's bearer token, HMAC secret and ED25519 key: checked, sealed with
@@ -138,6 +139,7 @@ export class WebhookSecrets {
    * again during an overlap drops the oldest.
    */
   async rotateSecret(
+    scope: Scope,
     id: string,
     scheme: SignatureScheme,
     overlapSeconds: number,
@@ -149,7 +151,7 @@ export class WebhookSecrets {
     let publicKey: string | null = null;
     await audited(this.pool, async (db) => {
       if (isUuid(id)) await lockWebhook(db, id);
-      const current = await webhookToChange(db, id);
+      const current = await webhookToChange(db, scope, id);
       if (scheme === 'HMAC_SHA256') {
         secret = newWebhookSecret();
         const previous = current.hmacSecret && until ? this.vault.open('hmac_secret', id, current.hmacSecret) : null;
@@ -182,10 +184,11 @@ export class WebhookSecrets {
           targetType: 'Webhook',
           targetId: id,
           changes: { [field]: 'rotated', scheme, overlapSeconds: overlap },
+          accountId: current.accountId,
         },
       };
     });
-    const webhook = await readWebhookOrFail(this.reads, id);
+    const webhook = await readWebhookOrFail(this.reads, scope, id);
     return { webhook, secret, publicKey, previousSecretExpiresAt: this.previousSecretExpiresAt(webhook) };
   }
 }

@@ -14,16 +14,21 @@ import {
   type StoredSubscription,
 } from '../../storage/sql/subscriptions.js';
 import { touchWebhook } from '../../storage/sql/webhooks.js';
+import type { Scope } from '../../domain/accounts.js';
 import { audited, filtersOf, readWebhookOrFail, webhookToChange, type SubscriptionInput } from './common.js';
 
 // Which events a webhook is sent, and each subscription's filter.
 
 const pairsOf = (subs: readonly StoredSubscription[]) => subs.map((s) => eventType(s.resource, s.action)).sort();
 
-/** The subscriptions of a webhook not deleted, as stored in the change's transaction. */
-async function subscriptionsToChange(db: Db, webhookId: string): Promise<StoredSubscription[]> {
-  await webhookToChange(db, webhookId);
-  return subscriptionsOf(db, webhookId);
+/** The subscriptions of a webhook not deleted, in the scope, as stored in the change's transaction; and its account. */
+async function subscriptionsToChange(
+  db: Db,
+  scope: Scope,
+  webhookId: string,
+): Promise<{ current: StoredSubscription[]; accountId: string }> {
+  const { accountId } = await webhookToChange(db, scope, webhookId);
+  return { current: await subscriptionsOf(db, webhookId), accountId };
 }
 
 export class WebhookSubscriptions {
@@ -33,11 +38,11 @@ export class WebhookSubscriptions {
     private readonly reads: DataSource,
   ) {}
 
-  async add(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+  async add(scope: Scope, webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
     const valid = validSubscriptions('subscriptions', subs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await audited(this.pool, async (db) => {
-      const current = await subscriptionsToChange(db, webhookId);
+      const { current, accountId } = await subscriptionsToChange(db, scope, webhookId);
       const existing = valid.filter((p) => current.some((s) => samePair(s, p)));
       if (existing.length) {
         throw conflict(
@@ -53,6 +58,7 @@ export class WebhookSubscriptions {
           action: 'webhook.subscriptions_added',
           targetType: 'Webhook',
           targetId: webhookId,
+          accountId,
           changes: {
             subscriptions: { old: pairsOf(current), added: valid.map((p) => eventType(p.resource, p.action)) },
             ...(filtersOf(valid) ? { filters: { added: filtersOf(valid) } } : {}),
@@ -66,7 +72,7 @@ export class WebhookSubscriptions {
       }
       throw e;
     });
-    return readWebhookOrFail(this.reads, webhookId);
+    return readWebhookOrFail(this.reads, scope, webhookId);
   }
 
   /**
@@ -75,10 +81,10 @@ export class WebhookSubscriptions {
    * which the webhook is not subscribed (remove-then-add would drop the events
    * published in between).
    */
-  async set(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+  async set(scope: Scope, webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
     const wanted = validSubscriptions('subscriptions', subs);
     await audited(this.pool, async (db) => {
-      const current = await subscriptionsToChange(db, webhookId);
+      const { current, accountId } = await subscriptionsToChange(db, scope, webhookId);
       const removed = current.filter((s) => !wanted.some((p) => samePair(p, s)));
       const added = wanted.filter((p) => !current.some((s) => samePair(p, s)));
       const refiltered = current.flatMap((s) => {
@@ -100,6 +106,7 @@ export class WebhookSubscriptions {
           action: 'webhook.subscriptions_set',
           targetType: 'Webhook',
           targetId: webhookId,
+          accountId,
           changes: {
             subscriptions: { old: pairsOf(current), new: wanted.map((p) => eventType(p.resource, p.action)).sort() },
             ...(filtersOf(current) || filtersOf(wanted)
@@ -115,10 +122,10 @@ export class WebhookSubscriptions {
       }
       throw e;
     });
-    return readWebhookOrFail(this.reads, webhookId);
+    return readWebhookOrFail(this.reads, scope, webhookId);
   }
 
-  async remove(webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
+  async remove(scope: Scope, webhookId: string, subs: SubscriptionInput[], actor: Actor): Promise<Webhook> {
     subs.forEach((p, i) => {
       if (p.filter != null) {
         throw badInput(
@@ -130,7 +137,7 @@ export class WebhookSubscriptions {
     const valid = validPairs('subscriptions', subs);
     if (valid.length === 0) throw badInput('subscriptions', 'must list at least one (resource, action) pair');
     await audited(this.pool, async (db) => {
-      const current = await subscriptionsToChange(db, webhookId);
+      const { current, accountId } = await subscriptionsToChange(db, scope, webhookId);
       const missing = valid.filter((p) => !current.some((s) => samePair(s, p)));
       if (missing.length) {
         throw new HooklineError(
@@ -150,12 +157,13 @@ export class WebhookSubscriptions {
           action: 'webhook.subscriptions_removed',
           targetType: 'Webhook',
           targetId: webhookId,
+          accountId,
           changes: {
             subscriptions: { old: pairsOf(current), removed: valid.map((p) => eventType(p.resource, p.action)) },
           },
         },
       };
     });
-    return readWebhookOrFail(this.reads, webhookId);
+    return readWebhookOrFail(this.reads, scope, webhookId);
   }
 }

@@ -12,6 +12,9 @@ export class ApiKey {
   @Column('text')
   role: ApiKeyRole;
 
+  @Column({ type: 'uuid', name: 'account_id', nullable: true })
+  accountId: string | null;
+
   @Column({ type: 'text', name: 'token_hash', select: false })
   tokenHash: string;
 

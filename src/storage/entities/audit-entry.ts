@@ -25,4 +25,7 @@ export class AuditEntry {
 
   @Column({ type: 'jsonb' })
   changes: Record<string, unknown>;
+
+  @Column({ type: 'uuid', name: 'account_id', nullable: true })
+  accountId: string | null;
 }

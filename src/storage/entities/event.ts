@@ -6,6 +6,9 @@ export class Event {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
+  @Column({ type: 'uuid', name: 'account_id' })
+  accountId: string;
+
   @Column('text')
   resource: ResourceType;
 

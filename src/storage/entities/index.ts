@@ -1,3 +1,4 @@
+import { Account } from './account.js';
 import { ApiKey } from './api-key.js';
 import { AuditEntry } from './audit-entry.js';
 import { Delivery } from './delivery.js';
@@ -6,5 +7,5 @@ import { Event } from './event.js';
 import { Webhook } from './webhook.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
-export { ApiKey, AuditEntry, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription };
-export const ENTITIES = [ApiKey, AuditEntry, Webhook, WebhookSubscription, Event, Delivery, DeliveryAttempt];
+export { Account, ApiKey, AuditEntry, Delivery, DeliveryAttempt, Event, Webhook, WebhookSubscription };
+export const ENTITIES = [Account, ApiKey, AuditEntry, Webhook, WebhookSubscription, Event, Delivery, DeliveryAttempt];

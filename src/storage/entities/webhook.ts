@@ -10,6 +10,9 @@ export class Webhook {
   @Column('text')
   name: string;
 
+  @Column({ type: 'uuid', name: 'account_id' })
+  accountId: string;
+
   @Column({ type: 'text', name: 'destination_url' })
   destinationUrl: string;
 

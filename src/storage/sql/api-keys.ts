@@ -1,6 +1,7 @@
 import type { ApiKeyRole } from '../../domain/roles.js';
 import { KEYS_CHANNEL } from './channels.js';
 import type { Db } from './db.js';
+import type { Scope } from '../../domain/accounts.js';
 
 // API key revocation, announced to every process in the same transaction:
 // each drops the key from its cache and closes its WebSocket connections
@@ -31,20 +32,25 @@ export async function noteKeyUse(db: Db, id: string, at: Date): Promise<void> {
 /** Returns the new key's id. */
 export async function insertApiKey(
   db: Db,
-  k: { name: string; role: ApiKeyRole; tokenHash: string; expiresAt: Date | null },
+  k: { name: string; role: ApiKeyRole; tokenHash: string; expiresAt: Date | null; accountId: string | null },
 ): Promise<string> {
   const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO api_keys (name, role, token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id',
-    [k.name, k.role, k.tokenHash, k.expiresAt],
+    'INSERT INTO api_keys (name, role, token_hash, expires_at, account_id) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [k.name, k.role, k.tokenHash, k.expiresAt, k.accountId],
   );
   return rows[0]!.id;
 }
 
-/** The name and revocation of a key, as stored now, or null. */
-export async function apiKeyForRevoke(db: Db, id: string): Promise<{ name: string; revokedAt: Date | null } | null> {
-  const { rows } = await db.query<{ name: string; revokedAt: Date | null }>(
-    'SELECT name, revoked_at AS "revokedAt" FROM api_keys WHERE id = $1',
-    [id],
+/** The name, account and revocation of a key, as stored now, or null (also for a key outside the scope). */
+export async function apiKeyForRevoke(
+  db: Db,
+  id: string,
+  scope: Scope,
+): Promise<{ name: string; accountId: string | null; revokedAt: Date | null } | null> {
+  const { rows } = await db.query<{ name: string; accountId: string | null; revokedAt: Date | null }>(
+    `SELECT name, account_id AS "accountId", revoked_at AS "revokedAt" FROM api_keys
+     WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)`,
+    [id, scope.accountId],
   );
   return rows[0] ?? null;
 }

@@ -8,10 +8,10 @@ import type { Db } from './db.js';
 /** Returns the new entry's id. */
 export async function insertAudit(db: Db, r: AuditRecord): Promise<string> {
   const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO audit_log (actor_key_id, actor_name, action, target_type, target_id, changes)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    `INSERT INTO audit_log (actor_key_id, actor_name, action, target_type, target_id, changes, account_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
      RETURNING id`,
-    [r.actor.keyId, r.actor.name, r.action, r.targetType, r.targetId, JSON.stringify(r.changes)],
+    [r.actor.keyId, r.actor.name, r.action, r.targetType, r.targetId, JSON.stringify(r.changes), r.accountId],
   );
   return rows[0]!.id;
 }

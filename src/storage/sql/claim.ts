@@ -12,6 +12,8 @@ export interface ClaimedDelivery {
   id: string;
   event_id: string;
   webhook_id: string;
+  /** The webhook's account. */
+  account_id: string;
   attempt_count: number;
   /** false: the webhook is paused, disabled or deleted; the row was parked instead (deleted: see `gone`). */
   send: boolean;
@@ -65,12 +67,20 @@ export const leaseUntil = (ms: string) => `now() + ${ms} * interval '1 milliseco
 
 /** The webhook columns of a ClaimedDelivery, as read from webhook `w`. */
 export const claimedWebhookColumns = (w: string) =>
-  `${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
+  `${w}.account_id, ${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
    ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version`;
 
 /** The same columns as json_build_object arguments, from a row `f` that selected claimedWebhookColumns. */
 export const claimedWebhookJson = (f: string) =>
-  ['destination_url', 'bearer_token', 'hmac_secret', 'previous_hmac_secret', 'previous_hmac_expires_at', 'signing_key']
+  [
+    'account_id',
+    'destination_url',
+    'bearer_token',
+    'hmac_secret',
+    'previous_hmac_secret',
+    'previous_hmac_expires_at',
+    'signing_key',
+  ]
     .concat(['previous_signing_key', 'previous_signing_expires_at', 'version'])
     .map((c) => `'${c}', ${f}.${c}`)
     .join(', ');

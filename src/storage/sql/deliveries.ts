@@ -1,6 +1,7 @@
 import type { AttemptOutcome } from '../../domain/outcome.js';
 import type { DeliveryStatus } from '../../domain/statuses.js';
 import type { Db } from './db.js';
+import type { Scope } from '../../domain/accounts.js';
 import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
 import type { ObjectKey } from './ordering.js';
@@ -63,6 +64,8 @@ export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery
 export interface AttemptRecord {
   deliveryId: string;
   webhookId: string;
+  /** The webhook's: for the live feed, which shows an account's attempts to its readers alone. */
+  accountId: string;
   eventId: string;
   attemptNumber: number;
   outcome: AttemptOutcome;
@@ -309,7 +312,8 @@ async function requeue(db: Db, where: string, params: unknown[]): Promise<string
   return rows.map((r) => r.id);
 }
 
-/** A fresh attempt now, whatever the delivery's state; attempt numbers keep counting. */
-export async function redeliver(db: Db, deliveryId: string): Promise<boolean> {
-  return (await requeue(db, 'd.id = $1', [deliveryId])).length === 1;
+/** A fresh attempt now, whatever the delivery's state; attempt numbers keep counting. False: none in the scope. */
+export async function redeliver(db: Db, deliveryId: string, scope: Scope): Promise<boolean> {
+  const inScope = 'd.id = $1 AND ($2::uuid IS NULL OR w.account_id = $2)';
+  return (await requeue(db, inScope, [deliveryId, scope.accountId])).length === 1;
 }

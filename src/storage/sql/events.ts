@@ -39,6 +39,8 @@ const FILTER_REFUSED = 'HL001';
 
 export interface NewEvent {
   id: string;
+  /** The account it is published in: it fans out to that account's webhooks alone. */
+  accountId: string;
   resource: string;
   action: string;
   type: string;
@@ -153,15 +155,19 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
     name: 'hookline-publish',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-                            $14::text[])
-         WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach, ord)
+                            $14::text[], $15::uuid[])
+         WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach,
+                              account_id, ord)
      ), ev AS (
-       INSERT INTO events (id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach)
-       SELECT id, resource, action, type, payload::jsonb, coalesce(occurred_at, now()), idempotency_key,
-              filter_reach::jsonb
-       FROM input ORDER BY ord
-       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, resource, action, type, payload, seq, occurred_at, created_at, is_test, filter_reach
+       -- Only into a live account: an event for one deleted meanwhile is left out of the result, and the
+       -- service (accountless, in services/events.ts) tells that from an idempotency key already taken.
+       INSERT INTO events (id, account_id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach)
+       SELECT i.id, i.account_id, i.resource, i.action, i.type, i.payload::jsonb, coalesce(i.occurred_at, now()),
+              i.idempotency_key, i.filter_reach::jsonb
+       FROM input i JOIN accounts a ON a.id = i.account_id AND a.deleted_at IS NULL
+       ORDER BY i.ord
+       ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id, account_id, resource, action, type, payload, seq, occurred_at, created_at, is_test, filter_reach
      ), matched AS (
        -- Every subscribed webhook whose filter matches, the delivery's id made here: the rows below
        -- read this one list instead of joining the inserted deliveries back to it (planned as a
@@ -171,7 +177,8 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
               CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key,
               ${claimedWebhookColumns('w')}
        FROM ev
-       JOIN webhook_subscriptions s ON s.resource = ev.resource AND s.action = ev.action
+       -- Within the event's account only, by the fan-out index (account, resource, action).
+       JOIN webhook_subscriptions s ON s.account_id = ev.account_id AND s.resource = ev.resource AND s.action = ev.action
        JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
        -- Naming w.id, the test is made only once joined to a live webhook: a deleted one's filter refuses nothing.
        WHERE ${filterTakes('ev', 's', 'w.id')}
@@ -242,6 +249,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
       claim.saturated,
       claim.leaseMs,
       events.map((e) => (e.filterReach === undefined ? reachText(JSON.parse(e.payload)) : e.filterReach)),
+      col('accountId'),
     ],
   });
   const at = (t: string | null) => (t === null ? null : new Date(t));
@@ -257,6 +265,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
 
 export interface StoredEvent {
   id: string;
+  account_id: string;
   resource: string;
   action: string;
   type: string;
@@ -267,21 +276,29 @@ export interface StoredEvent {
   is_test: boolean;
 }
 
-export async function eventsByIdempotencyKeys(db: Db, keys: string[]): Promise<StoredEvent[]> {
-  const { rows } = await db.query<StoredEvent>('SELECT * FROM events WHERE idempotency_key = ANY($1::text[])', [keys]);
+/** The events holding these idempotency keys, each in its account. */
+export async function eventsByIdempotencyKeys(
+  db: Db,
+  keys: { accountId: string; key: string }[],
+): Promise<StoredEvent[]> {
+  const { rows } = await db.query<StoredEvent>(
+    `SELECT e.* FROM unnest($1::uuid[], $2::text[]) k(account_id, key)
+     JOIN events e ON e.account_id = k.account_id AND e.idempotency_key = k.key`,
+    [keys.map((k) => k.accountId), keys.map((k) => k.key)],
+  );
   return rows;
 }
 
-/** A test event goes to one webhook only, whatever it subscribes to. */
+/** A test event goes to one webhook only, whatever it subscribes to; it is of the webhook's account. */
 export async function insertTestEvent(
   db: Db,
-  e: Omit<NewEvent, 'id' | 'idempotencyKey' | 'occurredAt'>,
+  e: Omit<NewEvent, 'id' | 'idempotencyKey' | 'occurredAt' | 'accountId'>,
   webhookId: string,
 ): Promise<{ eventId: string; deliveryId: string }> {
   const { rows } = await db.query<{ event_id: string; delivery_id: string }>(
     `WITH ev AS (
-       INSERT INTO events (resource, action, type, payload, occurred_at, is_test)
-       VALUES ($1, $2, $3, $4::jsonb, now(), true)
+       INSERT INTO events (account_id, resource, action, type, payload, occurred_at, is_test)
+       SELECT account_id, $1, $2, $3, $4::jsonb, now(), true FROM webhooks WHERE id = $5
        RETURNING id
      ), d AS (
        INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)

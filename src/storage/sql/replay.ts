@@ -48,7 +48,9 @@ const matching = (scope: ReplayScope, after: boolean) => `
   FROM events e
   JOIN webhook_subscriptions s ON s.webhook_id = $1 AND s.resource = e.resource AND s.action = e.action
   LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = $1
-  WHERE e.created_at >= $2 AND e.created_at < $3 AND NOT e.is_test
+  -- The webhook's own account's events only (its subscriptions carry the account): a backfill of another
+  -- account's events would hand one customer's data to another's webhook.
+  WHERE e.account_id = s.account_id AND e.created_at >= $2 AND e.created_at < $3 AND NOT e.is_test
     AND ${filterTakes('e', 's', '$1')}
     AND ${SCOPES[scope]}
     ${after ? 'AND (e.created_at, e.id) > ($4::timestamptz, $5::uuid)' : ''}

@@ -36,9 +36,12 @@ export async function insertSubscriptions(
     filter_terms: p.filterTerms,
   }));
   await db.query(
-    `INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path, filter_terms)
-     SELECT $1, s.resource, s.action, s.filter, s.filter_path::jsonpath, s.filter_terms
-     FROM jsonb_to_recordset($2::jsonb) AS s(resource text, action text, filter jsonb, filter_path text, filter_terms jsonb)`,
+    // The webhook's account, copied: the fan-out index starts with it (migrations/1765300000000-Accounts.ts).
+    `INSERT INTO webhook_subscriptions (webhook_id, account_id, resource, action, filter, filter_path, filter_terms)
+     SELECT w.id, w.account_id, s.resource, s.action, s.filter, s.filter_path::jsonpath, s.filter_terms
+     FROM webhooks w,
+          jsonb_to_recordset($2::jsonb) AS s(resource text, action text, filter jsonb, filter_path text, filter_terms jsonb)
+     WHERE w.id = $1`,
     [webhookId, JSON.stringify(rows)],
   );
 }

@@ -1,6 +1,7 @@
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import { SERVICE_ACTOR } from '../../domain/audit.js';
 import type { Db } from './db.js';
+import type { Scope } from '../../domain/accounts.js';
 
 // Every write to the webhooks table, by the services and the worker. The ORM
 // only reads them (outside any transaction); a change reads the row it changes
@@ -9,6 +10,7 @@ import type { Db } from './db.js';
 /** The columns of a webhook a change reads before it writes; secrets as stored (sealed). */
 export interface StoredWebhook {
   id: string;
+  accountId: string;
   name: string;
   destinationUrl: string;
   bearerToken: string | null;
@@ -19,19 +21,20 @@ export interface StoredWebhook {
   ordering: DeliveryOrdering;
 }
 
-/** A webhook not deleted, as stored now, or null. */
-export async function webhookForChange(db: Db, id: string): Promise<StoredWebhook | null> {
+/** A webhook not deleted, as stored now, or null; null too when it is not of the scope's account. */
+export async function webhookForChange(db: Db, id: string, scope: Scope): Promise<StoredWebhook | null> {
   const { rows } = await db.query<StoredWebhook>(
-    `SELECT id, name, destination_url AS "destinationUrl", bearer_token AS "bearerToken", hmac_secret AS "hmacSecret",
-            signing_key AS "signingKey", status, status_reason AS "statusReason", ordering
-     FROM webhooks WHERE id = $1 AND deleted_at IS NULL`,
-    [id],
+    `SELECT id, account_id AS "accountId", name, destination_url AS "destinationUrl", bearer_token AS "bearerToken",
+            hmac_secret AS "hmacSecret", signing_key AS "signingKey", status, status_reason AS "statusReason", ordering
+     FROM webhooks WHERE id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR account_id = $2)`,
+    [id, scope.accountId],
   );
   return rows[0] ?? null;
 }
 
 export interface NewWebhook {
   id: string;
+  accountId: string;
   name: string;
   destinationUrl: string;
   bearerToken: string | null;
@@ -43,10 +46,20 @@ export interface NewWebhook {
 
 export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
   await db.query(
-    `INSERT INTO webhooks (id, name, destination_url, bearer_token, hmac_secret, signing_key, signing_public_key,
-                           status, status_reason, ordering)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', NULL, $8)`,
-    [w.id, w.name, w.destinationUrl, w.bearerToken, w.hmacSecret, w.signingKey, w.signingPublicKey, w.ordering],
+    `INSERT INTO webhooks (id, account_id, name, destination_url, bearer_token, hmac_secret, signing_key,
+                           signing_public_key, status, status_reason, ordering)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9)`,
+    [
+      w.id,
+      w.accountId,
+      w.name,
+      w.destinationUrl,
+      w.bearerToken,
+      w.hmacSecret,
+      w.signingKey,
+      w.signingPublicKey,
+      w.ordering,
+    ],
   );
 }
 
@@ -182,9 +195,4 @@ export async function dropExpiredPreviousSecrets(db: Db): Promise<number> {
  */
 export async function lockWebhook(db: Db, id: string): Promise<void> {
   await db.query('SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
-}
-
-export async function webhookExists(db: Db, id: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL', [id]);
-  return rows.length > 0;
 }

@@ -159,8 +159,25 @@ export function walkAs(role: ApiKeyRole): void {
         },
         'Mutation.publishEvent': () => `input: {resource: USERS, action: CREATE, payload: {id: "walk-${++n}"}}`,
         'Mutation.publishEvents': () => `inputs: [{resource: USERS, action: CREATE, payload: {id: "walk-${++n}"}}]`,
+        'Query.accounts': () => 'first: 2',
+        'Query.account': () => 'key: "default"',
+        'Account.webhooks': () => 'first: 2',
+        'Mutation.createAccount': () => `input: {key: "walk-made-${++n}", name: "walk made"}`,
+        'Mutation.updateAccount': async () => `id: "${await walkAccount()}", input: {name: "walk renamed ${++n}"}`,
+        'Mutation.deleteAccount': async () => {
+          const key = `walk-doomed-${++n}`;
+          const made = must(await s.gql(`mutation { createAccount(input: {key: "${key}", name: "doomed"}) { id } }`));
+          return `id: "${made.createAccount.id}", confirmKey: "${key}"`;
+        },
         'Subscription.deliveryAttempts': () => `webhookId: "${world.w}"`,
         'Subscription.webhookStatusChanged': () => `webhookId: "${world.t}"`,
+      };
+
+      let walkAccountId = '';
+      const walkAccount = async () => {
+        walkAccountId ||= must(await s.gql('mutation { createAccount(input: {key: "walk", name: "walk"}) { id } }'))
+          .createAccount.id;
+        return walkAccountId;
       };
 
       /** The path's operation, its root's arguments computed (and prepared) now. */
