@@ -72,15 +72,17 @@ async function installation(bench: Bench, accounts: number): Promise<Installatio
   if (accounts > 1) await copyAccount(db, template, accounts - 1, 'scale-');
   // Signed after the copy (a sealed secret is bound to its row): the copies stay unsigned and never receive an event.
   await signWith(db, hooks, newWebhookSecret());
-  const { rows } = await db.pool.query<{ accounts: number; webhooks: number; subscriptions: number }>(
+  const { rows } = await db.pool.query<{ accounts: number; webhooks: number; subscriptions: number; bytes: string }>(
     `SELECT (SELECT count(*) FROM accounts)::int AS accounts, (SELECT count(*) FROM webhooks)::int AS webhooks,
-            (SELECT count(*) FROM webhook_subscriptions)::int AS subscriptions`,
+            (SELECT count(*) FROM webhook_subscriptions)::int AS subscriptions,
+            (pg_total_relation_size('accounts') + pg_total_relation_size('webhooks')
+              + pg_total_relation_size('webhook_subscriptions'))::text AS bytes`,
   );
   const c = rows[0]!;
   if (c.webhooks !== accounts * WEBHOOKS)
     throw new Error(`scale: expected ${accounts * WEBHOOKS} webhooks, found ${c.webhooks}`);
   process.stderr.write(
-    `  scale: ${c.accounts} accounts (the default one included), ${c.webhooks} webhooks, ${c.subscriptions} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+    `  scale: ${c.accounts} accounts (the default one included), ${c.webhooks} webhooks, ${c.subscriptions} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s; accounts, webhooks and subscriptions with their indexes ${(Number(c.bytes) / 2 ** 20).toFixed(1)} MiB, ${(Number(c.bytes) / c.accounts).toFixed(0)} bytes per account\n`,
   );
   return { accounts, db, publisher, hooks };
 }

@@ -63,6 +63,8 @@ async function arrivalLatency(receiver: ReceiverProc, prefix: string, r: LoadRes
 interface Figures {
   p50: number;
   p99: number;
+  /** Share of B's events that arrived more than 1 s after they were due (or not at all), in %. */
+  late: number;
   /** A's deliveries per second during B's window (0 without a backlog). */
   aRate: number;
   /** A's deliveries still queued when B's window ended. */
@@ -71,7 +73,7 @@ interface Figures {
 
 async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
   const { receiver, gen } = bench;
-  let figures: Figures = { p50: NaN, p99: NaN, aRate: 0, aLeft: 0 };
+  let figures: Figures = { p50: NaN, p99: NaN, late: NaN, aRate: 0, aLeft: 0 };
   await scoped(async (defer) => {
     const db = await database(defer, 'fairness');
     const support = await createKey(db, 'SUPPORT');
@@ -119,8 +121,10 @@ async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
     await until(async () => (await receiver.stats('/ok/fb')).unique >= r.count, GRACE_MS, "B's receipts", 100).catch(
       () => undefined,
     );
-    const l = latency(await arrivalLatency(receiver, 'b', r, process.hrtime.bigint()));
-    figures = { p50: l.p50, p99: l.p99, aRate: aReceived / r.seconds, aLeft };
+    const lat = await arrivalLatency(receiver, 'b', r, process.hrtime.bigint());
+    const l = latency(lat);
+    const late = (100 * lat.filter((ms) => ms > 1000).length) / lat.length;
+    figures = { p50: l.p50, p99: l.p99, late, aRate: aReceived / r.seconds, aLeft };
     if (withBacklog && aLeft === 0)
       process.stderr.write(`  (A's backlog ran out during B's window: raise HOOKLINE_BENCH_FAIRNESS_BACKLOG)\n`);
     await receiver.reset();
@@ -138,6 +142,7 @@ export async function accountsFairness(bench: Bench): Promise<void> {
   record(`${label} alone: end-to-end p99`, 'ms', alone.p99);
   record(`${label} ${backlog}: end-to-end p50`, 'ms', busy.p50);
   record(`${label} ${backlog}: end-to-end p99`, 'ms', busy.p99);
+  record(`${label} ${backlog}: events later than 1 s`, '%', busy.late);
   record(`accounts fairness: A's deliveries/s meanwhile (its 2 s destination)`, 'deliveries/s', busy.aRate);
   record(`accounts fairness: A's deliveries still queued at the end of B's window`, 'deliveries', busy.aLeft);
   record('accounts fairness: B p99 with A ÷ alone', 'ratio', busy.p99 / alone.p99, '≤ 2', (m) => m <= 2);
