@@ -14,7 +14,9 @@ import {
   orderedDrains,
   tenWebhookDrain,
 } from './scenarios/delivery.js';
+import { accountsScale, scaleDatabases } from './scenarios/account-scale.js';
 import { endToEnd, sustainedLoad } from './scenarios/end-to-end.js';
+import { accountsFairness } from './scenarios/fairness.js';
 import { fanOut, filteredFanOut } from './scenarios/fan-out.js';
 import { liveFeed, liveFeedUnderLoad, stalledSubscriber } from './scenarios/live-feed.js';
 import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from './scenarios/publishing.js';
@@ -43,7 +45,7 @@ import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from
 interface Scenario {
   name: string;
   /** Made once per run, before the first round. */
-  prepare?: () => Promise<void>;
+  prepare?: (bench: Bench) => Promise<void>;
   run: (bench: Bench, round: Round) => Promise<void>;
 }
 
@@ -67,6 +69,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'feed', run: liveFeed },
   { name: 'feed-load', run: liveFeedUnderLoad },
   { name: 'feed-stalled', run: stalledSubscriber },
+  { name: 'accounts-fairness', run: accountsFairness },
+  { name: 'accounts-scale', prepare: scaleDatabases, run: accountsScale },
 ];
 
 /** The --only names, or undefined for every scenario; a bad argument ends the run before anything starts. */
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
     feed: await startGenerator('feed-clients'),
     trivial: await startTrivialServer(),
   };
-  for (const s of scenarios) await s.prepare?.();
+  for (const s of scenarios) await s.prepare?.(bench);
   for (let round = 0; round < RUNS; round++) {
     process.stderr.write(`round ${round + 1}/${RUNS}\n`);
     const figures: Round = {};
