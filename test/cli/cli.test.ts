@@ -124,6 +124,38 @@ describe('hookline CLI', () => {
     assert.doesNotMatch(line, /\bactive\b/);
   });
 
+  it('accounts create, list and delete; api-keys create --account makes a key scoped to it', async () => {
+    const c = await run(['accounts', 'create', '--key', 'cli-domain', '--name', 'CLI customer'], env);
+    assert.equal(c.code, 0, fmt(c));
+    const accountId = c.stdout.trim();
+    const l = await run(['accounts', 'list', '--json', '--search', 'cli-dom'], env);
+    assert.deepEqual(
+      l.stdout
+        .trim()
+        .split('\n')
+        .map((x) => JSON.parse(x).key),
+      ['cli-domain'],
+      fmt(l),
+    );
+    const k = await run(
+      ['api-keys', 'create', '--name', 'cli admin', '--role', 'SUPPORT', '--account', 'cli-domain'],
+      env,
+    );
+    assert.equal(k.code, 0, fmt(k));
+    const { rows } = await db.pool.query('SELECT account_id FROM api_keys WHERE name = $1', ['cli admin']);
+    assert.equal(rows[0].account_id, accountId);
+    const unknown = await run(['api-keys', 'create', '--name', 'x', '--role', 'VIEWER', '--account', 'nobody'], env);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /--account: no account has the key nobody/);
+    const wrong = await run(['accounts', 'delete', 'cli-domain', '--confirm', 'other'], env);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /confirmKey/);
+    const d = await run(['accounts', 'delete', 'cli-domain', '--confirm', 'cli-domain'], env);
+    assert.equal(d.code, 0, fmt(d));
+    const gone = await db.pool.query('SELECT revoked_at FROM api_keys WHERE name = $1', ['cli admin']);
+    assert.ok(gone.rows[0].revoked_at instanceof Date, 'its key is revoked');
+  });
+
   it('refusals: bad role, unknown key id, invalid environment', async () => {
     const [bogus, badPort] = await early;
 
