@@ -1,4 +1,7 @@
+import { v7 as uuidv7 } from 'uuid';
 import { newWebhookSecret } from '../../src/domain/tokens.js';
+import { claimDue } from '../../src/storage/sql/deliveries.js';
+import { insertEvents } from '../../src/storage/sql/events.js';
 import { createKey, type BenchDb } from '../lib/db.js';
 import { copyAccount, createAccount, createAccountWebhooks, envInt, publishTo, setupClient } from '../lib/accounts.js';
 import {
@@ -13,7 +16,8 @@ import {
   type Bench,
 } from '../lib/harness.js';
 import { startServer } from '../lib/procs.js';
-import { until } from '../lib/stats.js';
+import { userPayload } from '../lib/load.js';
+import { latency, until } from '../lib/stats.js';
 
 // Accounts, scale: what 10,000 accounts of 5 webhooks each cost the hot path
 // of one of them. Two databases, made once per run: one holds a single account
@@ -31,6 +35,13 @@ import { until } from '../lib/stats.js';
 //   receiver: deliveries/s from the first receipt to the last, claim and
 //   record included.
 //
+// - statements: with no server running, the bench's own connection runs the
+//   publishing statement (insertEvents: one event, its 5 deliveries and queue
+//   rows) STATEMENTS times, then the worker's claim (claimDue, 100 rows at a
+//   time) until those deliveries are claimed: each statement's p50, without
+//   HTTP, GraphQL or a Node.js server in the figure, so the comparison is
+//   PostgreSQL's work alone (the claimed rows are removed afterwards).
+//
 // Sizes (environment): HOOKLINE_BENCH_SCALE_ACCOUNTS (10,000),
 // HOOKLINE_BENCH_SCALE_EVENTS (events per round; 4,000, --quick 1,000).
 
@@ -39,10 +50,13 @@ const EVENTS = envInt('HOOKLINE_BENCH_SCALE_EVENTS', quick ? 1000 : 4000);
 const WEBHOOKS = 5;
 const WARM = 200;
 const MEASURED = 'scale-0';
+const STATEMENTS = quick ? 500 : 2000;
 
 interface Installation {
   accounts: number;
   db: BenchDb;
+  /** The measured account's id. */
+  accountId: string;
   publisher: string;
   hooks: string[];
 }
@@ -84,7 +98,7 @@ async function installation(bench: Bench, accounts: number): Promise<Installatio
   process.stderr.write(
     `  scale: ${c.accounts} accounts (the default one included), ${c.webhooks} webhooks, ${c.subscriptions} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s; accounts, webhooks and subscriptions with their indexes ${(Number(c.bytes) / 2 ** 20).toFixed(1)} MiB, ${(Number(c.bytes) / c.accounts).toFixed(0)} bytes per account\n`,
   );
-  return { accounts, db, publisher, hooks };
+  return { accounts, db, accountId: template, publisher, hooks };
 }
 
 /** Both installations, before the first round. */
@@ -145,6 +159,51 @@ async function measure(bench: Bench, inst: Installation, prefix: string): Promis
   return figures;
 }
 
+/** p50 of the publishing statement (one event to the 5 webhooks) and of a claim of 100, in ms. */
+async function statements(inst: Installation): Promise<{ publish: number; claim: number }> {
+  const client = await inst.db.pool.connect();
+  try {
+    const publishOne = (i: number) =>
+      insertEvents(client, [
+        {
+          id: uuidv7(),
+          accountId: inst.accountId,
+          resource: 'USERS',
+          action: 'CREATE',
+          type: 'user.created',
+          payload: JSON.stringify(userPayload(`st${i}`)),
+          occurredAt: null,
+          idempotencyKey: null,
+        },
+      ]);
+    for (let i = 0; i < 50; i++) await publishOne(i); // prepares the statement, warms the cache
+    const pub: number[] = [];
+    for (let i = 0; i < STATEMENTS; i++) {
+      const t = performance.now();
+      await publishOne(i);
+      pub.push(performance.now() - t);
+    }
+    const claim: number[] = [];
+    for (;;) {
+      const t = performance.now();
+      const rows = await claimDue(client, {
+        limit: 100,
+        perWebhookCap: 1000,
+        busyWebhooks: [],
+        busyCounts: [],
+        saturated: [],
+        leaseMs: 600_000,
+      });
+      if (rows.length === 0) break;
+      claim.push(performance.now() - t);
+    }
+    await client.query('DELETE FROM delivery_queue WHERE webhook_id = ANY($1)', [inst.hooks]);
+    return { publish: latency(pub).p50, claim: latency(claim).p50 };
+  } finally {
+    client.release();
+  }
+}
+
 let rounds = 0;
 
 /** One account, then 10,000 (the other way round every second round), and the ratios of the two. */
@@ -154,7 +213,11 @@ export async function accountsScale(bench: Bench): Promise<void> {
   const round = rounds++;
   const order = round % 2 ? [many, one] : [one, many];
   const figures = new Map<Installation, Figures>();
-  for (const inst of order) figures.set(inst, await measure(bench, inst, `r${round}a${inst.accounts}-`));
+  const sql = new Map<Installation, { publish: number; claim: number }>();
+  for (const inst of order) {
+    figures.set(inst, await measure(bench, inst, `r${round}a${inst.accounts}-`));
+    sql.set(inst, await statements(inst));
+  }
   const f1 = figures.get(one)!;
   const fn = figures.get(many)!;
   const n = ACCOUNTS.toLocaleString('en');
@@ -171,4 +234,14 @@ export async function accountsScale(bench: Bench): Promise<void> {
   record(`${drainLabel}, 1 account`, 'deliveries/s', f1.drain);
   record(`${drainLabel}, among ${n} accounts`, 'deliveries/s', fn.drain);
   record(`accounts scale: drain, ${n} accounts ÷ 1`, 'ratio', fn.drain / f1.drain, '≥ 0.95', (m) => m >= 0.95);
+  const s1 = sql.get(one)!;
+  const sn = sql.get(many)!;
+  const pubSql = 'accounts scale: publishing statement alone (1 event, 5 deliveries), p50';
+  record(`${pubSql}, 1 account`, 'ms', s1.publish);
+  record(`${pubSql}, among ${n} accounts`, 'ms', sn.publish);
+  record(`${pubSql}, ${n} accounts ÷ 1`, 'ratio', sn.publish / s1.publish, '≤ 1.05', (m) => m <= 1.05);
+  const claimSql = 'accounts scale: claim statement alone (100 deliveries), p50';
+  record(`${claimSql}, 1 account`, 'ms', s1.claim);
+  record(`${claimSql}, among ${n} accounts`, 'ms', sn.claim);
+  record(`${claimSql}, ${n} accounts ÷ 1`, 'ratio', sn.claim / s1.claim, '≤ 1.05', (m) => m <= 1.05);
 }

@@ -25,12 +25,18 @@ import { latency, sleep, until } from '../lib/stats.js';
 // Sizes (environment): HOOKLINE_BENCH_FAIRNESS_BACKLOG (A's deliveries;
 // 50,000, --quick 5,000), HOOKLINE_BENCH_FAIRNESS_WEBHOOKS (A's webhooks; 25),
 // HOOKLINE_BENCH_FAIRNESS_SECONDS (B's window; 40, --quick 15),
-// HOOKLINE_BENCH_FAIRNESS_RATE (B's events/s; 10).
+// HOOKLINE_BENCH_FAIRNESS_RATE (B's events/s; 10), and
+// HOOKLINE_BENCH_FAIRNESS_WORKER_CONCURRENCY (the server's worker concurrency; its default, 200).
 
 const BACKLOG = envInt('HOOKLINE_BENCH_FAIRNESS_BACKLOG', quick ? 5000 : 50_000);
 const A_WEBHOOKS = envInt('HOOKLINE_BENCH_FAIRNESS_WEBHOOKS', 25);
 const SECONDS = envInt('HOOKLINE_BENCH_FAIRNESS_SECONDS', quick ? 15 : 40);
 const RATE = envInt('HOOKLINE_BENCH_FAIRNESS_RATE', 10);
+/** Set: the server's HOOKLINE_WORKER_CONCURRENCY (default 200), to see what more room in the worker does. */
+const CONCURRENCY = process.env.HOOKLINE_BENCH_FAIRNESS_WORKER_CONCURRENCY
+  ? envInt('HOOKLINE_BENCH_FAIRNESS_WORKER_CONCURRENCY', 200)
+  : undefined;
+const SERVER_ENV: Record<string, string> = CONCURRENCY ? { HOOKLINE_WORKER_CONCURRENCY: String(CONCURRENCY) } : {};
 /** How long B's last events may take to arrive after the window before they count as late by at least that much. */
 const GRACE_MS = 60_000;
 
@@ -78,7 +84,7 @@ async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
     const db = await database(defer, 'fairness');
     const support = await createKey(db, 'SUPPORT');
     const publisher = await createKey(db, 'PUBLISHER');
-    const srv = await server(defer, { env: { DATABASE_URL: db.url } });
+    const srv = await server(defer, { env: { DATABASE_URL: db.url, ...SERVER_ENV } });
     released(defer, bench);
     const client = setupClient(srv.url, support);
     defer(() => client.close());
@@ -136,14 +142,15 @@ async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
 export async function accountsFairness(bench: Bench): Promise<void> {
   const alone = await measure(bench, false);
   const busy = await measure(bench, true);
-  const label = `accounts fairness: B at ${RATE} events/s`;
+  const tag = `accounts fairness${CONCURRENCY ? ` (worker concurrency ${CONCURRENCY})` : ''}`;
+  const label = `${tag}: B at ${RATE} events/s`;
   const backlog = `beside A's ${BACKLOG.toLocaleString('en')} deliveries to a 2 s destination (${A_WEBHOOKS} webhooks)`;
   record(`${label} alone: end-to-end p50`, 'ms', alone.p50);
   record(`${label} alone: end-to-end p99`, 'ms', alone.p99);
   record(`${label} ${backlog}: end-to-end p50`, 'ms', busy.p50);
   record(`${label} ${backlog}: end-to-end p99`, 'ms', busy.p99);
   record(`${label} ${backlog}: events later than 1 s`, '%', busy.late);
-  record(`accounts fairness: A's deliveries/s meanwhile (its 2 s destination)`, 'deliveries/s', busy.aRate);
-  record(`accounts fairness: A's deliveries still queued at the end of B's window`, 'deliveries', busy.aLeft);
-  record('accounts fairness: B p99 with A ÷ alone', 'ratio', busy.p99 / alone.p99, '≤ 2', (m) => m <= 2);
+  record(`${tag}: A's deliveries/s meanwhile (its 2 s destination)`, 'deliveries/s', busy.aRate);
+  record(`${tag}: A's deliveries still queued at the end of B's window`, 'deliveries', busy.aLeft);
+  record(`${tag}: B p99 with A ÷ alone`, 'ratio', busy.p99 / alone.p99, '≤ 2', (m) => m <= 2);
 }
