@@ -20,6 +20,22 @@ export const MAX_SECRET_LENGTH = 1024;
 // PostgreSQL text cannot hold NUL; other control characters only make names unreadable.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+const MAX_SEARCH_LENGTH = 200;
+
+/** A list's search text (1 to 200 characters of `what`); null when there is none. */
+export function validSearch(search: string | null | undefined, what: string): string | null {
+  if (search == null) return null;
+  if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
+    throw badInput('search', `expected 1 to ${MAX_SEARCH_LENGTH} characters of ${what}`);
+  }
+  return search;
+}
+
+/** An ILIKE pattern (with ESCAPE '\\') matching text that contains `search` literally. */
+export function containing(search: string): string {
+  return `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 export function validName(field: string, value: string): string {
   const name = value.trim();
   if (name.length === 0) throw badInput(field, 'must not be empty');

@@ -4,7 +4,7 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_ACCOUNT_KEY, validAccountKey, type Scope } 
 import type { Actor } from '../domain/audit.js';
 import type { Position } from '../domain/cursor.js';
 import { badInput, conflict, HooklineError, notFound } from '../domain/errors.js';
-import { isUuid, validName } from '../domain/validation.js';
+import { containing, isUuid, validName, validSearch } from '../domain/validation.js';
 import { Account } from '../storage/entities/index.js';
 import {
   accountForChange,
@@ -26,7 +26,6 @@ import type { Page } from './deliveries.js';
 // deleted since is caught there, not trusted.
 
 const CACHE_LIMIT = 100_000;
-const MAX_SEARCH_LENGTH = 200;
 
 /** Account keys to ids, for publishing. */
 export class AccountDirectory {
@@ -65,9 +64,7 @@ export class AccountService {
   ) {}
 
   async page(scope: Scope, search: string | null | undefined, limit: number, after: Position | null) {
-    if (search != null && (search.length === 0 || search.length > MAX_SEARCH_LENGTH)) {
-      throw badInput('search', `expected 1 to ${MAX_SEARCH_LENGTH} characters of an account's key or name`);
-    }
+    const text = validSearch(search, "an account's key or name");
     const qb = this.reads
       .getRepository(Account)
       .createQueryBuilder('a')
@@ -75,9 +72,9 @@ export class AccountService {
       .orderBy('a.created_at', 'DESC')
       .addOrderBy('a.id', 'DESC');
     if (scope.accountId !== null) qb.andWhere('a.id = :own', { own: scope.accountId });
-    if (search != null) {
+    if (text !== null) {
       qb.andWhere(`(a.key ILIKE :pattern ESCAPE '\\' OR a.name ILIKE :pattern ESCAPE '\\')`, {
-        pattern: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+        pattern: containing(text),
       });
     }
     const totalCount = await qb.clone().getCount();

@@ -122,8 +122,11 @@ export class EventService {
     const keys = inputs.map((input, i) => (input.account == null ? null : validAccountKey(at(i), input.account)));
     if (scope.accountId !== null) {
       const own = scope.accountId;
-      for (const [i, key] of keys.entries()) {
-        if (key !== null && (await this.accounts.idOfExisting(key)) !== own) {
+      const named = new Map<string, number>();
+      keys.forEach((key, i) => key !== null && !named.has(key) && named.set(key, i));
+      // One lookup per key named, not per event: a batch names one account a thousand times.
+      for (const [key, i] of named) {
+        if ((await this.accounts.idOfExisting(key)) !== own) {
           throw new HooklineError(
             'FORBIDDEN',
             `${at(i)}: a key scoped to an account publishes in its own account only; leave account out`,

@@ -36,14 +36,19 @@ export async function webhookToChange(db: Db, scope: Scope, id: string): Promise
   return found;
 }
 
-/** A webhook that is not deleted, in the scope, with its subscriptions. */
-export function readWebhook(reads: DataSource, scope: Scope, id: string): Promise<Webhook | null> {
+/** A webhook in the scope, with its subscriptions; not deleted unless `deleted` says so. */
+export function readWebhook(
+  reads: DataSource,
+  scope: Scope,
+  id: string,
+  { deleted = false }: { deleted?: boolean } = {},
+): Promise<Webhook | null> {
   if (!isUuid(id)) return Promise.resolve(null);
   const qb = reads
     .getRepository(Webhook)
     .createQueryBuilder('w')
     .leftJoinAndSelect('w.subscriptions', 's')
-    .where('w.id = :id AND w.deleted_at IS NULL', { id });
+    .where(deleted ? 'w.id = :id' : 'w.id = :id AND w.deleted_at IS NULL', { id });
   return visible(qb, 'w', scope).getOne();
 }
 

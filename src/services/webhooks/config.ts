@@ -3,13 +3,20 @@ import type pg from 'pg';
 import { In, type DataSource } from 'typeorm';
 import { fieldChanges, type Actor } from '../../domain/audit.js';
 import { eventType } from '../../domain/catalog.js';
-import { badInput, notFound } from '../../domain/errors.js';
+import { notFound } from '../../domain/errors.js';
 import { targetAccount, type Scope } from '../../domain/accounts.js';
 import { liveAccount } from '../../storage/sql/accounts.js';
 import { visible } from '../visibility.js';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import type { UrlPolicy } from '../../domain/url-policy.js';
-import { isUuid, validDestination, validName, validSubscriptions } from '../../domain/validation.js';
+import {
+  containing,
+  isUuid,
+  validDestination,
+  validName,
+  validSearch,
+  validSubscriptions,
+} from '../../domain/validation.js';
 import type { FeedPublisher } from '../../feed/feed.js';
 import { Webhook, WebhookSubscription } from '../../storage/entities/index.js';
 import { cancelPendingForWebhook } from '../../storage/sql/deliveries.js';
@@ -66,17 +73,6 @@ export interface WebhookPage {
   totalCount: number;
 }
 
-const MAX_SEARCH_LENGTH = 200;
-
-/** A webhooks search: part of a name or destination URL, any case. */
-function validSearch(search: string | null | undefined): string | null {
-  if (search == null) return null;
-  if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
-    throw badInput('search', `expected 1 to ${MAX_SEARCH_LENGTH} characters of a name or destination URL`);
-  }
-  return search;
-}
-
 export class WebhookConfig {
   constructor(
     private readonly pool: pg.Pool,
@@ -107,12 +103,7 @@ export class WebhookConfig {
 
   /** Deleted or not, in the scope, with its subscriptions as they are now. */
   withSubscriptions(scope: Scope, id: string): Promise<Webhook | null> {
-    const qb = this.reads
-      .getRepository(Webhook)
-      .createQueryBuilder('w')
-      .leftJoinAndSelect('w.subscriptions', 's')
-      .where('w.id = :id', { id });
-    return visible(qb, 'w', scope).getOne();
+    return readWebhook(this.reads, scope, id, { deleted: true });
   }
 
   /** Of webhooks the caller has read already (its scope applied there). */
@@ -128,7 +119,7 @@ export class WebhookConfig {
     limit: number,
     after: { createdAt: Date; id: string } | null,
   ): Promise<WebhookPage> {
-    const search = validSearch(filter.search);
+    const search = validSearch(filter.search, 'a name or destination URL');
     const qb = this.reads
       .getRepository(Webhook)
       .createQueryBuilder('w')
@@ -140,7 +131,7 @@ export class WebhookConfig {
     // A scan of the configuration table (thousands of rows, not the delivery log): no index needed.
     if (search !== null) {
       qb.andWhere(`(w.name ILIKE :pattern ESCAPE '\\' OR w.destination_url ILIKE :pattern ESCAPE '\\')`, {
-        pattern: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+        pattern: containing(search),
       });
     }
     const totalCount = await qb.clone().getCount();
