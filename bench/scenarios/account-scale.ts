@@ -186,12 +186,15 @@ async function statements(inst: Installation): Promise<{ publish: number; claim:
     const claim: number[] = [];
     for (;;) {
       const t = performance.now();
-      const rows = await claimDue(client, {
+      const { rows } = await claimDue(client, {
         limit: 100,
         perWebhookCap: 1000,
         busyWebhooks: [],
         busyCounts: [],
         saturated: [],
+        perAccountCap: 1000,
+        busyAccounts: [],
+        accountCounts: [],
         leaseMs: 600_000,
       });
       if (rows.length === 0) break;

@@ -8,6 +8,8 @@ import { LANE_DEPTH } from '../domain/delivery-policy.js';
 export interface LaneItem {
   id: string;
   webhookId: string;
+  /** The webhook's account: accounts share the worker in turn. */
+  accountId: string;
   /** Bytes held in memory while it waits (the envelope). */
   bytes: number;
 }
@@ -19,6 +21,12 @@ export interface LaneLimits {
   perWebhook: number;
   /** Claimed deliveries held at most (in flight and waiting): room for the next claim. */
   maxHeld: number;
+  /**
+   * Claimed deliveries one account may hold at most. Below maxHeld, so that
+   * however large one account's backlog, the worker keeps room to claim
+   * another account's deliveries the moment they are due.
+   */
+  perAccount: number;
   /** Envelope bytes held before claiming pauses. */
   maxHeldBytes: number;
   /** Claims at most this many per statement. */
@@ -34,17 +42,35 @@ export interface ClaimSizing {
   busyCounts: number[];
   /** Lanes already full: skipped while scanning, so they cannot hide other webhooks' deliveries. */
   saturated: string[];
+  perAccountCap: number;
+  /** Accounts with claimed deliveries held, and how many each. */
+  busyAccounts: string[];
+  accountCounts: number[];
 }
 
 interface Lane<T> {
+  accountId: string;
   active: number;
   queue: T[];
   /** The last claim filled this lane to the brim, so more are probably due. */
   maybeMore: boolean;
 }
 
+/** An account's share of the worker. */
+interface AccountShare<T> {
+  /** Its webhooks' lanes, in the order they start deliveries. */
+  lanes: Map<string, Lane<T>>;
+  held: number;
+  /** It reached perAccount: the worker claims for it again once half of that is back. */
+  full: boolean;
+  /** When it last started a delivery (a turn number; 0: never). */
+  served: number;
+}
+
 export class Lanes<T extends LaneItem> {
   private readonly lanes = new Map<string, Lane<T>>();
+  private readonly accounts = new Map<string, AccountShare<T>>();
+  private turns = 0;
   private active = 0;
   private held = 0;
   private heldBytes = 0;
@@ -85,6 +111,9 @@ export class Lanes<T extends LaneItem> {
       busyWebhooks: busy.map(([id]) => id),
       busyCounts: busy.map(([, n]) => n),
       saturated: busy.filter(([, n]) => n >= this.depth).map(([id]) => id),
+      perAccountCap: this.limits.perAccount,
+      busyAccounts: [...this.accounts.keys()],
+      accountCounts: [...this.accounts.values()].map((a) => a.held),
     };
   }
 
@@ -117,27 +146,69 @@ export class Lanes<T extends LaneItem> {
    */
   take(rows: readonly T[]): void {
     for (const row of rows) {
-      let lane = this.lanes.get(row.webhookId);
-      if (!lane) this.lanes.set(row.webhookId, (lane = { active: 0, queue: [], maybeMore: false }));
+      const lane = this.laneOf(row);
       lane.queue.push(row);
+      const account = this.accounts.get(row.accountId)!;
+      account.held++;
+      if (account.held >= this.limits.perAccount) account.full = true;
       this.held++;
       this.heldBytes += row.bytes;
     }
   }
 
-  /** Deliveries to start now, while their lane and the worker have free slots; each counts as in flight. */
+  private laneOf(item: T): Lane<T> {
+    let lane = this.lanes.get(item.webhookId);
+    if (lane) return lane;
+    lane = { accountId: item.accountId, active: 0, queue: [], maybeMore: false };
+    this.lanes.set(item.webhookId, lane);
+    let account = this.accounts.get(item.accountId);
+    if (!account) this.accounts.set(item.accountId, (account = { lanes: new Map(), held: 0, full: false, served: 0 }));
+    account.lanes.set(item.webhookId, lane);
+    return lane;
+  }
+
+  private dropIfIdle(webhookId: string, lane: Lane<T>): void {
+    if (lane.active !== 0 || lane.queue.length !== 0) return;
+    this.lanes.delete(webhookId);
+    const account = this.accounts.get(lane.accountId);
+    if (!account) return;
+    account.lanes.delete(webhookId);
+    if (account.lanes.size === 0 && account.held === 0) this.accounts.delete(lane.accountId);
+  }
+
+  /**
+   * Deliveries to start now, while their lane and the worker have free slots;
+   * each counts as in flight. Accounts take turns, one delivery each, the one
+   * served longest ago first: a slot that frees up goes to the account that
+   * waited longest, however many of its webhooks another account keeps busy.
+   * Within an account, its lanes in order, each up to perWebhook.
+   */
   startable(): T[] {
     const out: T[] = [];
-    for (const [id, lane] of this.lanes) {
-      while (lane.queue.length && lane.active < this.limits.perWebhook && this.active < this.limits.concurrency) {
+    let progress = true;
+    while (progress && this.active < this.limits.concurrency) {
+      progress = false;
+      const turn = [...this.accounts.values()].sort((x, y) => x.served - y.served);
+      for (const account of turn) {
+        if (this.active >= this.limits.concurrency) break;
+        const lane = this.firstStartable(account);
+        if (!lane) continue;
         out.push(lane.queue.shift()!);
         lane.active++;
         this.active++;
+        account.served = ++this.turns;
+        progress = true;
       }
-      if (this.active >= this.limits.concurrency) break;
-      if (lane.active === 0 && lane.queue.length === 0) this.lanes.delete(id);
     }
     return out;
+  }
+
+  private firstStartable(account: AccountShare<T>): Lane<T> | undefined {
+    for (const [id, lane] of account.lanes) {
+      if (lane.queue.length && lane.active < this.limits.perWebhook) return lane;
+      this.dropIfIdle(id, lane);
+    }
+    return undefined;
   }
 
   /**
@@ -153,11 +224,15 @@ export class Lanes<T extends LaneItem> {
     this.active--;
     this.held--;
     this.heldBytes -= item.bytes;
+    const account = this.accounts.get(item.accountId);
+    if (account) account.held--;
     const roomBack = this.full && this.held <= this.limits.maxHeld / 2;
+    const accountBack = account !== undefined && account.full && account.held <= this.limits.perAccount / 2;
+    if (accountBack) account.full = false;
     const refill =
       lane !== undefined && lane.maybeMore && lane.queue.length <= (this.depth - this.limits.perWebhook) / 2;
-    if (lane && lane.active === 0 && lane.queue.length === 0) this.lanes.delete(item.webhookId);
-    return roomBack || refill;
+    if (lane) this.dropIfIdle(item.webhookId, lane);
+    return roomBack || accountBack || refill;
   }
 
   /**
@@ -166,8 +241,9 @@ export class Lanes<T extends LaneItem> {
    */
   putBack(items: readonly T[]): void {
     for (const item of [...items].reverse()) {
-      let lane = this.lanes.get(item.webhookId);
-      if (!lane) this.lanes.set(item.webhookId, (lane = { active: 1, queue: [], maybeMore: false }));
+      const known = this.lanes.has(item.webhookId);
+      const lane = this.laneOf(item);
+      if (!known) lane.active = 1;
       lane.active--;
       this.active--;
       lane.queue.unshift(item);
@@ -181,7 +257,10 @@ export class Lanes<T extends LaneItem> {
     for (const item of out) {
       this.held--;
       this.heldBytes -= item.bytes;
+      const account = this.accounts.get(item.accountId);
+      if (account) account.held--;
     }
+    for (const [id, lane] of [...this.lanes]) this.dropIfIdle(id, lane);
     return out;
   }
 }

@@ -10,6 +10,7 @@ import type { FastClaim, InsertedEvent } from '../storage/sql/events.js';
 import {
   cancelDeliveries,
   claimDue,
+  FIRST_ACCOUNT,
   releaseClaims,
   type AttemptRecord,
   type WebhookHealth,
@@ -60,6 +61,7 @@ interface Claimed extends LaneItem {
 const claimed = (row: ClaimedDelivery): Claimed => ({
   id: row.id,
   webhookId: row.webhook_id,
+  accountId: row.account_id,
   bytes: row.body.length,
   version: row.version,
   row,
@@ -95,6 +97,8 @@ export class Worker {
   private again = false;
   private unrecorded = 0;
   private readonly lanes: Lanes<Claimed>;
+  /** The account the next claim starts after (claimDue serves accounts in turn). */
+  private cursor = FIRST_ACCOUNT;
   private readonly tasks = new Set<Promise<void>>();
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly recorder: AttemptRecorder;
@@ -121,7 +125,10 @@ export class Worker {
     this.lanes = new Lanes({
       concurrency: opts.concurrency,
       perWebhook: opts.perWebhookConcurrency,
-      maxHeld: opts.concurrency * 2,
+      // One account holds what the whole worker held before accounts (2 × concurrency); the half of
+      // concurrency above that is only ever another account's: the accounts-fairness bench row.
+      maxHeld: opts.concurrency * 2 + Math.ceil(opts.concurrency / 2),
+      perAccount: opts.concurrency * 2,
       maxHeldBytes: MAX_HELD_BYTES,
       claimBatch: CLAIM_BATCH,
     });
@@ -239,7 +246,9 @@ export class Worker {
         this.again = false;
         const sizing = this.sizing();
         if (!sizing) break;
-        const claimedRows = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs });
+        const claim = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs }, this.cursor);
+        this.cursor = claim.cursor;
+        const claimedRows = claim.rows;
         const rows = this.withoutKeyless(claimedRows);
         claimedNothing = rows.length === 0;
         const gone = rows.filter((r) => r.gone).map((r) => r.id);

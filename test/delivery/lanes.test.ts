@@ -10,14 +10,21 @@ const limits = (over: Partial<LaneLimits> = {}): LaneLimits => ({
   concurrency: 20,
   perWebhook: 2,
   maxHeld: 40,
+  perAccount: 40,
   maxHeldBytes: 1_000_000,
   claimBatch: 100,
   ...over,
 });
 
 let n = 0;
-const item = (webhookId: string, bytes = 10): LaneItem => ({ id: `d${++n}`, webhookId, bytes });
-const items = (webhookId: string, count: number) => Array.from({ length: count }, () => item(webhookId));
+const item = (webhookId: string, bytes = 10, accountId = 'acct'): LaneItem => ({
+  id: `d${++n}`,
+  webhookId,
+  accountId,
+  bytes,
+});
+const items = (webhookId: string, count: number, accountId = 'acct') =>
+  Array.from({ length: count }, () => item(webhookId, 10, accountId));
 
 describe('Lanes', () => {
   it('sizes the first claim by the room left and the batch size, with nobody busy', () => {
@@ -28,6 +35,9 @@ describe('Lanes', () => {
       busyWebhooks: [],
       busyCounts: [],
       saturated: [],
+      perAccountCap: 40,
+      busyAccounts: [],
+      accountCounts: [],
     });
     assert.equal(new Lanes(limits({ maxHeld: 400, claimBatch: 100 })).sizing()!.limit, 100);
   });

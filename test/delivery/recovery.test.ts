@@ -29,6 +29,9 @@ import {
 
 const LEASE_MS = 60_000;
 
+/** What a claim from the first account takes. */
+const claim = async (db: Db, r: ClaimRequest) => (await claimDue(db, r)).rows;
+
 function req(over: Partial<ClaimRequest> = {}): ClaimRequest {
   return {
     limit: 100,
@@ -36,6 +39,9 @@ function req(over: Partial<ClaimRequest> = {}): ClaimRequest {
     busyWebhooks: [],
     busyCounts: [],
     saturated: [],
+    perAccountCap: 1000,
+    busyAccounts: [],
+    accountCounts: [],
     leaseMs: LEASE_MS,
     ...over,
   };
@@ -149,7 +155,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     const webhookId = await insertWebhook(db.pool);
     const eventId = await insertEvent(db.pool, { id: '42', name: 'Ada' });
 
-    const [first, ...more] = await claimDue(db.pool, req());
+    const [first, ...more] = await claim(db.pool, req());
     assert.ok(first);
     assert.equal(more.length, 0);
     assert.equal(first.webhook_id, webhookId);
@@ -170,10 +176,10 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.ok(lease[0]!.ms > LEASE_MS - 10_000 && lease[0]!.ms <= LEASE_MS, `lease left: ${lease[0]!.ms} ms`);
 
     // The "worker" dies here: it never records anything. While the lease holds, nobody else gets it.
-    assert.deepEqual(await claimDue(db.pool, req()), []);
+    assert.deepEqual(await claim(db.pool, req()), []);
 
     await backdate(db.pool, first.id);
-    const [again] = await claimDue(db.pool, req());
+    const [again] = await claim(db.pool, req());
     assert.ok(again, 'claimed again once the lease ran out');
     assert.equal(again.id, first.id);
     assert.equal(again.attempt_count, 2);
@@ -218,9 +224,9 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
   it('a batch holding a stale and the live attempt of one delivery reports applied for each attempt correctly', async () => {
     await insertWebhook(db.pool);
     await insertEvent(db.pool);
-    const [first] = await claimDue(db.pool, req());
+    const [first] = await claim(db.pool, req());
     await backdate(db.pool);
-    const [again] = await claimDue(db.pool, req());
+    const [again] = await claim(db.pool, req());
     assert.ok(first && again);
     assert.equal(again.attempt_count, 2);
 
@@ -251,7 +257,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     const webhookId = await insertWebhook(db.pool);
     await insertEvent(db.pool, { id: 'a' });
     await insertEvent(db.pool, { id: 'b' });
-    const [x, y] = await claimDue(db.pool, req());
+    const [x, y] = await claim(db.pool, req());
     assert.ok(x && y);
     const t = Date.now();
     const failedAt = new Date(t + 1_000);
@@ -281,7 +287,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     await db.pool.query(`UPDATE webhooks SET status = 'PAUSED' WHERE id = $1`, [paused]);
     await db.pool.query(`UPDATE webhooks SET deleted_at = now() WHERE id = $1`, [deleted]);
 
-    const rows = await claimDue(db.pool, req());
+    const rows = await claim(db.pool, req());
     assert.equal(rows.length, 2);
     for (const row of rows) {
       assert.equal(row.send, false);
@@ -293,7 +299,7 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
       assert.equal(x.status, row.webhook_id === paused ? 'PENDING' : 'CANCELLED');
       assert.equal(x.queued, row.webhook_id === paused, 'parked in the queue; cancelled out of it');
     }
-    assert.deepEqual(await claimDue(db.pool, req()), [], 'parked and cancelled deliveries are not due');
+    assert.deepEqual(await claim(db.pool, req()), [], 'parked and cancelled deliveries are not due');
   });
 
   it('FOR UPDATE SKIP LOCKED: a claim skips rows another open claim holds', async () => {
@@ -302,10 +308,10 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     const holder = await db.pool.connect();
     try {
       await holder.query('BEGIN');
-      const a = await claimDue(holder, req({ limit: 60 }));
+      const a = await claim(holder, req({ limit: 60 }));
       assert.equal(a.length, 60);
       // While the first claim's transaction is open, a second claimer neither blocks nor takes its rows.
-      const b = await claimDue(db.pool, req({ limit: 60 }));
+      const b = await claim(db.pool, req({ limit: 60 }));
       await holder.query('COMMIT');
       assert.equal(b.length, 40);
       const ids = new Set(a.map((x) => x.id));
@@ -323,14 +329,14 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     assert.equal(rows[0]!.n, 100);
     for (let round = 0; round < 5; round++) {
       await makeAllDue(db.pool);
-      const [a, b] = await Promise.all([claimDue(db.pool, req({ limit: 70 })), claimDue(db.pool, req({ limit: 70 }))]);
+      const [a, b] = await Promise.all([claim(db.pool, req({ limit: 70 })), claim(db.pool, req({ limit: 70 }))]);
       const seen = new Set<string>();
       for (const x of [...a, ...b]) {
         assert.ok(!seen.has(x.id), `round ${round}: delivery ${x.id} claimed twice`);
         seen.add(x.id);
         assert.equal(x.attempt_count, 1);
       }
-      const rest = await claimDue(db.pool, req());
+      const rest = await claim(db.pool, req());
       for (const x of rest) assert.ok(!seen.has(x.id));
       assert.equal(seen.size + rest.length, 100, `round ${round}: every due delivery claimed exactly once`);
     }
@@ -340,21 +346,18 @@ describe('queue SQL: leases, fencing, SKIP LOCKED, per-webhook cap', () => {
     const w1 = await insertWebhook(db.pool, { pair: ['COURSES', 'CREATE'] });
     for (let i = 0; i < 10; i++) await insertEvent(db.pool, { id: `c${i}` }, ['COURSES', 'CREATE']);
 
-    const capped = await claimDue(db.pool, req({ perWebhookCap: 3 }));
+    const capped = await claim(db.pool, req({ perWebhookCap: 3 }));
     assert.equal(capped.length, 3);
     assert.ok(capped.every((x) => x.webhook_id === w1));
 
     await makeAllDue(db.pool);
-    const busy = await claimDue(db.pool, req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [2] }));
+    const busy = await claim(db.pool, req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [2] }));
     assert.equal(busy.length, 1, 'two already in flight: one more fits under the cap of 3');
 
     await makeAllDue(db.pool);
     const w2 = await insertWebhook(db.pool, { pair: ['PROGRAMS', 'CREATE'] });
     await insertEvent(db.pool, { id: 'p1' }, ['PROGRAMS', 'CREATE']);
-    const sat = await claimDue(
-      db.pool,
-      req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [3], saturated: [w1] }),
-    );
+    const sat = await claim(db.pool, req({ perWebhookCap: 3, busyWebhooks: [w1], busyCounts: [3], saturated: [w1] }));
     assert.deepEqual(
       sat.map((x) => x.webhook_id),
       [w2],
@@ -388,7 +391,7 @@ describe("crash recovery end to end: a real worker picks up a dead worker's clai
     // worker only ever sees the delivery already leased.
     const { eventId, claimed } = await inTransaction(s.db.pool, async (db) => {
       const id = await insertEvent(db, { id: 'orphan-1' });
-      return { eventId: id, claimed: await claimDue(db, req()) };
+      return { eventId: id, claimed: await claim(db, req()) };
     });
     assert.equal(claimed.length, 1);
     const dead = claimed[0]!;

@@ -29,6 +29,9 @@ const room = (over: Partial<FastClaim> = {}): FastClaim => ({
   busyWebhooks: [],
   busyCounts: [],
   saturated: [],
+  perAccountCap: 1000,
+  busyAccounts: [],
+  accountCounts: [],
   leaseMs: 60_000,
   ...over,
 });
@@ -78,14 +81,7 @@ describe('the fast path of the publishing statement', () => {
     await db.pool.query(`UPDATE delivery_queue SET next_attempt_at = now(), attempt_count = 0 WHERE webhook_id = $1`, [
       w,
     ]);
-    const [again] = await claimDue(db.pool, {
-      limit: 10,
-      perWebhookCap: 40,
-      busyWebhooks: [],
-      busyCounts: [],
-      saturated: [],
-      leaseMs: 60_000,
-    });
+    const [again] = (await claimDue(db.pool, room({ limit: 10 }))).rows;
     assert.equal(again!.body, c.body);
     assert.deepEqual(JSON.parse(c.body).data, { id: 'f1' });
   });

@@ -125,7 +125,7 @@ describe('migrations', () => {
     assert.equal(idx.rows.length, 1, 'delivery_queue_due is missing');
     assert.match(
       idx.rows[0].indexdef,
-      /\(next_attempt_at\) WHERE \(\(next_attempt_at IS NOT NULL\) AND \(NOT held\)\)/,
+      /\(account_id, next_attempt_at\) WHERE \(\(next_attempt_at IS NOT NULL\) AND \(NOT held\)\)/,
     );
     const client = await db.pool.connect();
     try {
@@ -133,12 +133,23 @@ describe('migrations', () => {
       await client.query('SET enable_seqscan = off');
       const plan = async (sql: string) =>
         (await client.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      // The claim's two reads (storage/sql/deliveries.ts): the next account with waiting rows and its
+      // oldest, one descent; then that account's due rows, oldest first.
+      const next = await plan(
+        `SELECT account_id, next_attempt_at FROM delivery_queue
+         WHERE next_attempt_at IS NOT NULL AND NOT held AND account_id > '00000000-0000-4000-8000-000000000000'
+         ORDER BY account_id, next_attempt_at LIMIT 1`,
+      );
+      assert.match(next, /Index Only Scan using delivery_queue_due/, next);
+      assert.doesNotMatch(next, /Sort/, next);
       const claim = await plan(
         `SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue
-         WHERE next_attempt_at <= now() AND NOT held AND webhook_id <> ALL ('{}'::uuid[])
+         WHERE account_id = '00000000-0000-4000-8000-000000000001' AND next_attempt_at <= now() AND NOT held
+           AND webhook_id <> ALL ('{}'::uuid[])
          ORDER BY next_attempt_at LIMIT 400`,
       );
-      assert.match(claim, /delivery_queue_due/, claim);
+      assert.match(claim, /Index Scan using delivery_queue_due/, claim);
+      assert.doesNotMatch(claim, /Sort/, claim);
       // PER_OBJECT: "is an earlier delivery of this object still queued?" is one probe of delivery_queue_object.
       const earlier = await plan(
         `SELECT 1 FROM delivery_queue p

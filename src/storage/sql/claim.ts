@@ -42,6 +42,11 @@ export interface ClaimRequest {
   busyCounts: number[];
   /** Webhooks already at the cap: skipped while scanning, so they cannot starve the others. */
   saturated: string[];
+  /** Deliveries one account may hold in the worker, in flight and waiting: the rest is other accounts' room. */
+  perAccountCap: number;
+  /** Accounts with deliveries held in this worker, and how many. */
+  busyAccounts: string[];
+  accountCounts: number[];
   leaseMs: number;
 }
 
@@ -52,6 +57,10 @@ export const sendable = (w: string) => `(${w}.status = 'ACTIVE' AND ${w}.deleted
 export const slot = (webhookId: string, order: string, busyIds: string, busyCounts: string) =>
   `row_number() OVER (PARTITION BY ${webhookId} ORDER BY ${order})
      + coalesce((${busyCounts})[array_position(${busyIds}, ${webhookId})], 0)`;
+
+/** Room left for the account of `accountId` in the worker, from the request's busyAccounts and accountCounts. */
+export const accountRoom = (accountId: string, cap: string, busyIds: string, busyCounts: string) =>
+  `${cap} - coalesce((${busyCounts})[array_position(${busyIds}, ${accountId})], 0)`;
 
 /** The webhook's lane is not full. */
 export const unsaturated = (webhookId: string, saturated: string) => `${webhookId} <> ALL (${saturated})`;

@@ -12,6 +12,7 @@ import {
   sendable,
   slot,
   unsaturated,
+  accountRoom,
   type ClaimRequest,
   type ClaimedDelivery,
 } from './claim.js';
@@ -26,39 +27,123 @@ import {
 // fencing token: only the worker holding the latest claim may settle the
 // delivery.
 
-export async function claimDue(db: Db, r: ClaimRequest): Promise<ClaimedDelivery[]> {
-  // The inner scan reads the due index in order (held rows are not in it), skipping saturated webhooks;
-  // the window caps how many each webhook gets in this batch; FOR UPDATE SKIP
-  // LOCKED lets any number of workers claim side by side.
-  const { rows } = await db.query<ClaimedDelivery>({
+/** Below every account id: a claim from here starts with the smallest. */
+export const FIRST_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+
+/** Accounts the claim looks at, at most, from the cursor on: one index descent each. */
+const ACCOUNTS_PER_CLAIM = 64;
+
+/** Queue row `q` is waiting, due or not (parked and held rows are not). */
+const waiting = (q: string) => `${q}.next_attempt_at IS NOT NULL AND NOT ${q}.held`;
+
+/**
+ * The first waiting row of the next account after `after` (in account id
+ * order, wrapping around once to the smallest): one descent of
+ * delivery_queue_due gives the account and its oldest entry.
+ */
+const nextAccount = (after: string, wrapped: string) =>
+  `SELECT * FROM (
+     (SELECT q.account_id, q.next_attempt_at AS head, ${wrapped} AS wrapped FROM delivery_queue q
+      WHERE ${waiting('q')} AND q.account_id > ${after} ORDER BY q.account_id, q.next_attempt_at LIMIT 1)
+     UNION ALL
+     (SELECT q.account_id, q.next_attempt_at, true FROM delivery_queue q
+      WHERE ${waiting('q')} AND NOT ${wrapped} ORDER BY q.account_id, q.next_attempt_at LIMIT 1)
+   ) o LIMIT 1`;
+
+/** What claimDue took, and the account the next claim starts after. */
+export interface Claim {
+  rows: ClaimedDelivery[];
+  cursor: string;
+}
+
+/**
+ * Claims due deliveries for a worker, the accounts with due work served in
+ * turn (issue #19's fairness: one account's backlog must not delay another's
+ * events). From the account after `cursor`, up to ACCOUNTS_PER_CLAIM accounts
+ * with waiting rows are found by a skip scan; each due one gets a share of the
+ * batch (twice an even share, so an account with little due leaves its room
+ * to the others) within its room in the worker; the batch is taken round by
+ * round (every account's first row, in turn, then every account's second),
+ * and the next claim starts after the last account this one reached. Within
+ * an account, rows are ranked per webhook after what the worker holds, as
+ * before. With one account the statement reads what the former one did
+ * (4 × the batch of candidates, oldest first), plus two descents.
+ */
+export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT): Promise<Claim> {
+  const { rows } = await db.query<ClaimedDelivery & { next_cursor: string }>({
     name: 'hookline-claim',
-    text: `WITH candidates AS (
-       SELECT q.delivery_id, ${slot('q.webhook_id', 'q.next_attempt_at, q.delivery_id', '$3::uuid[]', '$4::int[]')} AS slot
-       FROM (
-         SELECT delivery_id, webhook_id, next_attempt_at FROM delivery_queue c
-         WHERE next_attempt_at <= now() AND NOT held AND ${unsaturated('webhook_id', '$5::uuid[]')}
-           AND ${firstOfObject('c')}
-         ORDER BY next_attempt_at
-         LIMIT $1 * 4
-       ) q
+    text: `WITH RECURSIVE probe AS (
+       SELECT nx.account_id, nx.head, 1 AS turn, nx.wrapped FROM (${nextAccount('$7::uuid', 'false')}) nx
+       UNION ALL
+       SELECT nx.account_id, nx.head, p.turn + 1, nx.wrapped
+       FROM probe p CROSS JOIN LATERAL (${nextAccount('p.account_id', 'p.wrapped')}) nx
+       WHERE p.turn < ${ACCOUNTS_PER_CLAIM} AND NOT (nx.wrapped AND nx.account_id > $7::uuid)
+     ), due AS (
+       SELECT p.account_id, p.turn, ${accountRoom('p.account_id', '$8', '$9::uuid[]', '$10::int[]')} AS room
+       FROM probe p WHERE p.head <= now()
+     ), sized AS (
+       SELECT d.account_id, d.turn, least(d.room, ceil(2.0 * $1 / count(*) OVER ())::int) AS take
+       FROM due d WHERE d.room > 0
+     ), candidates AS (
+       -- Each account's oldest due rows (held rows are not in the index), saturated webhooks skipped;
+       -- the window caps how many each webhook gets in this batch.
+       SELECT c.delivery_id, c.account_id, c.next_attempt_at, s.turn, s.take,
+              ${slot('c.webhook_id', 'c.next_attempt_at, c.delivery_id', '$3::uuid[]', '$4::int[]')} AS slot
+       FROM sized s CROSS JOIN LATERAL (
+         SELECT delivery_id, webhook_id, account_id, next_attempt_at FROM delivery_queue c
+         WHERE c.account_id = s.account_id AND c.next_attempt_at <= now() AND NOT c.held
+           AND ${unsaturated('c.webhook_id', '$5::uuid[]')} AND ${firstOfObject('c')}
+         ORDER BY c.next_attempt_at
+         LIMIT s.take * 2
+       ) c
+     ), ranked AS (
+       SELECT e.delivery_id, e.account_id, e.turn, e.take,
+              row_number() OVER (PARTITION BY e.account_id ORDER BY e.next_attempt_at, e.delivery_id) AS place
+       FROM candidates e WHERE e.slot <= $2
      ), picked AS (
-       SELECT q.delivery_id FROM delivery_queue q JOIN candidates c ON c.delivery_id = q.delivery_id
-       WHERE c.slot <= $2 AND q.next_attempt_at <= now()
-       ORDER BY q.next_attempt_at
+       -- FOR UPDATE SKIP LOCKED lets any number of workers claim side by side.
+       SELECT q.delivery_id, r.account_id, r.turn FROM delivery_queue q JOIN ranked r ON r.delivery_id = q.delivery_id
+       WHERE r.place <= r.take AND q.next_attempt_at <= now()
+       ORDER BY r.place, r.turn
        LIMIT $1
        FOR UPDATE OF q SKIP LOCKED
+     ), claimed AS (
+       UPDATE delivery_queue q SET
+         attempt_count = q.attempt_count + CASE WHEN ${sendable('w')} THEN 1 ELSE 0 END,
+         next_attempt_at = CASE WHEN ${sendable('w')} THEN ${leaseUntil('$6')} END
+       FROM picked, webhooks w, events e
+       WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
+       RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
+         ${sendable('w')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
+         ${envelope('e')} AS body
+     ), next AS (
+       -- The batch ran out before every due account had a row: the next claim starts after the last
+       -- account served; otherwise after the last one looked at.
+       SELECT coalesce(
+         CASE WHEN (SELECT count(*) FROM sized) > (SELECT count(DISTINCT account_id) FROM picked)
+              THEN (SELECT account_id FROM picked ORDER BY turn DESC LIMIT 1) END,
+         (SELECT account_id FROM probe ORDER BY turn DESC LIMIT 1),
+         $7::uuid) AS cursor
      )
-     UPDATE delivery_queue q SET
-       attempt_count = q.attempt_count + CASE WHEN ${sendable('w')} THEN 1 ELSE 0 END,
-       next_attempt_at = CASE WHEN ${sendable('w')} THEN ${leaseUntil('$6')} END
-     FROM picked, webhooks w, events e
-     WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
-     RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
-       ${sendable('w')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
-       ${envelope('e')} AS body`,
-    values: [r.limit, r.perWebhookCap, r.busyWebhooks, r.busyCounts, r.saturated, r.leaseMs],
+     SELECT c.*, next.cursor::text AS next_cursor FROM next LEFT JOIN claimed c ON true`,
+    values: [
+      r.limit,
+      r.perWebhookCap,
+      r.busyWebhooks,
+      r.busyCounts,
+      r.saturated,
+      r.leaseMs,
+      cursor,
+      r.perAccountCap,
+      r.busyAccounts,
+      r.accountCounts,
+    ],
   });
-  return rows;
+  const next = rows[0]!.next_cursor;
+  return {
+    rows: rows.filter((row) => row.id !== null).map(({ next_cursor: _, ...row }) => row),
+    cursor: next,
+  };
 }
 
 export interface AttemptRecord {
@@ -295,10 +380,10 @@ async function requeue(db: Db, where: string, params: unknown[]): Promise<string
        UPDATE deliveries d SET status = 'PENDING', next_attempt_at = CASE WHEN w.status = 'ACTIVE' THEN now() END
        FROM webhooks w
        WHERE w.id = d.webhook_id AND w.deleted_at IS NULL AND ${where} AND (SELECT count(*) FROM queued_now) >= 0
-       RETURNING d.id, d.webhook_id, d.event_id, d.next_attempt_at, d.attempt_count
+       RETURNING d.id, d.webhook_id, w.account_id, d.event_id, d.next_attempt_at, d.attempt_count
      ), q AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count)
-       SELECT id, webhook_id, event_id, next_attempt_at, attempt_count FROM d
+       INSERT INTO delivery_queue (delivery_id, webhook_id, account_id, event_id, next_attempt_at, attempt_count)
+       SELECT id, webhook_id, account_id, event_id, next_attempt_at, attempt_count FROM d
        -- Still queued (retrying, or in flight): due now; a claim in flight is then stale when it reports.
        -- A PER_OBJECT row stays in its place in its object's order: due as soon as what precedes it is done.
        ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, held = false

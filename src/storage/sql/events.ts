@@ -67,8 +67,8 @@ export interface InsertedEvent {
 /**
  * The fast path: the publishing statement itself claims up to `limit` of the
  * deliveries it creates for the worker of this process, with the claim's own
- * rules (ACTIVE webhooks, per-webhook cap counting what the worker holds,
- * saturated webhooks skipped; PER_OBJECT deliveries always go through the
+ * rules (ACTIVE webhooks, per-webhook and per-account caps counting what the
+ * worker holds, saturated webhooks skipped; PER_OBJECT deliveries always go through the
  * claim's order check), and returns them ready to send: no NOTIFY, listener
  * wake-up and claim statement between a publish and its first attempt. The
  * queue stays the truth: a claimed row has its lease and fencing attempt
@@ -86,6 +86,9 @@ const NO_CLAIM: FastClaim = {
   busyWebhooks: [],
   busyCounts: [],
   saturated: [],
+  perAccountCap: 0,
+  busyAccounts: [],
+  accountCounts: [],
   leaseMs: 0,
 };
 
@@ -186,11 +189,12 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
        -- The fast path's candidates, ranked per webhook as the claim ranks them (claim.ts).
        SELECT m.*,
               $8 > 0 AND m.active AND m.object_key IS NULL AND ${unsaturated('m.webhook_id', '$12::uuid[]')} AS eligible,
-              ${slot('m.webhook_id', 'm.seq', '$10::uuid[]', '$11::int[]')} AS slot
+              ${slot('m.webhook_id', 'm.seq', '$10::uuid[]', '$11::int[]')} AS slot,
+              ${slot('m.account_id', 'm.seq, m.webhook_id', '$16::uuid[]', '$17::int[]')} AS account_slot
        FROM matched m
      ), fan AS (
-       SELECT x.*, x.eligible AND x.slot <= $9
-                   AND count(*) FILTER (WHERE x.eligible AND x.slot <= $9)
+       SELECT x.*, x.eligible AND x.slot <= $9 AND x.account_slot <= $18
+                   AND count(*) FILTER (WHERE x.eligible AND x.slot <= $9 AND x.account_slot <= $18)
                          OVER (ORDER BY x.seq, x.webhook_id ROWS UNBOUNDED PRECEDING) <= $8 AS claimed
        FROM slotted x
      ), d AS (
@@ -211,8 +215,8 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
        SELECT t.webhook_id, t.object_key FROM delivery_queue t JOIN newest n ON n.delivery_id = t.delivery_id
        ORDER BY t.delivery_id FOR KEY SHARE OF t
      ), queued AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
-       SELECT f.delivery_id, f.webhook_id, f.event_id,
+       INSERT INTO delivery_queue (delivery_id, webhook_id, account_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
+       SELECT f.delivery_id, f.webhook_id, f.account_id, f.event_id,
               CASE WHEN f.claimed THEN ${leaseUntil('$13')} WHEN f.active THEN now() END,
               CASE WHEN f.claimed THEN 1 ELSE 0 END,
               f.object_key,
@@ -250,6 +254,9 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
       claim.leaseMs,
       events.map((e) => (e.filterReach === undefined ? reachText(JSON.parse(e.payload)) : e.filterReach)),
       col('accountId'),
+      claim.busyAccounts,
+      claim.accountCounts,
+      claim.perAccountCap,
     ],
   });
   const at = (t: string | null) => (t === null ? null : new Date(t));
@@ -306,8 +313,8 @@ export async function insertTestEvent(
        FROM ev, webhooks w WHERE w.id = $5
        RETURNING id, event_id, webhook_id, next_attempt_at
      ), queued AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at)
-       SELECT id, webhook_id, event_id, next_attempt_at FROM d
+       INSERT INTO delivery_queue (delivery_id, webhook_id, account_id, event_id, next_attempt_at)
+       SELECT id, webhook_id, (SELECT account_id FROM webhooks WHERE id = $5), event_id, next_attempt_at FROM d
      )
      SELECT d.event_id, d.id AS delivery_id, pg_notify('${DUE_CHANNEL}', '') FROM d`,
     [e.resource, e.action, e.type, e.payload, webhookId],

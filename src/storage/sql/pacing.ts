@@ -52,7 +52,7 @@ export async function unparkPaced(db: Db, webhookId: string, rate: number): Prom
 export async function retryFailedPaced(db: Db, webhookId: string, since: Date, rate: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `WITH w AS (
-       SELECT status = 'ACTIVE' AS active FROM webhooks WHERE id = $1 AND deleted_at IS NULL
+       SELECT status = 'ACTIVE' AS active, account_id FROM webhooks WHERE id = $1 AND deleted_at IS NULL
      ), picked AS (
        SELECT d.id, row_number() OVER (ORDER BY ${PUBLISH_ORDER}) - 1 AS k
        FROM deliveries d CROSS JOIN LATERAL ${eventOf('d')}
@@ -62,10 +62,10 @@ export async function retryFailedPaced(db: Db, webhookId: string, since: Date, r
          next_attempt_at = CASE WHEN w.active THEN now() + (p.k / $3::float8) * interval '1 second' END
        FROM picked p, w
        WHERE d.id = p.id AND d.webhook_id = $1 AND d.status = 'FAILED'
-       RETURNING d.id, d.webhook_id, d.event_id, d.next_attempt_at, d.attempt_count
+       RETURNING d.id, d.webhook_id, w.account_id, d.event_id, d.next_attempt_at, d.attempt_count
      ), q AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count)
-       SELECT id, webhook_id, event_id, next_attempt_at, attempt_count FROM d
+       INSERT INTO delivery_queue (delivery_id, webhook_id, account_id, event_id, next_attempt_at, attempt_count)
+       SELECT id, webhook_id, account_id, event_id, next_attempt_at, attempt_count FROM d
        -- Queued meanwhile (a redeliver): its new time; a claim in flight is then stale when it reports.
        -- A PER_OBJECT row stays in its place in its object's order: due as soon as what precedes it is done.
        ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, held = false

@@ -111,8 +111,8 @@ export async function replayBatch(
        SELECT t.object_key FROM delivery_queue t JOIN newest n ON n.delivery_id = t.delivery_id
        ORDER BY t.delivery_id FOR KEY SHARE OF t
      ), queued AS (
-       INSERT INTO delivery_queue (delivery_id, webhook_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
-       SELECT r.id, $1, r.event_id, due.at, r.attempt_count, due.object_key,
+       INSERT INTO delivery_queue (delivery_id, webhook_id, account_id, event_id, next_attempt_at, attempt_count, object_key, seq, held)
+       SELECT r.id, $1, (SELECT account_id FROM webhooks WHERE id = $1), r.event_id, due.at, r.attempt_count, due.object_key,
               CASE WHEN due.object_key IS NOT NULL THEN coalesce(due.seq, 0) END,
               due.object_key IS NOT NULL AND (
                 row_number() OVER (PARTITION BY due.object_key ORDER BY due.seq, due.n) > 1
