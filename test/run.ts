@@ -59,8 +59,22 @@ async function main(): Promise<number> {
   stream.on('test:fail', (data: { file?: string }) => {
     if (data.file) failedFiles.add(data.file);
   });
+  // The suite has a time budget (5 minutes, README): the slowest files are named at the end, so the
+  // one to split or speed up is known without a second run.
+  const fileMs = new Map<string, number>();
+  for (const event of ['test:pass', 'test:fail'] as const) {
+    stream.on(event, (data: { file?: string; nesting: number; details: { duration_ms: number } }) => {
+      if (data.file && data.nesting === 0)
+        fileMs.set(data.file, (fileMs.get(data.file) ?? 0) + data.details.duration_ms);
+    });
+  }
   stream.compose(new spec()).pipe(process.stdout);
   await new Promise<void>((resolve) => stream.once('end', () => resolve()));
+
+  const slowest = [...fileMs].sort((x, y) => y[1] - x[1]).slice(0, 8);
+  process.stdout.write(
+    `\nslowest test files: ${slowest.map(([f, ms]) => `${path.relative(here, f)} ${(ms / 1000).toFixed(1)} s`).join(', ')}\n`,
+  );
 
   const kept: string[] = [];
   for (const name of readdirSync(registry)) {

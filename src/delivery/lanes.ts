@@ -17,6 +17,12 @@ export interface LaneItem {
 export interface LaneLimits {
   /** Requests in flight at once, all webhooks together. */
   concurrency: number;
+  /**
+   * Requests in flight at once for one account: below concurrency, so that a
+   * slot is always free for another account's delivery the moment it is
+   * claimed, however slow the destinations keeping one account busy.
+   */
+  perAccountConcurrency: number;
   /** Requests in flight at once to one webhook. */
   perWebhook: number;
   /** Claimed deliveries held at most (in flight and waiting): room for the next claim. */
@@ -61,6 +67,7 @@ interface AccountShare<T> {
   /** Its webhooks' lanes, in the order they start deliveries. */
   lanes: Map<string, Lane<T>>;
   held: number;
+  active: number;
   /** It reached perAccount: the worker claims for it again once half of that is back. */
   full: boolean;
   /** When it last started a delivery (a turn number; 0: never). */
@@ -162,7 +169,7 @@ export class Lanes<T extends LaneItem> {
     lane = { accountId: item.accountId, active: 0, queue: [], maybeMore: false };
     this.lanes.set(item.webhookId, lane);
     let account = this.accounts.get(item.accountId);
-    if (!account) this.accounts.set(item.accountId, (account = { lanes: new Map(), held: 0, full: false, served: 0 }));
+    if (!account) this.accounts.set(item.accountId, (account = { lanes: new Map(), held: 0, active: 0, full: false, served: 0 }));
     account.lanes.set(item.webhookId, lane);
     return lane;
   }
@@ -191,10 +198,12 @@ export class Lanes<T extends LaneItem> {
       const turn = [...this.accounts.values()].sort((x, y) => x.served - y.served);
       for (const account of turn) {
         if (this.active >= this.limits.concurrency) break;
+        if (account.active >= this.limits.perAccountConcurrency) continue;
         const lane = this.firstStartable(account);
         if (!lane) continue;
         out.push(lane.queue.shift()!);
         lane.active++;
+        account.active++;
         this.active++;
         account.served = ++this.turns;
         progress = true;
@@ -225,7 +234,10 @@ export class Lanes<T extends LaneItem> {
     this.held--;
     this.heldBytes -= item.bytes;
     const account = this.accounts.get(item.accountId);
-    if (account) account.held--;
+    if (account) {
+      account.held--;
+      account.active--;
+    }
     const roomBack = this.full && this.held <= this.limits.maxHeld / 2;
     const accountBack = account !== undefined && account.full && account.held <= this.limits.perAccount / 2;
     if (accountBack) account.full = false;
@@ -245,6 +257,8 @@ export class Lanes<T extends LaneItem> {
       const lane = this.laneOf(item);
       if (!known) lane.active = 1;
       lane.active--;
+      const account = this.accounts.get(item.accountId)!;
+      account.active = Math.max(0, account.active - 1);
       this.active--;
       lane.queue.unshift(item);
     }

@@ -123,7 +123,11 @@ export class Worker {
   ) {
     this.gate = new SendGate(pool, log);
     this.lanes = new Lanes({
-      concurrency: opts.concurrency,
+      // One account may use what the whole worker could before accounts; the quarter above that is
+      // only ever another account's, so its deliveries start at once beside one account's slow
+      // backlog (the accounts-fairness bench row: B's p99 went from 6.5 × its p99 alone to …).
+      concurrency: opts.concurrency + Math.ceil(opts.concurrency / 4),
+      perAccountConcurrency: opts.concurrency,
       perWebhook: opts.perWebhookConcurrency,
       // One account holds what the whole worker held before accounts (2 × concurrency); the half of
       // concurrency above that is only ever another account's: the accounts-fairness bench row.

@@ -162,7 +162,15 @@ describe('the claim serves accounts in turn', () => {
 describe('the worker starts deliveries of accounts in turn', () => {
   let n = 0;
   const item = (webhookId: string, accountId: string): LaneItem => ({ id: `d${++n}`, webhookId, accountId, bytes: 1 });
-  const limits = { concurrency: 4, perWebhook: 10, maxHeld: 100, perAccount: 60, maxHeldBytes: 1e9, claimBatch: 100 };
+  const limits = {
+    concurrency: 4,
+    perAccountConcurrency: 4,
+    perWebhook: 10,
+    maxHeld: 100,
+    perAccount: 60,
+    maxHeldBytes: 1e9,
+    claimBatch: 100,
+  };
 
   it("a slot freed by one account's answer goes to the account that waited, however many of its webhooks are busy", () => {
     const lanes = new Lanes<LaneItem>(limits);
@@ -189,8 +197,20 @@ describe('the worker starts deliveries of accounts in turn', () => {
     );
   });
 
+  it('one account never takes the slots kept above its own concurrency: another account starts at once', () => {
+    const lanes = new Lanes<LaneItem>({ ...limits, concurrency: 5, perAccountConcurrency: 4 });
+    lanes.take(Array.from({ length: 40 }, (_, i) => item(`a${i % 8}`, 'A')));
+    assert.equal(lanes.startable().length, 4, "A's own concurrency");
+    assert.deepEqual(lanes.startable(), [], 'the fifth slot waits for another account');
+    lanes.take([item('b0', 'B'), item('b0', 'B')]);
+    assert.deepEqual(
+      lanes.startable().map((i) => i.accountId),
+      ['B'],
+    );
+  });
+
   it('an account reaching its share is reported to the claim, and asks for a claim again at half of it', () => {
-    const lanes = new Lanes<LaneItem>({ ...limits, concurrency: 100 });
+    const lanes = new Lanes<LaneItem>({ ...limits, concurrency: 100, perAccountConcurrency: 100 });
     const a = Array.from({ length: 60 }, () => item('a', 'A'));
     lanes.take(a);
     lanes.take([item('b', 'B')]);

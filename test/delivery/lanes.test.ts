@@ -8,6 +8,7 @@ import { LANE_DEPTH } from '../../src/domain/delivery-policy.js';
 
 const limits = (over: Partial<LaneLimits> = {}): LaneLimits => ({
   concurrency: 20,
+  perAccountConcurrency: 20,
   perWebhook: 2,
   maxHeld: 40,
   perAccount: 40,
