@@ -12,11 +12,13 @@ import { startReceiver, type ReceiverProc } from './lib/procs.js';
 import { summary, until } from './lib/stats.js';
 
 // `npm run bench:compare -- <git revision> [--rounds 3] [--events 5000]`: the
-// delivery drain of this build against another revision's, rounds
-// interleaved (base, this, base, this …), each on a fresh database that the
-// build migrates itself, with a webhook that has a bearer token and an HMAC
-// secret (the same work for both builds), so every per-delivery cost of a
-// change shows. Prints medians with min and max, and the ratio.
+// publish rate and the delivery drain of this build against another
+// revision's, rounds interleaved (base, this, base, this …), each on a fresh
+// database that the build migrates itself, with a webhook that has a bearer
+// token and an HMAC secret (the same work for both builds), so every
+// per-publish and per-delivery cost of a change shows. The publishes (32 at a
+// time, one event each, to a server without a worker) are timed as the
+// drain's setup. Prints medians with min and max, and the ratios.
 
 const args = process.argv.slice(2);
 const rev = args.find((a) => !a.startsWith('--'));
@@ -43,7 +45,12 @@ function baseline(revision: string): string {
   return path.join(dir, 'dist');
 }
 
-async function drain(distRoot: string | undefined, receiver: ReceiverProc, label: string): Promise<number> {
+interface Rates {
+  publish: number;
+  drain: number;
+}
+
+async function drain(distRoot: string | undefined, receiver: ReceiverProc, label: string): Promise<Rates> {
   const db = await freshDatabase(`cmp_${label}`, { migrated: false, server: await adminUrl(), dropOnClose: true });
   try {
     // The build migrates its own database; the key and the webhook go in through its API.
@@ -63,6 +70,7 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
     };
     await client.post('mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }', { i: input });
     let next = 0;
+    const started = performance.now();
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (next < EVENTS) {
@@ -71,6 +79,7 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
         }
       }),
     );
+    const publish = EVENTS / ((performance.now() - started) / 1000);
     await client.close();
     await api.stop();
     await receiver.reset();
@@ -85,7 +94,7 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
     await until(async () => (await receiver.stats('/ok/cmp')).unique >= EVENTS, 300_000, `${label}: the drain`, 100);
     const s = await receiver.stats('/ok/cmp');
     await worker.stop();
-    return (EVENTS - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9);
+    return { publish, drain: (EVENTS - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9) };
   } finally {
     await db.close();
   }
@@ -95,26 +104,33 @@ async function main(): Promise<void> {
   if (!rev) throw new Error('usage: npm run bench:compare -- <git revision> [--rounds N] [--events N]');
   const base = baseline(rev);
   const receiver = await startReceiver();
-  const rates: Record<'base' | 'head', number[]> = { base: [], head: [] };
+  const rates: Record<'base' | 'head', Rates[]> = { base: [], head: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     rates.base.push(await drain(base, receiver, 'base'));
     rates.head.push(await drain(undefined, receiver, 'head'));
+    const [b, h] = [rates.base.at(-1)!, rates.head.at(-1)!];
     process.stderr.write(
-      `round ${round}: ${rev} ${rates.base.at(-1)!.toFixed(0)}/s, this build ${rates.head.at(-1)!.toFixed(0)}/s\n`,
+      `round ${round}: ${rev} publish ${b.publish.toFixed(0)}/s, drain ${b.drain.toFixed(0)}/s; ` +
+        `this build publish ${h.publish.toFixed(0)}/s, drain ${h.drain.toFixed(0)}/s\n`,
     );
   }
   await receiver.stop();
   await stopDatabase();
-  const b = summary(rates.base);
-  const h = summary(rates.head);
-  const ratios = rates.head.map((x, i) => x / rates.base[i]!);
-  const r = summary(ratios);
-  process.stdout.write(
-    [
-      `delivery drain, ${EVENTS} signed events to one webhook, ${ROUNDS} interleaved rounds (median, min–max):`,
+  const lines = (figure: keyof Rates, what: string) => {
+    const b = summary(rates.base.map((r) => r[figure]));
+    const h = summary(rates.head.map((r) => r[figure]));
+    const r = summary(rates.head.map((x, i) => x[figure] / rates.base[i]![figure]));
+    return [
+      `${what}, ${ROUNDS} interleaved rounds (median, min–max):`,
       `  ${rev}: ${b.median.toFixed(0)}/s (${b.min.toFixed(0)}–${b.max.toFixed(0)})`,
       `  this build: ${h.median.toFixed(0)}/s (${h.min.toFixed(0)}–${h.max.toFixed(0)})`,
       `  this build ÷ ${rev}, per round: ${r.median.toFixed(3)} (${r.min.toFixed(3)}–${r.max.toFixed(3)})`,
+    ];
+  };
+  process.stdout.write(
+    [
+      ...lines('publish', `publish, ${EVENTS} events, 32 at a time, to a server without a worker`),
+      ...lines('drain', `delivery drain, ${EVENTS} signed events to one webhook`),
       '',
     ].join('\n'),
   );
