@@ -123,6 +123,98 @@ describe('search by object id', () => {
   });
 });
 
+describe("an account's deliveries without naming a webhook", () => {
+  let s: TestServer;
+  const big = '00000000-0000-4000-8000-00000000b19a';
+  const small = '00000000-0000-4000-8000-0000000005aa';
+  before(async () => {
+    s = await startServer('scoped_list', { env: { HOOKLINE_WORKER: 'false' } });
+    for (const [id, key] of [
+      [big, 'big'],
+      [small, 'small'],
+    ])
+      await s.db.pool.query(`INSERT INTO accounts (id, key, name) VALUES ($1, $2, $2)`, [id, key]);
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  /** `count` deliveries to a new webhook of the account, `ageSeconds` old, every `status`-th one FAILED. */
+  async function history(account: string, count: number, ageSeconds: number): Promise<string> {
+    const { rows } = await s.db.pool.query<{ id: string }>(
+      `INSERT INTO webhooks (account_id, name, destination_url) VALUES ($1, 'h', 'http://127.0.0.1:9/') RETURNING id`,
+      [account],
+    );
+    const webhook = rows[0]!.id;
+    await s.db.pool.query(
+      `WITH ev AS (
+         INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT $1, CASE WHEN n % 2 = 0 THEN 'USERS' ELSE 'COURSES' END, 'CREATE',
+                CASE WHEN n % 2 = 0 THEN 'user.created' ELSE 'course.created' END,
+                jsonb_build_object('id', n::text), now(), now() - $3 * interval '1 second' + n * interval '1 ms'
+         FROM generate_series(1, $2) n RETURNING id, created_at, resource
+       )
+       INSERT INTO deliveries (event_id, webhook_id, status, created_at)
+       SELECT id, $4, CASE WHEN resource = 'USERS' THEN 'FAILED' ELSE 'SUCCEEDED' END, created_at FROM ev`,
+      [account, count, ageSeconds, webhook],
+    );
+    return webhook;
+  }
+
+  it("reads the account's own deliveries only, newest first across its webhooks: its cost does not grow with another account's history", async () => {
+    // As many rows as the big account's, all older: to the planner, a walk of every account's deliveries
+    // newest first looks as if it would fill a page at once; it would read the big account's 3,000 first.
+    await history(big, 3000, 60);
+    await history(small, 1500, 3600);
+    await history(small, 1500, 1800);
+    await s.db.pool.query('ANALYZE deliveries, events, webhooks');
+    const scope = { accountId: small };
+    const expected = (
+      await s.db.pool.query<{ id: string; status: string }>(
+        `SELECT d.id, d.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE w.account_id = $1 ORDER BY d.created_at DESC, d.id DESC`,
+        [small],
+      )
+    ).rows;
+    const statements = await captured(s, async (queries) => {
+      const first = await queries.deliveries(scope, {}, 5, null);
+      assert.deepEqual(
+        first.items.map((d) => d.id),
+        expected.slice(0, 5).map((d) => d.id),
+      );
+      assert.equal(first.hasNextPage, true);
+      const last = first.items.at(-1)!;
+      const rest = await queries.deliveries(scope, {}, 20, { createdAt: last.createdAt, id: last.id });
+      assert.deepEqual(
+        rest.items.map((d) => d.id),
+        expected.slice(5, 25).map((d) => d.id),
+      );
+      const failed = await queries.deliveries(scope, { status: 'FAILED', resource: 'USERS' }, 20, null);
+      assert.deepEqual(
+        failed.items.map((d) => d.id),
+        expected
+          .filter((d) => d.status === 'FAILED')
+          .slice(0, 20)
+          .map((d) => d.id),
+      );
+    });
+    const client = await s.db.pool.connect();
+    try {
+      for (const [sql, params] of statements.filter(([q]) => q.includes('"deliveries"'))) {
+        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+        const read = (node: Record<string, unknown>): number =>
+          (String(node['Relation Name'] ?? '') === 'deliveries'
+            ? Number(node['Actual Rows']) * Number(node['Actual Loops'])
+            : 0) + ((node['Plans'] as Record<string, unknown>[] | undefined) ?? []).reduce((n, c) => n + read(c), 0);
+        const rowsRead = read(rows[0]['QUERY PLAN'][0].Plan);
+        assert.ok(rowsRead <= 400, `${rowsRead} deliveries read for a page of at most 20\n${sql}`);
+      }
+    } finally {
+      client.release();
+    }
+  });
+});
+
 /** The SQL (with parameters) that the queries behind deliveries(...) and events(...) send while `fn` runs. */
 async function captured(
   s: TestServer,
