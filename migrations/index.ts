@@ -7,6 +7,7 @@ import { FilterCost1765100000000 } from './1765100000000-FilterCost.js';
 import { StoppingMeansStopped1765200000000 } from './1765200000000-StoppingMeansStopped.js';
 import { Accounts1765300000000 } from './1765300000000-Accounts.js';
 import { FairClaim1765350000000 } from './1765350000000-FairClaim.js';
+import { Erasure1765500000000 } from './1765500000000-Erasure.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   StoppingMeansStopped1765200000000,
   Accounts1765300000000,
   FairClaim1765350000000,
+  Erasure1765500000000,
 ];

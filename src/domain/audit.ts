@@ -25,6 +25,7 @@ export type AuditAction =
   | 'delivery.redelivered'
   | 'deliveries.retried'
   | 'deliveries.replayed'
+  | 'object.erased'
   | 'api_key.created'
   | 'api_key.revoked'
   | 'account.created'
@@ -32,7 +33,7 @@ export type AuditAction =
   | 'account.deleted'
   | 'secrets.reencrypted';
 
-export type AuditTarget = 'Webhook' | 'ApiKey' | 'Delivery' | 'Secrets' | 'Account';
+export type AuditTarget = 'Webhook' | 'ApiKey' | 'Delivery' | 'Secrets' | 'Account' | 'Object';
 
 export interface AuditRecord {
   actor: Actor;

@@ -143,6 +143,18 @@ export function validPageSize(first: number | null | undefined): number {
   return first;
 }
 
+const MAX_OBJECT_ID_LENGTH = 255;
+
+/** An object id argument: the payload's id as text ("42"), as Event.objectId shows it; null when there is none. */
+export function validObjectId(objectId: string | null | undefined, field = 'objectId'): string | null {
+  if (objectId == null) return null;
+  // A stored payload cannot hold NUL (PostgreSQL's jsonb refuses it): such an id names no object.
+  if (objectId.length === 0 || objectId.length > MAX_OBJECT_ID_LENGTH || objectId.includes('\u0000')) {
+    throw badInput(field, `expected 1 to ${MAX_OBJECT_ID_LENGTH} characters without NUL (the payload's id, e.g. "42")`);
+  }
+  return objectId;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID.test(value);

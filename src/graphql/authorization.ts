@@ -74,6 +74,7 @@ export const RULES: Rules = {
     createAccount: SUPPORT,
     updateAccount: SUPPORT,
     deleteAccount: SUPPORT,
+    eraseObject: SUPPORT,
     publishEvent: PUBLISHERS,
     publishEvents: PUBLISHERS,
   },
@@ -170,6 +171,11 @@ export const RULES: Rules = {
     count: SUPPORT,
     dryRun: SUPPORT,
   },
+  ErasureResult: {
+    events: SUPPORT,
+    deliveriesCancelled: SUPPORT,
+    dryRun: SUPPORT,
+  },
   // A PUBLISHER reaches Event only through publishEvent(s): the event it published.
   Event: {
     id: EVERY_ROLE,
@@ -184,6 +190,7 @@ export const RULES: Rules = {
     isTest: EVERY_ROLE,
     deliveries: EVERY_ROLE,
     account: EVERY_ROLE,
+    erasedAt: EVERY_ROLE,
   },
   Delivery: {
     id: EVERY_ROLE,

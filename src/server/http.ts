@@ -16,6 +16,8 @@ import { CONSOLE_PATH, consoleBuilt, consoleRouter } from './console.js';
 import { logOperation, outcomeOf } from './oplog.js';
 import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness } from './observe.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { catalogOpenApi } from '../domain/openapi.js';
+import { VERSION } from '../version.js';
 
 export interface HttpDeps {
   schema: GraphQLSchema;
@@ -150,6 +152,10 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   app.get('/metrics', async (req, res) =>
     send(res, await metricsAnswer(deps.metrics, deps.metricsToken, req.headers.authorization)),
   );
+  // Public, unlike Query.resources: the same for every account, made from the code, holding nobody's data,
+  // and read by integrators' tools (generators, docs) that have no key, as peers publish their catalogs.
+  const catalog = JSON.stringify(catalogOpenApi(VERSION));
+  app.get('/catalog/openapi.json', (_req, res) => res.type('application/json').send(catalog));
 
   const documentCheck: RequestHandler = (req, res, next) => {
     const body = req.body as { query?: unknown; variables?: unknown } | undefined;

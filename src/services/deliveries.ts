@@ -2,8 +2,7 @@ import { type DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'ty
 import type { EventAction, ResourceType } from '../domain/catalog.js';
 import type { Position } from '../domain/cursor.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
-import { badInput } from '../domain/errors.js';
-import { isUuid } from '../domain/validation.js';
+import { isUuid, validObjectId } from '../domain/validation.js';
 import { Delivery, DeliveryAttempt, Event } from '../storage/entities/index.js';
 import type { Scope } from '../domain/accounts.js';
 import { visible, visibleThroughWebhook } from './visibility.js';
@@ -44,17 +43,6 @@ export interface EventFilter {
   resource?: ResourceType | null;
   action?: EventAction | null;
   objectId?: string | null;
-}
-
-const MAX_OBJECT_ID_LENGTH = 255;
-
-/** An object id argument: the payload's id as text ("42"), as Event.objectId shows it. */
-function validObjectId(objectId: string | null | undefined): string | null {
-  if (objectId == null) return null;
-  if (objectId.length === 0 || objectId.length > MAX_OBJECT_ID_LENGTH) {
-    throw badInput('objectId', `expected 1 to ${MAX_OBJECT_ID_LENGTH} characters (the payload's id, e.g. "42")`);
-  }
-  return objectId;
 }
 
 /**

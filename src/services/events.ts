@@ -31,7 +31,7 @@ import {
 } from '../storage/sql/events.js';
 import { PublishBatcher, insertAndHand, type LocalWorker } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
-import { redeliver } from '../storage/sql/deliveries.js';
+import { eventErasedFor, redeliver } from '../storage/sql/deliveries.js';
 import { retryFailedPaced } from '../storage/sql/pacing.js';
 
 export interface PublishInput {
@@ -217,6 +217,7 @@ export class EventService {
           created_at: row.created_at,
           idempotency_key: e.idempotencyKey,
           is_test: false,
+          erased_at: null,
         });
       }
       // ON CONFLICT DO NOTHING returned nothing: the key exists in the account, committed by an earlier publish.
@@ -264,6 +265,10 @@ export class EventService {
   async redeliver(scope: Scope, accountId: string, deliveryId: string, actor: Actor): Promise<void> {
     if (!isUuid(deliveryId)) throw notFound('delivery', deliveryId);
     await inTransaction(this.pool, async (db) => {
+      // Contract revision 3: nothing about an erased object is sent afterwards, not even its {id}.
+      if (await eventErasedFor(db, deliveryId)) {
+        throw badInput('deliveryId', 'its event was erased (eraseObject): it has nothing left to send');
+      }
       if (!(await redeliver(db, deliveryId, scope))) throw notFound('delivery', deliveryId);
       await insertAudit(db, {
         actor,
@@ -338,5 +343,6 @@ function eventFromRow(r: StoredEvent): Event {
     createdAt: r.created_at,
     idempotencyKey: r.idempotency_key,
     isTest: r.is_test,
+    erasedAt: r.erased_at,
   };
 }

@@ -8,6 +8,7 @@ import { AccountDirectory, AccountService } from './accounts.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { DeliveryQueries } from './deliveries.js';
+import { ErasureService } from './erasure.js';
 import { EventService } from './events.js';
 import type { LocalWorker } from './publish-batcher.js';
 import { ReplayService } from './replays.js';
@@ -26,6 +27,7 @@ export interface Services {
   events: EventService;
   deliveries: DeliveryQueries;
   replays: ReplayService;
+  erasure: ErasureService;
   stats: StatsService;
   audit: AuditLog;
 }
@@ -86,6 +88,7 @@ export function createServices({
       retentionMs: config.retentionMs,
       ratePerSecond: config.replayRatePerSecond,
     }),
+    erasure: new ErasureService(pool),
     stats: new StatsService(pool),
     audit: new AuditLog(ds),
   };

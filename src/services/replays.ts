@@ -6,7 +6,7 @@ import { formatDuration } from '../domain/duration.js';
 import { badInput, notFound } from '../domain/errors.js';
 import type { ReplayScope } from '../domain/statuses.js';
 import { isUuid } from '../domain/validation.js';
-import { insertAudit, updateReplayAudit } from '../storage/sql/audit.js';
+import { insertAudit, updateAuditProgress } from '../storage/sql/audit.js';
 import { inTransaction } from '../storage/sql/db.js';
 import { MAX_FILTER_COST } from '../domain/filter.js';
 import { filterRefusal } from '../storage/sql/events.js';
@@ -75,7 +75,7 @@ export class ReplayService {
           });
           return { ...b, auditId: id };
         }
-        await updateReplayAudit(db, auditId, total, complete);
+        await updateAuditProgress(db, auditId, 'deliveries.replayed', { count: total, complete });
         return { ...b, auditId };
       }).catch((e: unknown) => refused(e, count));
       auditId = batch.auditId;

@@ -221,6 +221,22 @@ describe('the audit log', () => {
         },
       ],
       [
+        'eraseObject',
+        () => s.gql(`mutation { eraseObject(resource: USERS, objectId: "audited-person") { events } }`),
+        (e) => {
+          assert.equal(e.action, 'object.erased');
+          assert.deepEqual([e.targetType, e.targetId], ['Object', null]);
+          assert.deepEqual(e.changes, {
+            resource: 'USERS',
+            objectId: 'audited-person',
+            events: 0,
+            deliveriesCancelled: 0,
+            attemptBodiesRemoved: 0,
+            complete: true,
+          });
+        },
+      ],
+      [
         'createApiKey',
         async () => {
           const res = await s.gql(

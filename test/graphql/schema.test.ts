@@ -20,7 +20,6 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'CircuitState was removed.': '#20 endpoint protection and notices',
   'WebhookCircuit was removed.': '#20 endpoint protection and notices',
   'WebhookHeader was removed.': '#21 integration-grade deliveries',
-  'ErasureResult was removed.': '#21 integration-grade deliveries',
   'AttemptTimings was removed.': '#21 integration-grade deliveries',
   'HeaderInput was removed.': '#21 integration-grade deliveries',
   'WEBHOOKS was removed from enum type ResourceType.': '#20 endpoint protection and notices',
@@ -33,7 +32,6 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'Webhook.headers was removed.': '#21 integration-grade deliveries',
   'Webhook.sendTraceparent was removed.': '#21 integration-grade deliveries',
   'Event.traceId was removed.': '#21 integration-grade deliveries',
-  'Event.erasedAt was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.remoteAddress was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.responseHeaders was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.timings was removed.': '#21 integration-grade deliveries',
@@ -46,7 +44,6 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'UpdateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
   'UpdateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
   'UpdateWebhookInput.sendTraceparent was removed.': '#21 integration-grade deliveries',
-  'Mutation.eraseObject was removed.': '#21 integration-grade deliveries',
 };
 
 const contract = () => buildSchema(readFileSync(repoPath('contract/api-contract.graphql'), 'utf8'));

@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { notFound } from '../../domain/errors.js';
 import { AccountGql, CreateAccountInput, UpdateAccountInput } from '../types/account.js';
 import { ApiKeyGql, CreatedApiKeyGql } from '../types/api-key.js';
-import { DeliveryGql, EventGql } from '../types/delivery.js';
+import { DeliveryGql, ErasureResultGql, EventGql } from '../types/delivery.js';
 import {
   ApiKeyRoleEnum,
   EventActionEnum,
@@ -197,6 +197,20 @@ export class MutationResolver {
   })
   deleteAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('confirmKey') confirmKey: string) {
     return ctx.services.accounts.delete(id, confirmKey, actorOf(ctx));
+  }
+
+  @Mutation(() => ErasureResultGql, {
+    description:
+      '(rev 3) Replaces the payload of every event about the object (resource and payload id) in the account by {id} alone, removes the response bodies of their attempts, and cancels their pending deliveries. accountId: omitted as in createWebhook. dryRun: count only. Audited.',
+  })
+  eraseObject(
+    @Ctx() ctx: Context,
+    @Arg('resource', () => ResourceTypeEnum) resource: ResourceType,
+    @Arg('objectId') objectId: string,
+    @Arg('accountId', () => ID, { nullable: true }) accountId?: string | null,
+    @Arg('dryRun', () => Boolean, { nullable: true }) dryRun?: boolean | null,
+  ) {
+    return ctx.services.erasure.erase(ctx.scope, { resource, objectId, accountId, dryRun }, actorOf(ctx));
   }
 
   @Mutation(() => EventGql)

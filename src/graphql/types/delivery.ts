@@ -33,6 +33,26 @@ export class EventGql {
 
   @Field({ description: 'True for events made by sendTestEvent.' })
   isTest: boolean;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: '(rev 3) Set when eraseObject replaced the payload by {id} alone.',
+  })
+  erasedAt: Date | null;
+}
+
+@ObjectType('ErasureResult', { description: '(rev 3) What eraseObject did (or, with dryRun, would do).' })
+export class ErasureResultGql {
+  @Field(() => Int, {
+    description: 'Events whose payload was replaced by {id} alone, with the response bodies of their attempts removed.',
+  })
+  events: number;
+
+  @Field(() => Int, { description: 'Their deliveries that were still pending and are now CANCELLED.' })
+  deliveriesCancelled: number;
+
+  @Field()
+  dryRun: boolean;
 }
 
 @ObjectType('Delivery')

@@ -32,4 +32,8 @@ export class Event {
 
   @Column({ type: 'boolean', name: 'is_test', default: false })
   isTest: boolean;
+
+  /** Set when eraseObject replaced the payload by {id} alone (storage/sql/erasure.ts). */
+  @Column({ type: 'timestamptz', name: 'erased_at', nullable: true, insert: false })
+  erasedAt: Date | null;
 }

@@ -2,8 +2,8 @@ import type { AuditRecord } from '../../domain/audit.js';
 import type { Db } from './db.js';
 
 // The audit log is written in the transaction of the change it records, and
-// never changed after, with one exception: a replay's entry, which its own
-// later batches bring up to date (updateReplayAudit).
+// never changed after, with one exception: a replay's or an erasure's entry,
+// which its own later batches bring up to date (updateAuditProgress).
 
 /** Returns the new entry's id. */
 export async function insertAudit(db: Db, r: AuditRecord): Promise<string> {
@@ -17,15 +17,20 @@ export async function insertAudit(db: Db, r: AuditRecord): Promise<string> {
 }
 
 /**
- * A replay is walked in batches of a transaction each (services/replays.ts): its
- * entry is written with the first, so a replay that stops part way is audited
- * with what it queued, and each later batch sets the count so far and whether
- * the walk is complete.
+ * A replay or an erasure is walked in batches of a transaction each
+ * (services/replays.ts, services/erasure.ts): its entry is written with the
+ * first, so a walk that stops part way is audited with what it did, and each
+ * later batch sets the counts so far and whether the walk is complete.
  */
-export async function updateReplayAudit(db: Db, id: string, count: number, complete: boolean): Promise<void> {
-  await db.query(
-    `UPDATE audit_log SET changes = changes || jsonb_build_object('count', $2::int, 'complete', $3::boolean)
-     WHERE id = $1 AND action = 'deliveries.replayed'`,
-    [id, count, complete],
-  );
+export async function updateAuditProgress(
+  db: Db,
+  id: string,
+  action: 'deliveries.replayed' | 'object.erased',
+  progress: Record<string, number | boolean>,
+): Promise<void> {
+  await db.query(`UPDATE audit_log SET changes = changes || $3::jsonb WHERE id = $1 AND action = $2`, [
+    id,
+    action,
+    JSON.stringify(progress),
+  ]);
 }

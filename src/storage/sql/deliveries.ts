@@ -402,3 +402,17 @@ export async function redeliver(db: Db, deliveryId: string, scope: Scope): Promi
   const inScope = 'd.id = $1 AND ($2::uuid IS NULL OR w.account_id = $2)';
   return (await requeue(db, inScope, [deliveryId, scope.accountId])).length === 1;
 }
+
+/**
+ * True when the delivery's event was erased (eraseObject): it is not sent again. Locks the event
+ * row (FOR SHARE) until the transaction ends, so an erasure of it waits for a redelivery queued
+ * meanwhile, and then cancels it.
+ */
+export async function eventErasedFor(db: Db, deliveryId: string): Promise<boolean> {
+  const { rows } = await db.query<{ erased: boolean }>(
+    `SELECT e.erased_at IS NOT NULL AS erased FROM deliveries d JOIN events e ON e.id = d.event_id
+     WHERE d.id = $1 FOR SHARE OF e`,
+    [deliveryId],
+  );
+  return rows[0]?.erased ?? false;
+}

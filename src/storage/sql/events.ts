@@ -281,6 +281,8 @@ export interface StoredEvent {
   created_at: Date;
   idempotency_key: string | null;
   is_test: boolean;
+  /** Set by eraseObject: the payload is {id} alone. */
+  erased_at: Date | null;
 }
 
 /** The events holding these idempotency keys, each in its account. */

@@ -19,7 +19,8 @@ const PUBLISH_ORDER = 'e.seq NULLS FIRST, e.created_at, e.id';
  * The event of row `r`, by primary key: OFFSET 0 keeps the planner from
  * turning the lookup into a join that walks every event (or queue row).
  */
-const eventOf = (r: string) => `(SELECT seq, created_at, id FROM events WHERE id = ${r}.event_id OFFSET 0) e`;
+const eventOf = (r: string) =>
+  `(SELECT seq, created_at, id, erased_at FROM events WHERE id = ${r}.event_id OFFSET 0) e`;
 
 /**
  * The webhook's parked deliveries (resumed), paced in publish order. Rows
@@ -47,7 +48,8 @@ export async function unparkPaced(db: Db, webhookId: string, rate: number): Prom
 /**
  * Every FAILED delivery of the webhook created since `since` back into the
  * queue (attempt numbers keep counting), paced in publish order; parked if
- * the webhook is not ACTIVE. Returns how many.
+ * the webhook is not ACTIVE. Returns how many. Erased events (eraseObject)
+ * are left out: nothing of them is sent again.
  */
 export async function retryFailedPaced(db: Db, webhookId: string, since: Date, rate: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -56,7 +58,7 @@ export async function retryFailedPaced(db: Db, webhookId: string, since: Date, r
      ), picked AS (
        SELECT d.id, row_number() OVER (ORDER BY ${PUBLISH_ORDER}) - 1 AS k
        FROM deliveries d CROSS JOIN LATERAL ${eventOf('d')}
-       WHERE d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2
+       WHERE d.webhook_id = $1 AND d.status = 'FAILED' AND d.created_at >= $2 AND e.erased_at IS NULL
      ), d AS (
        UPDATE deliveries d SET status = 'PENDING',
          next_attempt_at = CASE WHEN w.active THEN now() + (p.k / $3::float8) * interval '1 second' END

@@ -18,7 +18,8 @@ import { filterTakes } from './events.js';
 // keep flowing, and this one receives at most `rate` replayed deliveries a
 // second. For a PER_OBJECT webhook replays are ordered among themselves (a
 // "replay:" lane of their own, storage/sql/ordering.ts) and do not hold back
-// its live deliveries. Test events are never replayed.
+// its live deliveries. Test events are never replayed, nor erased ones
+// (eraseObject: nothing about the object is sent afterwards, replays included).
 
 export interface ReplayWindow {
   webhookId: string;
@@ -51,6 +52,7 @@ const matching = (scope: ReplayScope, after: boolean) => `
   -- The webhook's own account's events only (its subscriptions carry the account): a backfill of another
   -- account's events would hand one customer's data to another's webhook.
   WHERE e.account_id = s.account_id AND e.created_at >= $2 AND e.created_at < $3 AND NOT e.is_test
+    AND e.erased_at IS NULL
     AND ${filterTakes('e', 's', '$1')}
     AND ${SCOPES[scope]}
     ${after ? 'AND (e.created_at, e.id) > ($4::timestamptz, $5::uuid)' : ''}

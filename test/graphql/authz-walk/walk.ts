@@ -67,6 +67,7 @@ const PUBLISHER_SEES = new Set([
     'idempotencyKey',
     'isTest',
     'deliveries',
+    'erasedAt',
   ].map((f) => `Event.${f}`),
   ...['id', 'status', 'createdAt', 'event', 'webhook'].map((f) => `Delivery.${f}`),
   'Webhook.id',
@@ -203,6 +204,9 @@ export function walkAs(
           const made = must(await s.gql(`mutation { createAccount(input: {key: "${key}", name: "doomed"}) { id } }`));
           return `id: "${made.createAccount.id}", confirmKey: "${key}"`;
         },
+        // Of the seed's object in the default account: a dry run (the walk's world stays whole); scoped to A, NOT_FOUND.
+        'Mutation.eraseObject': () =>
+          `resource: USERS, objectId: "walk-seed", accountId: "${DEFAULT_ACCOUNT_ID}", dryRun: true`,
         'Subscription.deliveryAttempts': () => `webhookId: "${world.w}"`,
         'Subscription.webhookStatusChanged': () => `webhookId: "${world.t}"`,
       };
