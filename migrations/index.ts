@@ -6,6 +6,7 @@ import { WebhookStats1765000000000 } from './1765000000000-WebhookStats.js';
 import { FilterCost1765100000000 } from './1765100000000-FilterCost.js';
 import { StoppingMeansStopped1765200000000 } from './1765200000000-StoppingMeansStopped.js';
 import { Accounts1765300000000 } from './1765300000000-Accounts.js';
+import { Traces1765600000000 } from './1765600000000-Traces.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   FilterCost1765100000000,
   StoppingMeansStopped1765200000000,
   Accounts1765300000000,
+  Traces1765600000000,
 ];

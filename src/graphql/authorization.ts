@@ -133,6 +133,7 @@ export const RULES: Rules = {
     deliveries: READERS,
     stats: READERS,
     account: READERS,
+    sendTraceparent: READERS,
   },
   WebhookSubscription: {
     id: READERS,
@@ -184,6 +185,8 @@ export const RULES: Rules = {
     isTest: EVERY_ROLE,
     deliveries: EVERY_ROLE,
     account: EVERY_ROLE,
+    // The publisher's own trace (or the one started for its publish): what it needs to find its spans.
+    traceId: EVERY_ROLE,
   },
   Delivery: {
     id: EVERY_ROLE,
@@ -208,6 +211,7 @@ export const RULES: Rules = {
     errorMessage: READERS,
     durationMs: READERS,
     startedAt: READERS,
+    traceId: READERS,
   },
   WebhookConnection: { edges: READERS, pageInfo: READERS, totalCount: READERS },
   WebhookEdge: { cursor: READERS, node: READERS },

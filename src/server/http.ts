@@ -16,6 +16,7 @@ import { CONSOLE_PATH, consoleBuilt, consoleRouter } from './console.js';
 import { logOperation, outcomeOf } from './oplog.js';
 import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness } from './observe.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { parseTraceparent } from '../telemetry/tracing.js';
 
 export interface HttpDeps {
   schema: GraphQLSchema;
@@ -165,7 +166,10 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
-      context: ({ req }) => contextFor(deps.services, req.headers.authorization),
+      context: async ({ req }) => ({
+        ...(await contextFor(deps.services, req.headers.authorization)),
+        traceparent: parseTraceparent(req.headers.traceparent),
+      }),
     }),
   );
 

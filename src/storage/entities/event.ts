@@ -32,4 +32,8 @@ export class Event {
 
   @Column({ type: 'boolean', name: 'is_test', default: false })
   isTest: boolean;
+
+  /** The event's trace context, a W3C traceparent (telemetry/tracing.ts); null for events stored before traces. */
+  @Column({ type: 'text', name: 'trace_parent', nullable: true })
+  traceParent: string | null;
 }

@@ -67,6 +67,7 @@ const PUBLISHER_SEES = new Set([
     'idempotencyKey',
     'isTest',
     'deliveries',
+    'traceId',
   ].map((f) => `Event.${f}`),
   ...['id', 'status', 'createdAt', 'event', 'webhook'].map((f) => `Delivery.${f}`),
   'Webhook.id',
