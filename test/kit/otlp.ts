@@ -2,8 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 // A real OTLP/HTTP trace receiver on 127.0.0.1 (what an OpenTelemetry collector
-// listens on at :4318), for the http/json protocol: POST /v1/traces with an
-// ExportTraceServiceRequest in OTLP's JSON encoding (ids as hex), answered 200.
+// listens on at :4318): POST /v1/traces, answered 200. Spans sent with the
+// http/json protocol (OTLP's JSON encoding, ids as hex) are decoded; protobuf
+// exports (the default protocol, which the bench uses) are only counted.
 
 /** One received span, its attributes flattened (resource attributes under `resource`). */
 export interface ReceivedSpan {
@@ -28,6 +29,8 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** Content types of the export requests received. */
   contentTypes: string[];
+  /** Bytes of every export request received. */
+  bytes: number;
   close(): Promise<void>;
 }
 
@@ -54,8 +57,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(404).end();
         return;
       }
-      contentTypes.push(req.headers['content-type'] ?? '');
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      const type = req.headers['content-type'] ?? '';
+      contentTypes.push(type);
+      const raw = Buffer.concat(chunks);
+      receiver.bytes += raw.length;
+      if (!type.startsWith('application/json')) {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        return;
+      }
+      const body = JSON.parse(raw.toString('utf8')) as {
         resourceSpans?: {
           resource?: { attributes?: KeyValue[] };
           scopeSpans?: {
@@ -97,16 +107,18 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const receiver: OtlpReceiver = {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
     contentTypes,
+    bytes: 0,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
         server.close(() => r());
       }),
   };
+  return receiver;
 }
 
 /** The environment that sends a process's spans to `receiver` over OTLP/HTTP JSON, exported within 50 ms. */
