@@ -10,24 +10,26 @@ import { adminUrl, stopDatabase } from './lib/db.js';
 import { GqlClient, PUBLISH, userPayload } from './lib/load.js';
 import { startReceiver, type ReceiverProc } from './lib/procs.js';
 import { summary, until } from './lib/stats.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../test/kit/otlp.js';
 
-// `npm run bench:compare -- <git revision> [--rounds 3] [--events 5000]`: the
-// publish rate and the delivery drain of this build against another
-// revision's, rounds interleaved (base, this, base, this …), each on a fresh
-// database that the build migrates itself, with a webhook that has a bearer
-// token and an HMAC secret (the same work for both builds), so every
-// per-publish and per-delivery cost of a change shows. The publishes (32 at a
-// time, one event each, to a server without a worker) are timed as the
-// drain's setup. Prints medians with min and max, and the ratios.
+// `npm run bench:compare -- <git revision> [--rounds 3] [--events 5000] [--tracing]`:
+// the delivery drain of this build against another revision's, rounds
+// interleaved (base, this, base, this …), each on a fresh database that the
+// build migrates itself, with a webhook that has a bearer token and an HMAC
+// secret (the same work for both builds), so every per-delivery cost of a
+// change shows. Prints medians with min and max, and the ratio; the publishes
+// that fill the queue (32 at a time) are timed too. --tracing: this build's
+// processes export their spans (OTLP/HTTP protobuf) to a receiver in this process.
 
 const args = process.argv.slice(2);
-const rev = args.find((a) => !a.startsWith('--'));
+const rev = args.find((a, i) => !a.startsWith('--') && !['--rounds', '--events'].includes(args[i - 1] ?? ''));
 const opt = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const ROUNDS = opt('rounds', 3);
 const EVENTS = opt('events', 5000);
+const TRACING = args.includes('--tracing');
 
 /** A checkout of `revision` under /tmp, built with this checkout's node_modules when the lock files agree. */
 function baseline(revision: string): string {
@@ -45,16 +47,20 @@ function baseline(revision: string): string {
   return path.join(dir, 'dist');
 }
 
-interface Rates {
-  publish: number;
-  drain: number;
-}
-
-async function drain(distRoot: string | undefined, receiver: ReceiverProc, label: string): Promise<Rates> {
+async function drain(
+  distRoot: string | undefined,
+  receiver: ReceiverProc,
+  label: string,
+  otlp: OtlpReceiver | null,
+): Promise<{ drain: number; publish: number }> {
   const db = await freshDatabase(`cmp_${label}`, { migrated: false, server: await adminUrl(), dropOnClose: true });
+  const tracing: Record<string, string> = otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : {};
   try {
     // The build migrates its own database; the key and the webhook go in through its API.
-    const api = await spawnServer(db, { distRoot, env: { HOOKLINE_WORKER: 'false', HOOKLINE_LOG_LEVEL: 'warn' } });
+    const api = await spawnServer(db, {
+      distRoot,
+      env: { HOOKLINE_WORKER: 'false', HOOKLINE_LOG_LEVEL: 'warn', ...tracing },
+    });
     await api.ready(60_000);
     const token = newApiToken();
     await db.pool.query(`INSERT INTO api_keys (name, role, token_hash) VALUES ('compare', 'SUPPORT', $1)`, [
@@ -70,7 +76,7 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
     };
     await client.post('mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }', { i: input });
     let next = 0;
-    const started = performance.now();
+    const published = performance.now();
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (next < EVENTS) {
@@ -79,7 +85,7 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
         }
       }),
     );
-    const publish = EVENTS / ((performance.now() - started) / 1000);
+    const publish = EVENTS / ((performance.now() - published) / 1000);
     await client.close();
     await api.stop();
     await receiver.reset();
@@ -88,13 +94,13 @@ async function drain(distRoot: string | undefined, receiver: ReceiverProc, label
     const worker = await spawnServer(db, {
       distRoot,
       nodeArgs,
-      env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_POLL_INTERVAL: '2s', HOOKLINE_DB_POOL_SIZE: '10' },
+      env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_POLL_INTERVAL: '2s', HOOKLINE_DB_POOL_SIZE: '10', ...tracing },
     });
     await worker.ready(60_000);
     await until(async () => (await receiver.stats('/ok/cmp')).unique >= EVENTS, 300_000, `${label}: the drain`, 100);
     const s = await receiver.stats('/ok/cmp');
     await worker.stop();
-    return { publish, drain: (EVENTS - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9) };
+    return { drain: (EVENTS - 1) / (Number(BigInt(s.lastNs) - BigInt(s.firstNs)) / 1e9), publish };
   } finally {
     await db.close();
   }
@@ -104,33 +110,34 @@ async function main(): Promise<void> {
   if (!rev) throw new Error('usage: npm run bench:compare -- <git revision> [--rounds N] [--events N]');
   const base = baseline(rev);
   const receiver = await startReceiver();
-  const rates: Record<'base' | 'head', Rates[]> = { base: [], head: [] };
+  const otlp = TRACING ? await startOtlpReceiver() : null;
+  const runs: Record<'base' | 'head', { drain: number; publish: number }[]> = { base: [], head: [] };
   for (let round = 1; round <= ROUNDS; round++) {
-    rates.base.push(await drain(base, receiver, 'base'));
-    rates.head.push(await drain(undefined, receiver, 'head'));
-    const [b, h] = [rates.base.at(-1)!, rates.head.at(-1)!];
+    runs.base.push(await drain(base, receiver, 'base', null));
+    runs.head.push(await drain(undefined, receiver, 'head', otlp));
     process.stderr.write(
-      `round ${round}: ${rev} publish ${b.publish.toFixed(0)}/s, drain ${b.drain.toFixed(0)}/s; ` +
-        `this build publish ${h.publish.toFixed(0)}/s, drain ${h.drain.toFixed(0)}/s\n`,
+      `round ${round}: ${rev} ${runs.base.at(-1)!.drain.toFixed(0)}/s, this build ${runs.head.at(-1)!.drain.toFixed(0)}/s\n`,
     );
   }
   await receiver.stop();
+  await otlp?.close();
   await stopDatabase();
-  const lines = (figure: keyof Rates, what: string) => {
-    const b = summary(rates.base.map((r) => r[figure]));
-    const h = summary(rates.head.map((r) => r[figure]));
-    const r = summary(rates.head.map((x, i) => x[figure] / rates.base[i]![figure]));
+  const figures = (what: 'drain' | 'publish', title: string) => {
+    const b = summary(runs.base.map((x) => x[what]));
+    const h = summary(runs.head.map((x) => x[what]));
+    const r = summary(runs.head.map((x, i) => x[what] / runs.base[i]![what]));
     return [
-      `${what}, ${ROUNDS} interleaved rounds (median, min–max):`,
+      `${title}, ${ROUNDS} interleaved rounds (median, min–max):`,
       `  ${rev}: ${b.median.toFixed(0)}/s (${b.min.toFixed(0)}–${b.max.toFixed(0)})`,
-      `  this build: ${h.median.toFixed(0)}/s (${h.min.toFixed(0)}–${h.max.toFixed(0)})`,
+      `  this build${TRACING ? ', tracing on' : ''}: ${h.median.toFixed(0)}/s (${h.min.toFixed(0)}–${h.max.toFixed(0)})`,
       `  this build ÷ ${rev}, per round: ${r.median.toFixed(3)} (${r.min.toFixed(3)}–${r.max.toFixed(3)})`,
     ];
   };
   process.stdout.write(
     [
-      ...lines('publish', `publish, ${EVENTS} events, 32 at a time, to a server without a worker`),
-      ...lines('drain', `delivery drain, ${EVENTS} signed events to one webhook`),
+      ...figures('drain', `delivery drain, ${EVENTS} signed events to one webhook`),
+      ...figures('publish', `publishEvent, ${EVENTS} events 32 at a time, API-only server`),
+      ...(otlp ? [`  spans exported: ${(otlp.bytes / 1e6).toFixed(1)} MB of OTLP protobuf`] : []),
       '',
     ].join('\n'),
   );

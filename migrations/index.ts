@@ -8,6 +8,7 @@ import { StoppingMeansStopped1765200000000 } from './1765200000000-StoppingMeans
 import { Accounts1765300000000 } from './1765300000000-Accounts.js';
 import { FairClaim1765350000000 } from './1765350000000-FairClaim.js';
 import { Erasure1765500000000 } from './1765500000000-Erasure.js';
+import { Traces1765600000000 } from './1765600000000-Traces.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   Accounts1765300000000,
   FairClaim1765350000000,
   Erasure1765500000000,
+  Traces1765600000000,
 ];

@@ -26,6 +26,8 @@ export interface OutgoingMessage {
   hmacSecrets: readonly string[];
   /** ED25519 private keys (PKCS#8 DER, base64) to sign with, new first. */
   signingKeys: readonly string[];
+  /** W3C traceparent naming the attempt's span (Webhook.sendTraceparent); absent: none sent. */
+  traceparent?: string;
 }
 
 export interface SendResult {
@@ -94,6 +96,7 @@ export class Sender {
     );
     if (signature) h['webhook-signature'] = signature;
     if (m.bearerToken) h.authorization = `Bearer ${m.bearerToken}`;
+    if (m.traceparent) h.traceparent = m.traceparent;
     return h;
   }
 

@@ -26,6 +26,7 @@ import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
 import { SendGate, type Admission } from './send-gate.js';
 import type { Telemetry } from '../telemetry/bus.js';
+import { traceIdOf, untracedAttemptParent, type Tracing } from '../telemetry/tracing.js';
 
 export interface WorkerOptions {
   /** Requests in flight at once, all webhooks together. */
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   retry: RetryPolicy;
   health: HealthPolicy;
   clock: Clock;
+  /** The process's tracing (telemetry/tracing.ts); null or absent: off, and no span is made. */
+  tracing?: Tracing | null;
 }
 
 // Claims at most this many per statement; larger batches only add latency.
@@ -363,6 +366,11 @@ export class Worker {
         await this.keyMissing(row, err);
         return;
       }
+      const tracing = this.opts.tracing;
+      const span = tracing ? tracing.attempt(row, row.attempt_count) : null;
+      if (row.send_traceparent) {
+        message.traceparent = span ? span.traceparent : untracedAttemptParent(row.trace_parent, row.event_id);
+      }
       const result = await this.sender.send(message, started);
       const decision = decide(
         result.result,
@@ -371,6 +379,27 @@ export class Worker {
         this.opts.clock.now(),
         this.opts.clock.random(),
       );
+      if (span) {
+        const failed = decision.outcome !== 'SUCCESS';
+        span.end(
+          {
+            'hookline.webhook.id': row.webhook_id,
+            'hookline.attempt.outcome': decision.outcome,
+            ...(result.responseStatus === null ? {} : { 'http.response.status_code': result.responseStatus }),
+            ...(failed
+              ? { 'error.type': result.responseStatus ? String(result.responseStatus) : result.result.kind }
+              : {}),
+          },
+          failed,
+        );
+        if (decision.deliveryStatus === 'SUCCEEDED' || decision.deliveryStatus === 'FAILED') {
+          tracing!.delivered(
+            row,
+            { 'hookline.delivery.status': decision.deliveryStatus, 'hookline.delivery.attempts': row.attempt_count },
+            decision.deliveryStatus === 'FAILED',
+          );
+        }
+      }
       // A 410 disables the webhook before its slot is freed and its attempt recorded,
       // so no other claimed delivery of the webhook passes the send gate after it.
       if (decision.disableReason) await this.disable(row.webhook_id, row.account_id, decision.disableReason);
@@ -392,6 +421,7 @@ export class Worker {
           startedAt: result.startedAt,
           nextStatus: decision.deliveryStatus,
           nextAttemptAt: decision.nextAttemptAt,
+          traceId: span ? span.traceId : message.traceparent ? traceIdOf(message.traceparent) : null,
         });
       } finally {
         this.unrecorded--;
@@ -493,7 +523,7 @@ export class Worker {
 }
 
 function toNotice(rec: AttemptRecord, id: string): AttemptNotice {
-  return {
+  const notice: AttemptNotice = {
     id,
     deliveryId: rec.deliveryId,
     webhookId: rec.webhookId,
@@ -508,4 +538,6 @@ function toNotice(rec: AttemptRecord, id: string): AttemptNotice {
     deliveryStatus: rec.nextStatus,
     nextAttemptAt: rec.nextAttemptAt?.toISOString() ?? null,
   };
+  if (rec.traceId) notice.traceId = rec.traceId;
+  return notice;
 }

@@ -18,6 +18,8 @@ export interface AttemptNotice {
   startedAt: string;
   deliveryStatus: DeliveryStatus;
   nextAttemptAt: string | null;
+  /** Only when the attempt is in a trace: a notice without one stays as short as before. */
+  traceId?: string;
 }
 
 export interface WebhookStatusNotice {

@@ -134,6 +134,7 @@ export const RULES: Rules = {
     deliveries: READERS,
     stats: READERS,
     account: READERS,
+    sendTraceparent: READERS,
   },
   WebhookSubscription: {
     id: READERS,
@@ -191,6 +192,8 @@ export const RULES: Rules = {
     deliveries: EVERY_ROLE,
     account: EVERY_ROLE,
     erasedAt: EVERY_ROLE,
+    // The publisher's own trace (or the one started for its publish): what it needs to find its spans.
+    traceId: EVERY_ROLE,
   },
   Delivery: {
     id: EVERY_ROLE,
@@ -215,6 +218,7 @@ export const RULES: Rules = {
     errorMessage: READERS,
     durationMs: READERS,
     startedAt: READERS,
+    traceId: READERS,
   },
   WebhookConnection: { edges: READERS, pageInfo: READERS, totalCount: READERS },
   WebhookEdge: { cursor: READERS, node: READERS },

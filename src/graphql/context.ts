@@ -35,6 +35,8 @@ export interface Context {
   authFailure?: string;
   services: Services;
   loaders: Loaders;
+  /** The request's W3C traceparent (parseTraceparent), which a publish continues; absent over WebSocket. */
+  traceparent?: string | null;
 }
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {

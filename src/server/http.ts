@@ -18,6 +18,7 @@ import { healthAnswer, metricsAnswer, readyAnswer, type Answer, type Readiness }
 import type { Metrics } from '../telemetry/metrics.js';
 import { catalogOpenApi } from '../domain/openapi.js';
 import { VERSION } from '../version.js';
+import { parseTraceparent } from '../telemetry/tracing.js';
 
 export interface HttpDeps {
   schema: GraphQLSchema;
@@ -171,7 +172,10 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
-      context: ({ req }) => contextFor(deps.services, req.headers.authorization),
+      context: async ({ req }) => ({
+        ...(await contextFor(deps.services, req.headers.authorization)),
+        traceparent: parseTraceparent(req.headers.traceparent),
+      }),
     }),
   );
 

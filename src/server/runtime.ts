@@ -27,6 +27,7 @@ import { SharedSubscriptions } from '../feed/shared-subscriptions.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { queueFigures, webhookCounts } from '../storage/sql/metrics.js';
 import { KEYS_CHANNEL } from '../storage/sql/channels.js';
+import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
 export interface Hookline {
   url: string;
@@ -65,6 +66,12 @@ export async function startHookline(config: Config, log: Logger, opts: StartOpti
 async function startComponents(life: Lifecycle, config: Config, log: Logger, opts: StartOptions): Promise<Hookline> {
   const serveHttp = opts.serveHttp ?? true;
   const clock = opts.clock ?? systemClock;
+  // First started, last stopped: the worker's last attempts are recorded before the spans are flushed.
+  const tracing = await life.start(
+    'tracing',
+    () => startTracing(process.env, log),
+    (t) => t?.stop(),
+  );
   const database = await life.start(
     'database',
     () => openDatabase(config, (msg) => log.info(msg)),
@@ -109,9 +116,9 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
   // Workers, here or in any other process, hear of new deliveries through NOTIFY; this
   // process's own also takes what a publish hands it at once (the fast path).
   const worker = config.runWorker
-    ? await startWorker(life, config, log, { database, listener, feed, vault, telemetry, clock })
+    ? await startWorker(life, config, log, { database, listener, feed, vault, telemetry, clock, tracing })
     : null;
-  const services = createServices({ ds, pool, config, feed, clock, vault, telemetry, log, worker });
+  const services = createServices({ ds, pool, config, feed, clock, vault, telemetry, log, worker, tracing });
   // Not ready while this instance's worker lacks a key some webhook's secrets are sealed with: its
   // deliveries wait for instances that have it, and a rolling key change has not reached it yet.
   const ready: Readiness = async () => {
@@ -261,6 +268,7 @@ interface WorkerDeps {
   vault: SecretVault;
   telemetry: Telemetry;
   clock: Clock;
+  tracing: Tracing | null;
 }
 
 /** The sender, the worker's own pool (not durable: nothing it writes is acknowledged to a caller) and the worker. */
@@ -292,6 +300,7 @@ async function startWorker(life: Lifecycle, config: Config, log: Logger, deps: W
         retry: { schedule: config.retrySchedule, jitter: RETRY_JITTER },
         health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
         clock: deps.clock,
+        tracing: deps.tracing,
       });
       w.start();
       return w;

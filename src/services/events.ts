@@ -32,7 +32,9 @@ import {
 import { PublishBatcher, insertAndHand, type LocalWorker } from './publish-batcher.js';
 import type { Event } from '../storage/entities/index.js';
 import { eventErasedFor, redeliver } from '../storage/sql/deliveries.js';
+import type { Attributes } from '@opentelemetry/api';
 import { retryFailedPaced } from '../storage/sql/pacing.js';
+import { untracedParent, type Tracing } from '../telemetry/tracing.js';
 
 export interface PublishInput {
   resource: ResourceType;
@@ -70,21 +72,33 @@ export class EventService {
     /** The worker of this process, which takes what a publish can hand it at once (the fast path); null: none. */
     private readonly worker: LocalWorker | null,
     private readonly accounts: AccountDirectory,
+    /** The process's tracing (telemetry/tracing.ts); null when it is off. */
+    private readonly tracing: Tracing | null = null,
   ) {
     this.batcher = new PublishBatcher(pool, worker);
   }
 
-  /** Returns the stored event: the first one for a repeated idempotency key. */
-  async publish(scope: Scope, input: PublishInput): Promise<Event> {
-    const started = performance.now();
-    const [accountId] = await this.accountsOf(scope, [input], () => 'input.account');
-    const event = this.checked(input, accountId!, 'input');
-    const inserted = await this.batcher.submit(event).catch((e: unknown) => {
-      throw refused(e, [event], () => 'input', 'input');
-    });
-    const [stored] = await this.answers([input], [event], inserted ? [inserted] : []);
-    this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
-    return stored!;
+  /**
+   * Returns the stored event: the first one for a repeated idempotency key.
+   * `traceparent`: the request's (parseTraceparent), whose trace the event continues.
+   */
+  async publish(scope: Scope, input: PublishInput, traceparent: string | null = null): Promise<Event> {
+    const span = this.tracing?.publish('publishEvent', traceparent) ?? null;
+    try {
+      const started = performance.now();
+      const [accountId] = await this.accountsOf(scope, [input], () => 'input.account');
+      const event = this.checked(input, accountId!, 'input', span?.traceparent ?? untracedParent(traceparent));
+      const inserted = await this.batcher.submit(event).catch((e: unknown) => {
+        throw refused(e, [event], () => 'input', 'input');
+      });
+      const [stored] = await this.answers([input], [event], inserted ? [inserted] : []);
+      this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+      span?.end({ 'hookline.event.id': stored!.id, 'hookline.event.type': event.type, ...deliveries(inserted) });
+      return stored!;
+    } catch (e) {
+      span?.end({}, e);
+      throw e;
+    }
   }
 
   /**
@@ -94,19 +108,28 @@ export class EventService {
    * already taken, or repeated in the batch, answers with the first event).
    * Results in input order. Not through the batcher: it is a batch already.
    */
-  async publishMany(scope: Scope, inputs: PublishInput[]): Promise<Event[]> {
-    const started = performance.now();
-    if (inputs.length === 0 || inputs.length > MAX_BATCH_EVENTS) {
-      throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
+  async publishMany(scope: Scope, inputs: PublishInput[], traceparent: string | null = null): Promise<Event[]> {
+    const span = this.tracing?.publish('publishEvents', traceparent) ?? null;
+    try {
+      const started = performance.now();
+      if (inputs.length === 0 || inputs.length > MAX_BATCH_EVENTS) {
+        throw badInput('inputs', `expected 1 to ${MAX_BATCH_EVENTS} events, got ${inputs.length}`);
+      }
+      const accountIds = await this.accountsOf(scope, inputs, (i) => `inputs[${i}].account`);
+      // One trace context for the batch: every event of it is a child of the one publishEvents span.
+      const parent = span?.traceparent ?? untracedParent(traceparent);
+      const events = inputs.map((input, i) => this.checked(input, accountIds[i]!, `inputs[${i}]`, parent));
+      const inserted = await insertAndHand(this.pool, events, this.worker).catch((e: unknown) => {
+        throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
+      });
+      const stored = await this.answers(inputs, events, inserted);
+      this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
+      span?.end({ 'hookline.events': inputs.length, ...deliveries(...inserted) });
+      return stored;
+    } catch (e) {
+      span?.end({}, e);
+      throw e;
     }
-    const accountIds = await this.accountsOf(scope, inputs, (i) => `inputs[${i}].account`);
-    const events = inputs.map((input, i) => this.checked(input, accountIds[i]!, `inputs[${i}]`));
-    const inserted = await insertAndHand(this.pool, events, this.worker).catch((e: unknown) => {
-      throw refused(e, events, (i) => `inputs[${i}]`, 'inputs');
-    });
-    const stored = await this.answers(inputs, events, inserted);
-    this.telemetry.emit('publishTime', { seconds: (performance.now() - started) / 1000 });
-    return stored;
   }
 
   /**
@@ -139,8 +162,8 @@ export class EventService {
     return keys.map((k) => ids.get(k ?? DEFAULT_ACCOUNT_KEY)!);
   }
 
-  /** Validates one event (errors name `at`) and makes its row, id included. */
-  private checked(input: PublishInput, accountId: string, at: string): NewEvent {
+  /** Validates one event (errors name `at`) and makes its row, id included, in the trace `traceParent`. */
+  private checked(input: PublishInput, accountId: string, at: string, traceParent: string): NewEvent {
     validPair(at, { resource: input.resource, action: input.action });
     if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
       throw badInput(`${at}.payload`, `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
@@ -180,6 +203,7 @@ export class EventService {
       idempotencyKey: key,
       // 1.9 µs for a 200-byte payload, 0.3-0.8 ms for 256 KiB ones (JSON.stringify above: 0.6 µs, 0.7-2.6 ms).
       filterReach: reachText(input.payload),
+      traceParent,
     };
   }
 
@@ -218,6 +242,7 @@ export class EventService {
           idempotency_key: e.idempotencyKey,
           is_test: false,
           erased_at: null,
+          trace_parent: e.traceParent ?? null,
         });
       }
       // ON CONFLICT DO NOTHING returned nothing: the key exists in the account, committed by an earlier publish.
@@ -246,7 +271,14 @@ export class EventService {
     return inTransaction(this.pool, async (db) => {
       const { deliveryId } = await insertTestEvent(
         db,
-        { resource: r, action: a, type, payload: JSON.stringify(samplePayload(r, a, new Date(this.clock.now()))) },
+        {
+          resource: r,
+          action: a,
+          type,
+          payload: JSON.stringify(samplePayload(r, a, new Date(this.clock.now()))),
+          // A trace of its own, as a publish without a traceparent gets.
+          traceParent: untracedParent(null),
+        },
         webhookId,
       );
       await insertAudit(db, {
@@ -344,5 +376,11 @@ function eventFromRow(r: StoredEvent): Event {
     idempotencyKey: r.idempotency_key,
     isTest: r.is_test,
     erasedAt: r.erased_at,
+    traceParent: r.trace_parent,
   };
 }
+
+/** The publish span's count of deliveries made. */
+const deliveries = (...inserted: (InsertedEvent | null)[]): Attributes => ({
+  'hookline.deliveries': inserted.reduce((n, r) => n + (r?.deliveries ?? 0), 0),
+});

@@ -16,6 +16,7 @@ import type { SecretVault } from './secrets.js';
 import { StatsService } from './stats.js';
 import type { Telemetry } from '../telemetry/bus.js';
 import { WebhookConfig, WebhookSecrets, WebhookSubscriptions } from './webhooks/index.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface Services {
   clock: Clock;
@@ -44,6 +45,8 @@ export interface ServiceDeps {
   log: Logger;
   /** This process's worker, for the publishing fast path; null when it runs none. */
   worker: LocalWorker | null;
+  /** Null when tracing is off (telemetry/tracing.ts). */
+  tracing?: Tracing | null;
 }
 
 export function createServices({
@@ -56,6 +59,7 @@ export function createServices({
   telemetry,
   log,
   worker,
+  tracing = null,
 }: ServiceDeps): Services {
   const directory = new AccountDirectory(pool);
   const accounts = new AccountService(ds, pool, directory);
@@ -82,6 +86,7 @@ export function createServices({
       config.replayRatePerSecond,
       worker,
       directory,
+      tracing,
     ),
     deliveries: new DeliveryQueries(ds),
     replays: new ReplayService(pool, clock, {

@@ -30,20 +30,15 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'Webhook.maxInFlight was removed.': '#20 endpoint protection and notices',
   'Webhook.circuit was removed.': '#20 endpoint protection and notices',
   'Webhook.headers was removed.': '#21 integration-grade deliveries',
-  'Webhook.sendTraceparent was removed.': '#21 integration-grade deliveries',
-  'Event.traceId was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.remoteAddress was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.responseHeaders was removed.': '#21 integration-grade deliveries',
   'DeliveryAttempt.timings was removed.': '#21 integration-grade deliveries',
-  'DeliveryAttempt.traceId was removed.': '#21 integration-grade deliveries',
   'CreateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
   'CreateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
   'CreateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
-  'CreateWebhookInput.sendTraceparent was removed.': '#21 integration-grade deliveries',
   'UpdateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
   'UpdateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
   'UpdateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
-  'UpdateWebhookInput.sendTraceparent was removed.': '#21 integration-grade deliveries',
 };
 
 const contract = () => buildSchema(readFileSync(repoPath('contract/api-contract.graphql'), 'utf8'));

@@ -80,6 +80,36 @@ export async function publish(
   return must(await publishRaw(s, { resource, action, payload, ...extra }), 'publishEvent').publishEvent;
 }
 
+export interface TracedEvent {
+  id: string;
+  traceId: string | null;
+  deliveries: { id: string; webhook: { id: string } }[];
+}
+
+/** publishEvent (USERS CREATE) over HTTP with a traceparent header (null: none), as an instrumented publisher sends it. */
+export async function publishTraced(
+  s: Pick<TestServer, 'url' | 'keys'>,
+  traceparent: string | null,
+  payload: Record<string, unknown>,
+): Promise<TracedEvent> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    authorization: `Bearer ${s.keys.PUBLISHER}`,
+  };
+  if (traceparent !== null) headers.traceparent = traceparent;
+  const res = await fetch(s.url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      query: `mutation($p: JSONObject!) {
+        publishEvent(input: {resource: USERS, action: CREATE, payload: $p}) { id traceId deliveries { id webhook { id } } }
+      }`,
+      variables: { p: payload },
+    }),
+  });
+  return must((await res.json()) as GqlResult<{ publishEvent: TracedEvent }>, 'publishEvent').publishEvent;
+}
+
 /** The delivery of `event` to `webhookId` (from the publishEvent answer). */
 export function deliveryFor(event: PublishedEvent, webhookId: string): string {
   const d = event.deliveries.find((x) => x.webhook.id === webhookId);

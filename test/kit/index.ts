@@ -11,3 +11,4 @@ export * from './receiver.js';
 export * from './server.js';
 export * from './signatures.js';
 export * from './walk.js';
+export * from './otlp.js';

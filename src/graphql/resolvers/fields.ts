@@ -16,6 +16,7 @@ import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js'
 import { DeliveryStatusEnum } from '../types/enums.js';
 import { validHours, type WebhookFigures } from '../../services/stats.js';
 import { WebhookGql, WebhookStatsGql, WebhookSubscriptionGql } from '../types/webhook.js';
+import { traceIdOf } from '../../telemetry/tracing.js';
 
 // Nested fields. Lists of rows go through the request's DataLoaders.
 
@@ -147,6 +148,14 @@ export class EventFields {
   @FieldResolver(() => AccountGql, { description: '(rev 3)' })
   account(@Root() e: Event, @Ctx() ctx: Context): Promise<Account> {
     return accountOf(ctx, e.accountId);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: "(rev 3) The trace the publisher's traceparent header named, or a new one.",
+  })
+  traceId(@Root() e: Event): string | null {
+    return traceIdOf(e.traceParent);
   }
 }
 

@@ -215,7 +215,7 @@ export class MutationResolver {
 
   @Mutation(() => EventGql)
   async publishEvent(@Ctx() ctx: Context, @Arg('input', () => PublishEventInput) input: PublishEventInput) {
-    return ctx.services.events.publish(ctx.scope, input);
+    return ctx.services.events.publish(ctx.scope, input, ctx.traceparent);
   }
 
   @Mutation(() => [EventGql], {
@@ -223,6 +223,6 @@ export class MutationResolver {
       '(rev 2) Up to 1,000 events in one request, stored in one transaction, results in input order. Any invalid event refuses the whole batch (BAD_USER_INPUT naming inputs[i]) and stores nothing; idempotency keys apply per event.',
   })
   publishEvents(@Ctx() ctx: Context, @Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[]) {
-    return ctx.services.events.publishMany(ctx.scope, inputs);
+    return ctx.services.events.publishMany(ctx.scope, inputs, ctx.traceparent);
   }
 }

@@ -53,6 +53,7 @@ export class SubscriptionResolver {
       errorMessage: notice.errorMessage,
       durationMs: notice.durationMs,
       startedAt: new Date(notice.startedAt),
+      traceId: notice.traceId ?? null,
     };
   }
 

@@ -113,4 +113,7 @@ export class DeliveryAttemptGql {
 
   @Field()
   startedAt: Date;
+
+  @Field(() => String, { nullable: true, description: "(rev 3) The trace this attempt's span belongs to." })
+  traceId: string | null;
 }

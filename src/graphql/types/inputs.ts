@@ -57,6 +57,9 @@ export class CreateWebhookInput {
     description: "(rev 3) Omitted: the caller's account for a scoped key, otherwise the default account.",
   })
   accountId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: '(rev 3) Default false.' })
+  sendTraceparent?: boolean | null;
 }
 
 @InputType('UpdateWebhookInput', {
@@ -90,6 +93,9 @@ export class UpdateWebhookInput {
     description: '(rev 2) Takes effect for deliveries not yet started.',
   })
   ordering?: DeliveryOrdering | null;
+
+  @Field(() => Boolean, { nullable: true, description: '(rev 3)' })
+  sendTraceparent?: boolean | null;
 }
 
 @InputType('PublishEventInput')

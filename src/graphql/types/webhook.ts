@@ -68,6 +68,9 @@ export class WebhookGql {
     description: "(rev 2) Public half of the webhook's ED25519 signing key (whpk_...), when it has one; safe to show.",
   })
   signingPublicKey: string | null;
+
+  @Field({ description: "(rev 3) Send a W3C traceparent header with each delivery, continuing the publisher's trace." })
+  sendTraceparent: boolean;
 }
 
 @ObjectType('RotatedWebhookSecret', { description: '(rev 2) The result of rotateWebhookSecret.' })

@@ -55,6 +55,7 @@ export interface CreateWebhookInput {
   ordering?: DeliveryOrdering | null;
   /** Omitted: the caller's account for a scoped key, else the default account. */
   accountId?: string | null;
+  sendTraceparent?: boolean | null;
 }
 
 export interface UpdateWebhookInput {
@@ -65,6 +66,7 @@ export interface UpdateWebhookInput {
   hmacSecret?: string | null;
   clearHmacSecret?: boolean | null;
   ordering?: DeliveryOrdering | null;
+  sendTraceparent?: boolean | null;
 }
 
 export interface WebhookPage {
@@ -152,12 +154,13 @@ export class WebhookConfig {
     const secrets = secretsAtCreation(this.vault, input);
     const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
     const ordering = input.ordering ?? 'NONE';
+    const sendTraceparent = input.sendTraceparent ?? false;
 
     // The id is made here: it is part of every sealed secret's additional data.
     const id = randomUUID();
     await audited(this.pool, async (db) => {
       if (!isUuid(accountId) || !(await liveAccount(db, accountId))) throw notFound('account', accountId);
-      await insertWebhook(db, { id, accountId, name, destinationUrl, ordering, ...secrets.seal(id) });
+      await insertWebhook(db, { id, accountId, name, destinationUrl, ordering, sendTraceparent, ...secrets.seal(id) });
       await insertSubscriptions(db, id, specs);
       const changes: Record<string, unknown> = {
         name: { new: name },
@@ -167,6 +170,7 @@ export class WebhookConfig {
       const filters = filtersOf(specs);
       if (filters) changes.filters = { new: filters };
       if (ordering !== 'NONE') changes.ordering = { new: ordering };
+      if (sendTraceparent) changes.sendTraceparent = { new: true };
       Object.assign(changes, secrets.changes);
       return {
         result: undefined,
@@ -184,15 +188,23 @@ export class WebhookConfig {
     }
     const secrets = secretsUpdate(this.vault, input);
     if (input.ordering != null) next.ordering = input.ordering;
+    // Read with the next claim: a delivery claimed before the change is sent as claimed.
+    if (input.sendTraceparent != null) next.sendTraceparent = input.sendTraceparent;
 
     await audited(this.pool, async (db) => {
       const current = await webhookToChange(db, scope, id);
       const changes: Record<string, unknown> = fieldChanges(
-        { name: current.name, destinationUrl: current.destinationUrl, ordering: current.ordering },
+        {
+          name: current.name,
+          destinationUrl: current.destinationUrl,
+          ordering: current.ordering,
+          sendTraceparent: current.sendTraceparent,
+        },
         {
           name: next.name ?? current.name,
           destinationUrl: next.destinationUrl ?? current.destinationUrl,
           ordering: next.ordering ?? current.ordering,
+          sendTraceparent: next.sendTraceparent ?? current.sendTraceparent,
         },
       );
       const { columns, changes: secretChanges } = secrets(current);

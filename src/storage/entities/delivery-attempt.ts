@@ -35,4 +35,7 @@ export class DeliveryAttempt {
 
   @Column({ type: 'timestamptz', name: 'started_at' })
   startedAt: Date;
+
+  @Column({ type: 'text', name: 'trace_id', nullable: true })
+  traceId: string | null;
 }

@@ -36,4 +36,7 @@ export class Event {
   /** Set when eraseObject replaced the payload by {id} alone (storage/sql/erasure.ts). */
   @Column({ type: 'timestamptz', name: 'erased_at', nullable: true, insert: false })
   erasedAt: Date | null;
+  /** The event's trace context, a W3C traceparent (telemetry/tracing.ts); null for events stored before traces. */
+  @Column({ type: 'text', name: 'trace_parent', nullable: true })
+  traceParent: string | null;
 }

@@ -47,6 +47,9 @@ export class Webhook {
   @Column({ type: 'text', default: 'NONE' })
   ordering: DeliveryOrdering;
 
+  @Column({ type: 'boolean', name: 'send_traceparent', default: false })
+  sendTraceparent: boolean;
+
   @Column({ type: 'text', name: 'status_reason', nullable: true })
   statusReason: string | null;
 

@@ -30,7 +30,11 @@ export interface ClaimedDelivery {
   previous_signing_expires_at: Date | null;
   /** webhooks.version when claimed: the send gate (delivery/send-gate.ts) compares it before sending. */
   version: string;
+  /** Send a traceparent header with the request (Webhook.sendTraceparent). */
+  send_traceparent: boolean;
   body: string;
+  /** The event's trace context (events.trace_parent): its deliveries continue the publisher's trace. */
+  trace_parent: string | null;
 }
 
 /** What the worker can take now (delivery/lanes.ts sizes it). */
@@ -77,7 +81,8 @@ export const leaseUntil = (ms: string) => `now() + ${ms} * interval '1 milliseco
 /** The webhook columns of a ClaimedDelivery, as read from webhook `w`. */
 export const claimedWebhookColumns = (w: string) =>
   `${w}.account_id, ${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
-   ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version`;
+   ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version,
+   ${w}.send_traceparent`;
 
 /** The same columns as json_build_object arguments, from a row `f` that selected claimedWebhookColumns. */
 export const claimedWebhookJson = (f: string) =>
@@ -90,6 +95,6 @@ export const claimedWebhookJson = (f: string) =>
     'previous_hmac_expires_at',
     'signing_key',
   ]
-    .concat(['previous_signing_key', 'previous_signing_expires_at', 'version'])
+    .concat(['previous_signing_key', 'previous_signing_expires_at', 'version', 'send_traceparent'])
     .map((c) => `'${c}', ${f}.${c}`)
     .join(', ');

@@ -115,7 +115,7 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
        WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
        RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
          ${sendable('w')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
-         ${envelope('e')} AS body
+         ${envelope('e')} AS body, e.trace_parent
      ), next AS (
        -- The batch ran out before every due account had a row: the next claim starts after the last
        -- account served; otherwise after the last one looked at.
@@ -161,6 +161,8 @@ export interface AttemptRecord {
   startedAt: Date;
   nextStatus: DeliveryStatus;
   nextAttemptAt: Date | null;
+  /** The trace the attempt's span is in (telemetry/tracing.ts); null when it is in none. */
+  traceId?: string | null;
 }
 
 export interface RecordedAttempt {
@@ -203,16 +205,16 @@ export async function recordAttempts(
     name: 'hookline-record',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
-                            $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[])
+                            $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::text[])
          AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at, next_status, next_at)
+              error_message, duration_ms, started_at, next_status, next_at, trace_id)
      ), attempts AS (
        -- A delivery removed meanwhile (pruned, its webhook deleted) gets no attempt row: there is nothing
        -- to attach it to, and the foreign key would fail the whole batch, again and again.
        INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status,
-                                      response_body, error_message, duration_ms, started_at)
+                                      response_body, error_message, duration_ms, started_at, trace_id)
        SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at FROM input i
+              error_message, duration_ms, started_at, trace_id FROM input i
        WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = i.delivery_id)
        RETURNING id, delivery_id, attempt_number
      ), locked AS (
@@ -301,6 +303,7 @@ export async function recordAttempts(
       col('startedAt'),
       col('nextStatus'),
       col('nextAttemptAt'),
+      col('traceId'),
     ],
   });
   const attempts: RecordedAttempt[] = [];

@@ -53,6 +53,8 @@ export interface NewEvent {
    * when absent, computed here from the payload text (the service passes it, having the payload parsed).
    */
   filterReach?: string | null;
+  /** The trace the event belongs to, as a traceparent (telemetry/tracing.ts); delivery workers continue it. */
+  traceParent?: string | null;
 }
 
 export interface InsertedEvent {
@@ -158,19 +160,21 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
     name: 'hookline-publish',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-                            $14::text[], $15::uuid[])
+                            $14::text[], $15::uuid[], $16::text[])
          WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach,
-                              account_id, ord)
+                              account_id, trace_parent, ord)
      ), ev AS (
        -- Only into a live account: an event for one deleted meanwhile is left out of the result, and the
        -- service (accountless, in services/events.ts) tells that from an idempotency key already taken.
-       INSERT INTO events (id, account_id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach)
+       INSERT INTO events (id, account_id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach,
+                           trace_parent)
        SELECT i.id, i.account_id, i.resource, i.action, i.type, i.payload::jsonb, coalesce(i.occurred_at, now()),
-              i.idempotency_key, i.filter_reach::jsonb
+              i.idempotency_key, i.filter_reach::jsonb, i.trace_parent
        FROM input i JOIN accounts a ON a.id = i.account_id AND a.deleted_at IS NULL
        ORDER BY i.ord
        ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, account_id, resource, action, type, payload, seq, occurred_at, created_at, is_test, filter_reach
+       RETURNING id, account_id, resource, action, type, payload, seq, occurred_at, created_at, is_test, filter_reach,
+                 trace_parent
      ), matched AS (
        -- Every subscribed webhook whose filter matches, the delivery's id made here: the rows below
        -- read this one list instead of joining the inserted deliveries back to it (planned as a
@@ -190,11 +194,11 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
        SELECT m.*,
               $8 > 0 AND m.active AND m.object_key IS NULL AND ${unsaturated('m.webhook_id', '$12::uuid[]')} AS eligible,
               ${slot('m.webhook_id', 'm.seq', '$10::uuid[]', '$11::int[]')} AS slot,
-              ${slot('m.account_id', 'm.seq, m.webhook_id', '$16::uuid[]', '$17::int[]')} AS account_slot
+              ${slot('m.account_id', 'm.seq, m.webhook_id', '$17::uuid[]', '$18::int[]')} AS account_slot
        FROM matched m
      ), fan AS (
-       SELECT x.*, x.eligible AND x.slot <= $9 AND x.account_slot <= $18
-                   AND count(*) FILTER (WHERE x.eligible AND x.slot <= $9 AND x.account_slot <= $18)
+       SELECT x.*, x.eligible AND x.slot <= $9 AND x.account_slot <= $19
+                   AND count(*) FILTER (WHERE x.eligible AND x.slot <= $9 AND x.account_slot <= $19)
                          OVER (ORDER BY x.seq, x.webhook_id ROWS UNBOUNDED PRECEDING) <= $8 AS claimed
        FROM slotted x
      ), d AS (
@@ -234,7 +238,8 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
      SELECT ev.id, ev.occurred_at, ev.created_at, coalesce(n.deliveries, 0) AS deliveries,
             (SELECT json_agg(json_build_object(
                 'id', f.delivery_id, 'event_id', f.event_id, 'webhook_id', f.webhook_id, 'attempt_count', 1,
-                'send', true, 'gone', false, ${claimedWebhookJson('f')}, 'body', ${envelope('ev')}))
+                'send', true, 'gone', false, ${claimedWebhookJson('f')}, 'body', ${envelope('ev')},
+                'trace_parent', ev.trace_parent))
              FROM fan f WHERE f.event_id = ev.id AND f.claimed) AS claimed
      FROM ev LEFT JOIN n ON n.event_id = ev.id
      WHERE (SELECT count(*) FROM notified) >= 0`,
@@ -254,6 +259,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
       claim.leaseMs,
       events.map((e) => (e.filterReach === undefined ? reachText(JSON.parse(e.payload)) : e.filterReach)),
       col('accountId'),
+      col('traceParent'),
       claim.busyAccounts,
       claim.accountCounts,
       claim.perAccountCap,
@@ -283,6 +289,7 @@ export interface StoredEvent {
   is_test: boolean;
   /** Set by eraseObject: the payload is {id} alone. */
   erased_at: Date | null;
+  trace_parent: string | null;
 }
 
 /** The events holding these idempotency keys, each in its account. */
@@ -301,13 +308,13 @@ export async function eventsByIdempotencyKeys(
 /** A test event goes to one webhook only, whatever it subscribes to; it is of the webhook's account. */
 export async function insertTestEvent(
   db: Db,
-  e: Omit<NewEvent, 'id' | 'idempotencyKey' | 'occurredAt' | 'accountId'>,
+  e: Omit<NewEvent, 'id' | 'idempotencyKey' | 'occurredAt' | 'accountId' | 'filterReach'>,
   webhookId: string,
 ): Promise<{ eventId: string; deliveryId: string }> {
   const { rows } = await db.query<{ event_id: string; delivery_id: string }>(
     `WITH ev AS (
-       INSERT INTO events (account_id, resource, action, type, payload, occurred_at, is_test)
-       SELECT account_id, $1, $2, $3, $4::jsonb, now(), true FROM webhooks WHERE id = $5
+       INSERT INTO events (account_id, resource, action, type, payload, occurred_at, is_test, trace_parent)
+       SELECT account_id, $1, $2, $3, $4::jsonb, now(), true, $6 FROM webhooks WHERE id = $5
        RETURNING id
      ), d AS (
        INSERT INTO deliveries (event_id, webhook_id, next_attempt_at)
@@ -319,7 +326,7 @@ export async function insertTestEvent(
        SELECT id, webhook_id, (SELECT account_id FROM webhooks WHERE id = $5), event_id, next_attempt_at FROM d
      )
      SELECT d.event_id, d.id AS delivery_id, pg_notify('${DUE_CHANNEL}', '') FROM d`,
-    [e.resource, e.action, e.type, e.payload, webhookId],
+    [e.resource, e.action, e.type, e.payload, webhookId, e.traceParent],
   );
   const row = rows[0];
   if (!row) throw new Error(`webhook ${webhookId} vanished while sending a test event`);

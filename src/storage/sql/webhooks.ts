@@ -19,13 +19,15 @@ export interface StoredWebhook {
   status: WebhookStatus;
   statusReason: string | null;
   ordering: DeliveryOrdering;
+  sendTraceparent: boolean;
 }
 
 /** A webhook not deleted, as stored now, or null; null too when it is not of the scope's account. */
 export async function webhookForChange(db: Db, id: string, scope: Scope): Promise<StoredWebhook | null> {
   const { rows } = await db.query<StoredWebhook>(
     `SELECT id, account_id AS "accountId", name, destination_url AS "destinationUrl", bearer_token AS "bearerToken",
-            hmac_secret AS "hmacSecret", signing_key AS "signingKey", status, status_reason AS "statusReason", ordering
+            hmac_secret AS "hmacSecret", signing_key AS "signingKey", status, status_reason AS "statusReason", ordering,
+            send_traceparent AS "sendTraceparent"
      FROM webhooks WHERE id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR account_id = $2)`,
     [id, scope.accountId],
   );
@@ -42,13 +44,14 @@ export interface NewWebhook {
   signingKey: string | null;
   signingPublicKey: string | null;
   ordering: DeliveryOrdering;
+  sendTraceparent: boolean;
 }
 
 export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
   await db.query(
     `INSERT INTO webhooks (id, account_id, name, destination_url, bearer_token, hmac_secret, signing_key,
-                           signing_public_key, status, status_reason, ordering)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9)`,
+                           signing_public_key, status, status_reason, ordering, send_traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9, $10)`,
     [
       w.id,
       w.accountId,
@@ -59,6 +62,7 @@ export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
       w.signingKey,
       w.signingPublicKey,
       w.ordering,
+      w.sendTraceparent,
     ],
   );
 }
@@ -68,6 +72,7 @@ export interface WebhookConfigChange {
   name?: string;
   destinationUrl?: string;
   ordering?: DeliveryOrdering;
+  sendTraceparent?: boolean;
   bearerToken?: string | null;
   hmacSecret?: string | null;
   previousHmacSecret?: null;
@@ -78,6 +83,7 @@ const CONFIG_COLUMNS: Record<keyof WebhookConfigChange, string> = {
   name: 'name',
   destinationUrl: 'destination_url',
   ordering: 'ordering',
+  sendTraceparent: 'send_traceparent',
   bearerToken: 'bearer_token',
   hmacSecret: 'hmac_secret',
   previousHmacSecret: 'previous_hmac_secret',

@@ -68,6 +68,7 @@ const PUBLISHER_SEES = new Set([
     'isTest',
     'deliveries',
     'erasedAt',
+    'traceId',
   ].map((f) => `Event.${f}`),
   ...['id', 'status', 'createdAt', 'event', 'webhook'].map((f) => `Delivery.${f}`),
   'Webhook.id',
