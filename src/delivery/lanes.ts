@@ -169,7 +169,8 @@ export class Lanes<T extends LaneItem> {
     lane = { accountId: item.accountId, active: 0, queue: [], maybeMore: false };
     this.lanes.set(item.webhookId, lane);
     let account = this.accounts.get(item.accountId);
-    if (!account) this.accounts.set(item.accountId, (account = { lanes: new Map(), held: 0, active: 0, full: false, served: 0 }));
+    if (!account)
+      this.accounts.set(item.accountId, (account = { lanes: new Map(), held: 0, active: 0, full: false, served: 0 }));
     account.lanes.set(item.webhookId, lane);
     return lane;
   }
