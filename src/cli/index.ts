@@ -17,6 +17,8 @@ import { startHookline } from '../server/runtime.js';
 import { ApiKeyService, isExpired } from '../services/api-keys.js';
 import { AccountDirectory, AccountService } from '../services/accounts.js';
 import { EVERY_ACCOUNT, validAccountKey } from '../domain/accounts.js';
+import { RESOURCE_TYPES, type ResourceType } from '../domain/catalog.js';
+import { ErasureService } from '../services/erasure.js';
 import { SecretVault, reencryptAll } from '../services/secrets.js';
 import { openDatabase } from '../storage/database.js';
 import { createDataSource, migrate } from '../storage/data-source.js';
@@ -82,13 +84,19 @@ async function withStorage<T>(fn: (s: Storage) => Promise<T>): Promise<T> {
   }
 }
 
-function role(value: string): ApiKeyRole {
-  const upper = value.toUpperCase();
-  if (!(API_KEY_ROLES as readonly string[]).includes(upper)) {
-    throw new InvalidArgumentError(`expected one of ${API_KEY_ROLES.join(', ')}`);
-  }
-  return upper as ApiKeyRole;
+/** An option's value among `values`, any case. */
+function oneOf<T extends string>(values: readonly T[]): (value: string) => T {
+  return (value) => {
+    const upper = value.toUpperCase();
+    if (!(values as readonly string[]).includes(upper)) {
+      throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    }
+    return upper as T;
+  };
 }
+
+const role = oneOf(API_KEY_ROLES);
+const resourceType = oneOf(RESOURCE_TYPES);
 
 function duration(value: string): number {
   try {
@@ -224,6 +232,35 @@ accounts
   .action(async (key: string, opts: { confirm: string }) => {
     await withStorage(async (s) => s.accounts.delete(await existingAccount(s, key), opts.confirm, CLI_ACTOR));
     process.stderr.write(`deleted account ${key}\n`);
+  });
+
+program
+  .command('erase')
+  .description(
+    "erase an object's data from history: its events' payloads become {id}, their attempts' response bodies go, their pending deliveries are cancelled",
+  )
+  .requiredOption('--resource <type>', `one of ${RESOURCE_TYPES.join(', ')}`, resourceType)
+  .requiredOption('--object <id>', "the payload's id, e.g. 42")
+  .option('--account <key>', 'the account the object is in (default: the default account)')
+  .option('--dry-run', 'count what would be erased; change nothing')
+  .action(async (opts: { resource: ResourceType; object: string; account?: string; dryRun?: boolean }) => {
+    const result = await withStorage(async (s) =>
+      new ErasureService(s.pool).erase(
+        EVERY_ACCOUNT,
+        {
+          resource: opts.resource,
+          objectId: opts.object,
+          accountId: opts.account === undefined ? null : await existingAccount(s, opts.account),
+          dryRun: opts.dryRun ?? false,
+        },
+        CLI_ACTOR,
+      ),
+    );
+    const verb = opts.dryRun ? 'would erase' : 'erased';
+    process.stderr.write(
+      `${verb} ${result.events} event(s) of ${opts.resource} ${opts.object}; ${result.deliveriesCancelled} pending deliveries ${opts.dryRun ? 'would be ' : ''}cancelled\n`,
+    );
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   });
 
 const secrets = program.command('secrets').description('the keys that seal stored secrets (HOOKLINE_SECRET_KEYS)');

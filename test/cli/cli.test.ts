@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import {
   SCHEMA_TABLES,
   freshDatabase,
@@ -154,6 +155,46 @@ describe('hookline CLI', () => {
     assert.equal(d.code, 0, fmt(d));
     const gone = await db.pool.query('SELECT revoked_at FROM api_keys WHERE name = $1', ['cli admin']);
     assert.ok(gone.rows[0].revoked_at instanceof Date, 'its key is revoked');
+  });
+
+  it('erase: a dry run counts; the run erases the object in the default account, audited as the CLI; refusals name the option', async () => {
+    await db.pool.query(
+      `INSERT INTO events (account_id, resource, action, type, payload, occurred_at)
+       SELECT $1, 'USERS', 'UPDATE', 'user.updated', jsonb_build_object('id', id, 'email', id || '@example.com'), now()
+       FROM unnest(ARRAY['cli-person', 'cli-person', 'cli-other']) id`,
+      [DEFAULT_ACCOUNT_ID],
+    );
+    const emails = async () =>
+      (
+        await db.pool.query(`SELECT payload ->> 'id' AS id, payload ->> 'email' AS email FROM events ORDER BY 1, 2`)
+      ).rows.map((x) => `${x.id}:${x.email}`);
+    const dry = await run(['erase', '--resource', 'users', '--object', 'cli-person', '--dry-run'], env);
+    assert.equal(dry.code, 0, fmt(dry));
+    assert.deepEqual(JSON.parse(dry.stdout), { events: 2, deliveriesCancelled: 0, dryRun: true });
+    assert.match(dry.stderr, /would erase 2 event\(s\) of USERS cli-person/);
+    const before = await emails();
+    assert.deepEqual(before, [
+      'cli-other:cli-other@example.com',
+      'cli-person:cli-person@example.com',
+      'cli-person:cli-person@example.com',
+    ]);
+    const done = await run(['erase', '--resource', 'USERS', '--object', 'cli-person'], env);
+    assert.equal(done.code, 0, fmt(done));
+    assert.deepEqual(JSON.parse(done.stdout), { events: 2, deliveriesCancelled: 0, dryRun: false });
+    assert.deepEqual(await emails(), ['cli-other:cli-other@example.com', 'cli-person:null', 'cli-person:null']);
+    const { rows } = await db.pool.query(
+      `SELECT actor_name, account_id, changes ->> 'events' AS events FROM audit_log WHERE action = 'object.erased'`,
+    );
+    assert.deepEqual(rows, [{ actor_name: 'cli', account_id: DEFAULT_ACCOUNT_ID, events: '2' }]);
+    const [badResource, badAccount] = await Promise.all([
+      run(['erase', '--resource', 'people', '--object', 'cli-other'], env),
+      run(['erase', '--resource', 'USERS', '--object', 'cli-other', '--account', 'nobody'], env),
+    ]);
+    assert.equal(badResource.code, 2, fmt(badResource));
+    assert.match(badResource.stderr, /--resource.*expected one of USERS, ENROLLMENTS/);
+    assert.notEqual(badAccount.code, 0, fmt(badAccount));
+    assert.match(badAccount.stderr, /--account: no account has the key nobody/);
+    assert.deepEqual((await emails())[0], 'cli-other:cli-other@example.com', 'refusals erase nothing');
   });
 
   it('refusals: bad role, unknown key id, invalid environment', async () => {
