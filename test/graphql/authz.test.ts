@@ -206,6 +206,13 @@ const OPERATIONS: Operation[] = [
     allowedCode: 'NOT_FOUND',
   },
   {
+    name: 'eraseObject',
+    build: () => ({
+      query: 'mutation { eraseObject(resource: USERS, objectId: "nobody", dryRun: true) { events } }',
+    }),
+    allowed: SUPPORT_ONLY,
+  },
+  {
     name: 'deleteAccount',
     build: () => ({
       query: 'mutation($id: ID!) { deleteAccount(id: $id, confirmKey: "x") }',
