@@ -135,6 +135,15 @@ export const RULES: Rules = {
     stats: READERS,
     account: READERS,
     sendTraceparent: READERS,
+    rateLimit: READERS,
+    maxInFlight: READERS,
+    circuit: READERS,
+  },
+  WebhookCircuit: {
+    state: READERS,
+    consecutiveFailures: READERS,
+    openedAt: READERS,
+    nextProbeAt: READERS,
   },
   WebhookSubscription: {
     id: READERS,

@@ -9,6 +9,7 @@ import { liveAccount } from '../../storage/sql/accounts.js';
 import { visible } from '../visibility.js';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import type { UrlPolicy } from '../../domain/url-policy.js';
+import { validLimit, validLimitChange } from '../../domain/protection.js';
 import {
   containing,
   isUuid,
@@ -56,6 +57,8 @@ export interface CreateWebhookInput {
   /** Omitted: the caller's account for a scoped key, else the default account. */
   accountId?: string | null;
   sendTraceparent?: boolean | null;
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
 }
 
 export interface UpdateWebhookInput {
@@ -67,6 +70,9 @@ export interface UpdateWebhookInput {
   clearHmacSecret?: boolean | null;
   ordering?: DeliveryOrdering | null;
   sendTraceparent?: boolean | null;
+  /** 0 removes the limit; null or omitted keeps it. */
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
 }
 
 export interface WebhookPage {
@@ -155,12 +161,24 @@ export class WebhookConfig {
     const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
     const ordering = input.ordering ?? 'NONE';
     const sendTraceparent = input.sendTraceparent ?? false;
+    const rateLimit = validLimit('input.rateLimit', input.rateLimit);
+    const maxInFlight = validLimit('input.maxInFlight', input.maxInFlight);
 
     // The id is made here: it is part of every sealed secret's additional data.
     const id = randomUUID();
     await audited(this.pool, async (db) => {
       if (!isUuid(accountId) || !(await liveAccount(db, accountId))) throw notFound('account', accountId);
-      await insertWebhook(db, { id, accountId, name, destinationUrl, ordering, sendTraceparent, ...secrets.seal(id) });
+      await insertWebhook(db, {
+        id,
+        accountId,
+        name,
+        destinationUrl,
+        ordering,
+        sendTraceparent,
+        rateLimit,
+        maxInFlight,
+        ...secrets.seal(id),
+      });
       await insertSubscriptions(db, id, specs);
       const changes: Record<string, unknown> = {
         name: { new: name },
@@ -171,6 +189,8 @@ export class WebhookConfig {
       if (filters) changes.filters = { new: filters };
       if (ordering !== 'NONE') changes.ordering = { new: ordering };
       if (sendTraceparent) changes.sendTraceparent = { new: true };
+      if (rateLimit !== null) changes.rateLimit = { new: rateLimit };
+      if (maxInFlight !== null) changes.maxInFlight = { new: maxInFlight };
       Object.assign(changes, secrets.changes);
       return {
         result: undefined,
@@ -190,6 +210,11 @@ export class WebhookConfig {
     if (input.ordering != null) next.ordering = input.ordering;
     // Read with the next claim: a delivery claimed before the change is sent as claimed.
     if (input.sendTraceparent != null) next.sendTraceparent = input.sendTraceparent;
+    // Decided by the next claim, across every worker.
+    const rateLimit = validLimitChange('input.rateLimit', input.rateLimit);
+    const maxInFlight = validLimitChange('input.maxInFlight', input.maxInFlight);
+    if (rateLimit !== undefined) next.rateLimit = rateLimit;
+    if (maxInFlight !== undefined) next.maxInFlight = maxInFlight;
 
     await audited(this.pool, async (db) => {
       const current = await webhookToChange(db, scope, id);
@@ -199,12 +224,16 @@ export class WebhookConfig {
           destinationUrl: current.destinationUrl,
           ordering: current.ordering,
           sendTraceparent: current.sendTraceparent,
+          rateLimit: current.rateLimit,
+          maxInFlight: current.maxInFlight,
         },
         {
           name: next.name ?? current.name,
           destinationUrl: next.destinationUrl ?? current.destinationUrl,
           ordering: next.ordering ?? current.ordering,
           sendTraceparent: next.sendTraceparent ?? current.sendTraceparent,
+          rateLimit: next.rateLimit === undefined ? current.rateLimit : next.rateLimit,
+          maxInFlight: next.maxInFlight === undefined ? current.maxInFlight : next.maxInFlight,
         },
       );
       const { columns, changes: secretChanges } = secrets(current);
