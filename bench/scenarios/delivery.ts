@@ -111,7 +111,7 @@ async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?
  * worker and times the drain (first to last receipt). `db` is a fresh database
  * unless given (the history scenario's); `env` adds to the server's.
  */
-async function drainOnce(
+export async function drainOnce(
   { receiver }: Bench,
   webhooks: number,
   perWebhook: number,
@@ -121,6 +121,7 @@ async function drainOnce(
     path?: string;
     ordering?: 'NONE' | 'PER_OBJECT';
     objects?: number;
+    limits?: { rateLimit?: number; maxInFlight?: number };
   } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
   let result = { rate: 0, peakRssMb: 0 };
@@ -131,7 +132,7 @@ async function drainOnce(
     const ids = await createWebhooks(
       db,
       Array.from({ length: webhooks }, (_, i) => `${receiver.url}/${path}/${i}`),
-      { ordering: opts.ordering },
+      { ordering: opts.ordering, limits: opts.limits },
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());

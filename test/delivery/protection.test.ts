@@ -161,6 +161,63 @@ describe('limits across two worker processes', () => {
   });
 });
 
+describe('notices with two worker processes', () => {
+  let db: TestDatabase;
+  let r: Receiver;
+  let procs: ServerProcess[] = [];
+  let api: ServerProcess;
+
+  before(async () => {
+    db = await freshDatabase('notices_workers');
+    const keys = await insertKeys(db);
+    r = await startReceiver();
+    api = await spawnServer(db, { keys, env: { HOOKLINE_WORKER: 'false' } });
+    const workers = [0, 1].map(() => spawnServer(db, { keys, kind: 'worker' }));
+    procs = [api, ...(await Promise.all(workers))];
+    await Promise.all(procs.map((p) => p.ready()));
+  });
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await r.close();
+    await db.close();
+  });
+
+  it('both recording failures of one destination open its circuit once: one webhook.failing', async () => {
+    const path = uniquePath('failing');
+    const monitorPath = uniquePath('monitor');
+    r.on(path, () => ({ status: 500 }));
+    const failing = await limitedWebhook(api, `${r.url}${path}`, {});
+    must(
+      await api.gql(CREATE, {
+        input: {
+          name: 'monitor',
+          destinationUrl: `${r.url}${monitorPath}`,
+          subscriptions: ['FAILING', 'RECOVERED', 'DISABLED'].map((action) => ({ resource: 'WEBHOOKS', action })),
+        },
+      }),
+      'createWebhook',
+    );
+    await publishUsers(api, 300, 'racing');
+    await eventually(() => receivedAt(r, monitorPath).length >= 1, 20_000, 'the notice');
+    const state = await db.pool.query<{ circuit_state: string }>('SELECT circuit_state FROM webhooks WHERE id = $1', [
+      failing.id,
+    ]);
+    assert.equal(state.rows[0]!.circuit_state, 'OPEN');
+    // Once the outbox is empty, every notice there will be (until a probe, 30 s on) is an event.
+    await eventually(
+      async () => (await db.pool.query('SELECT 1 FROM webhook_notices')).rowCount === 0,
+      10_000,
+      'the outbox emptied',
+    );
+    const events = await db.pool.query<{ type: string; about: string }>(
+      `SELECT type, about_webhook_id AS about FROM events WHERE resource = 'WEBHOOKS'`,
+    );
+    assert.deepEqual(events.rows, [{ type: 'webhook.failing', about: failing.id }]);
+    const notice = JSON.parse(receivedAt(r, monitorPath)[0]!.body) as { type: string; data: { id: string } };
+    assert.deepEqual([notice.type, notice.data.id], ['webhook.failing', failing.id]);
+  });
+});
+
 describe('limits in the API', () => {
   let s: TestServer;
   before(async () => {
