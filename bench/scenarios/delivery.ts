@@ -88,7 +88,7 @@ export async function graphileBaseline({ receiver }: Bench, round: Round): Promi
  * statement, in batches; with `objects`, the events are about that many objects
  * in turn (payload ids o0, o1, …), for the ordering scenarios.
  */
-async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?: number): Promise<void> {
+export async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?: number): Promise<void> {
   for (let i = 0; i < perWebhook; i += 1000) {
     await insertEvents(
       db.pool,

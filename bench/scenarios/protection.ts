@@ -1,11 +1,8 @@
 import { createWebhooks } from '../lib/db.js';
 import { database, quick, record, scoped, server, type Bench } from '../lib/harness.js';
 import { until } from '../lib/stats.js';
-import { drainOnce } from './delivery.js';
-import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
-import { insertEvents } from '../../src/storage/sql/events.js';
-import { v7 as uuidv7 } from 'uuid';
-import { userPayload } from '../lib/load.js';
+import { backlog, drainOnce } from './delivery.js';
+import { busiestSecond } from '../../test/kit/receiver.js';
 
 // Endpoint protection's figures (issue #20): how exactly a rate limit holds
 // at the destination, and what the limits cost the claim when they do not bind.
@@ -17,37 +14,12 @@ const PER_WEBHOOK = quick ? 1000 : 4000;
 /** Rounds of limitsCost so far: which drain goes first alternates. */
 let turns = 0;
 
-/** The most arrivals within one second, from the receiver's arrival times. */
-function busiestSecond(arrivals: bigint[]): number {
-  const t = arrivals.map(Number).sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; j < t.length; j++) {
-    while (t[j]! - t[i]! >= 1e9) i++;
-    best = Math.max(best, j - i + 1);
-  }
-  return best;
-}
-
 /** One webhook limited to LIMIT requests/s drains a backlog; the receiver's busiest second against the limit. */
 export async function rateLimitAccuracy({ receiver }: Bench): Promise<void> {
   await scoped(async (defer) => {
     const db = await database(defer, 'ratelimit');
     await createWebhooks(db, [`${receiver.url}/ok/limited`], { limits: { rateLimit: LIMIT } });
-    for (let i = 0; i < LIMITED; i += 500) {
-      await insertEvents(
-        db.pool,
-        Array.from({ length: Math.min(500, LIMITED - i) }, (_, j) => ({
-          id: uuidv7(),
-          accountId: DEFAULT_ACCOUNT_ID,
-          resource: 'USERS',
-          action: 'CREATE',
-          type: 'user.created',
-          payload: JSON.stringify(userPayload(`rl${i + j}`)),
-          occurredAt: null,
-          idempotencyKey: null,
-        })),
-      );
-    }
+    await backlog(db, LIMITED, 'rl');
     await receiver.reset(true);
     await server(defer, { env: { DATABASE_URL: db.url } });
     await until(async () => (await receiver.stats()).total >= LIMITED, 600_000, 'the limited backlog', 200);

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  busiestSecond,
   eventually,
   freshDatabase,
   insertKeys,
@@ -56,43 +57,34 @@ async function publishUsers(api: Api, n: number, tag: string, resource = 'USERS'
   }
 }
 
-/** The most arrivals within any one second, from arrival times in ns. */
-function busiestSecond(arrivals: bigint[]): number {
-  const t = arrivals.map(Number).sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; j < t.length; j++) {
-    while (t[j]! - t[i]! >= 1e9) i++;
-    best = Math.max(best, j - i + 1);
-  }
-  return best;
+/** An API process without a worker and two worker processes on one fresh database, with a receiver. */
+function twoWorkers(label: string) {
+  const world = {} as { db: TestDatabase; r: Receiver; api: ServerProcess; procs: ServerProcess[] };
+  before(async () => {
+    world.db = await freshDatabase(label);
+    const keys = await insertKeys(world.db);
+    world.r = await startReceiver();
+    world.api = await spawnServer(world.db, { keys, env: { HOOKLINE_WORKER: 'false' } });
+    const workers = [0, 1].map(() => spawnServer(world.db, { keys, kind: 'worker' }));
+    world.procs = [world.api, ...(await Promise.all(workers))];
+    await Promise.all(world.procs.map((p) => p.ready()));
+  });
+  after(async () => {
+    await Promise.all(world.procs.map((p) => p.stop()));
+    await world.r.close();
+    await world.db.close();
+  });
+  return world;
 }
 
 describe('limits across two worker processes', () => {
-  let db: TestDatabase;
-  let r: Receiver;
-  let procs: ServerProcess[] = [];
-  let api: ServerProcess;
-
-  before(async () => {
-    db = await freshDatabase('limits_workers');
-    const keys = await insertKeys(db);
-    r = await startReceiver();
-    api = await spawnServer(db, { keys, env: { HOOKLINE_WORKER: 'false' } });
-    const workers = [0, 1].map(() => spawnServer(db, { keys, kind: 'worker' }));
-    procs = [api, ...(await Promise.all(workers))];
-    await Promise.all(procs.map((p) => p.ready()));
-  });
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await r.close();
-    await db.close();
-  });
+  const world = twoWorkers('limits_workers');
 
   /** Once all `n` are recorded: how many deliveries took how many attempts. */
   const attemptCounts = async (webhookId: string, n: number) => {
     const counts = async () =>
       (
-        await db.pool.query<{ attempts: number; n: number }>(
+        await world.db.pool.query<{ attempts: number; n: number }>(
           `SELECT attempt_count AS attempts, count(*)::int AS n FROM deliveries WHERE webhook_id = $1 AND status = 'SUCCEEDED'
            GROUP BY 1 ORDER BY 1`,
           [webhookId],
@@ -104,14 +96,14 @@ describe('limits across two worker processes', () => {
 
   it('rateLimit: no second holds more requests than the limit, and waiting spends no attempt', async () => {
     const path = uniquePath('rate');
-    const w = await limitedWebhook(api, `${r.url}${path}`, { rateLimit: 20 });
+    const w = await limitedWebhook(world.api, `${world.r.url}${path}`, { rateLimit: 20 });
     assert.equal(w.rateLimit, 20);
-    await publishUsers(api, 100, 'rate');
+    await publishUsers(world.api, 100, 'rate');
     // While they wait, the log shows when each is expected to go, and no attempt is spent.
     const waiting = await eventually(
       async () =>
         (
-          await db.pool.query<{ n: number }>(
+          await world.db.pool.query<{ n: number }>(
             `SELECT count(*)::int AS n FROM deliveries
              WHERE webhook_id = $1 AND status = 'PENDING' AND attempt_count = 0 AND next_attempt_at > now() + interval '1 second'`,
             [w.id],
@@ -121,8 +113,8 @@ describe('limits across two worker processes', () => {
       'deliveries waiting for the rate limit, with their expected time',
     );
     assert.ok(waiting > 0);
-    await eventually(() => receivedAt(r, path).length >= 100, 30_000, 'every delivery');
-    const arrivals = receivedAt(r, path).map((x) => x.atNs);
+    await eventually(() => receivedAt(world.r, path).length >= 100, 30_000, 'every delivery');
+    const arrivals = receivedAt(world.r, path).map((x) => x.atNs);
     assert.equal(arrivals.length, 100, 'each delivered once');
     const busiest = busiestSecond(arrivals);
     assert.ok(busiest <= 20, `${busiest} requests arrived within one second (limit 20)`);
@@ -130,7 +122,7 @@ describe('limits across two worker processes', () => {
     assert.ok(span >= 4, `100 requests at 20/s take at least 4 s, took ${span.toFixed(1)} s`);
     assert.deepEqual(await attemptCounts(w.id, 100), [{ attempts: 1, n: 100 }]);
     // The rule itself, on the workers' own start times: the limit, whatever the way to the destination adds.
-    const { rows } = await db.pool.query<{ most: number }>(
+    const { rows } = await world.db.pool.query<{ most: number }>(
       `WITH a AS (SELECT started_at AS t FROM delivery_attempts WHERE webhook_id = $1)
        SELECT max((SELECT count(*) FROM a b WHERE b.t >= a.t AND b.t < a.t + interval '1 second'))::int AS most FROM a`,
       [w.id],
@@ -142,18 +134,18 @@ describe('limits across two worker processes', () => {
     const path = uniquePath('flight');
     let open = 0;
     let most = 0;
-    r.on(path, () => {
+    world.r.on(path, () => {
       open++;
       most = Math.max(most, open);
       return { status: 200, until: new Promise((done) => setTimeout(done, 100)).then(() => open--) };
     });
-    const w = await limitedWebhook(api, `${r.url}${path}`, { maxInFlight: 3 }, 'COURSES');
-    await publishUsers(api, 40, 'flight', 'COURSES');
-    await eventually(() => receivedAt(r, path).length >= 40, 30_000, 'every delivery');
+    const w = await limitedWebhook(world.api, `${world.r.url}${path}`, { maxInFlight: 3 }, 'COURSES');
+    await publishUsers(world.api, 40, 'flight', 'COURSES');
+    await eventually(() => receivedAt(world.r, path).length >= 40, 30_000, 'every delivery');
     assert.ok(most <= 3, `${most} requests were open at once (limit 3)`);
     assert.ok(most >= 2, `both workers' slots were used (${most} at once)`);
     assert.deepEqual(await attemptCounts(w.id, 40), [{ attempts: 1, n: 40 }]);
-    const flow = await db.pool.query<{ claims: number }>(
+    const flow = await world.db.pool.query<{ claims: number }>(
       `SELECT cardinality(claims) AS claims FROM webhook_flow WHERE webhook_id = $1`,
       [w.id],
     );
@@ -162,58 +154,41 @@ describe('limits across two worker processes', () => {
 });
 
 describe('notices with two worker processes', () => {
-  let db: TestDatabase;
-  let r: Receiver;
-  let procs: ServerProcess[] = [];
-  let api: ServerProcess;
-
-  before(async () => {
-    db = await freshDatabase('notices_workers');
-    const keys = await insertKeys(db);
-    r = await startReceiver();
-    api = await spawnServer(db, { keys, env: { HOOKLINE_WORKER: 'false' } });
-    const workers = [0, 1].map(() => spawnServer(db, { keys, kind: 'worker' }));
-    procs = [api, ...(await Promise.all(workers))];
-    await Promise.all(procs.map((p) => p.ready()));
-  });
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await r.close();
-    await db.close();
-  });
+  const world = twoWorkers('notices_workers');
 
   it('both recording failures of one destination open its circuit once: one webhook.failing', async () => {
     const path = uniquePath('failing');
     const monitorPath = uniquePath('monitor');
-    r.on(path, () => ({ status: 500 }));
-    const failing = await limitedWebhook(api, `${r.url}${path}`, {});
+    world.r.on(path, () => ({ status: 500 }));
+    const failing = await limitedWebhook(world.api, `${world.r.url}${path}`, {});
     must(
-      await api.gql(CREATE, {
+      await world.api.gql(CREATE, {
         input: {
           name: 'monitor',
-          destinationUrl: `${r.url}${monitorPath}`,
+          destinationUrl: `${world.r.url}${monitorPath}`,
           subscriptions: ['FAILING', 'RECOVERED', 'DISABLED'].map((action) => ({ resource: 'WEBHOOKS', action })),
         },
       }),
       'createWebhook',
     );
-    await publishUsers(api, 300, 'racing');
-    await eventually(() => receivedAt(r, monitorPath).length >= 1, 20_000, 'the notice');
-    const state = await db.pool.query<{ circuit_state: string }>('SELECT circuit_state FROM webhooks WHERE id = $1', [
-      failing.id,
-    ]);
+    await publishUsers(world.api, 300, 'racing');
+    await eventually(() => receivedAt(world.r, monitorPath).length >= 1, 20_000, 'the notice');
+    const state = await world.db.pool.query<{ circuit_state: string }>(
+      'SELECT circuit_state FROM webhooks WHERE id = $1',
+      [failing.id],
+    );
     assert.equal(state.rows[0]!.circuit_state, 'OPEN');
     // Once the outbox is empty, every notice there will be (until a probe, 30 s on) is an event.
     await eventually(
-      async () => (await db.pool.query('SELECT 1 FROM webhook_notices')).rowCount === 0,
+      async () => (await world.db.pool.query('SELECT 1 FROM webhook_notices')).rowCount === 0,
       10_000,
       'the outbox emptied',
     );
-    const events = await db.pool.query<{ type: string; about: string }>(
+    const events = await world.db.pool.query<{ type: string; about: string }>(
       `SELECT type, about_webhook_id AS about FROM events WHERE resource = 'WEBHOOKS'`,
     );
     assert.deepEqual(events.rows, [{ type: 'webhook.failing', about: failing.id }]);
-    const notice = JSON.parse(receivedAt(r, monitorPath)[0]!.body) as { type: string; data: { id: string } };
+    const notice = JSON.parse(receivedAt(world.r, monitorPath)[0]!.body) as { type: string; data: { id: string } };
     assert.deepEqual([notice.type, notice.data.id], ['webhook.failing', failing.id]);
   });
 });
