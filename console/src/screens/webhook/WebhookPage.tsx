@@ -5,6 +5,7 @@ import { href } from '../../router';
 import { ErrorLine, When } from '../../ui';
 import { Actions } from './Actions';
 import { HourlyChart } from './HourlyChart';
+import { CircuitBadge, Protection } from './Protection';
 import { Secrets } from './Secrets';
 import { Settings } from './Settings';
 import { Subscriptions } from './Subscriptions';
@@ -27,6 +28,14 @@ const WebhookQuery = graphql(`
       previousSecretExpiresAt
       createdAt
       updatedAt
+      rateLimit
+      maxInFlight
+      circuit {
+        state
+        consecutiveFailures
+        openedAt
+        nextProbeAt
+      }
       account {
         id
         key
@@ -81,7 +90,7 @@ export function WebhookPage({ id }: { id: string }) {
       <ErrorLine error={error} />
       <p aria-label="Account">Account: {accountLabel(w.account)}</p>
       <p>
-        <span className={`status status-${w.status}`}>{w.status}</span>
+        <span className={`status status-${w.status}`}>{w.status}</span> <CircuitBadge circuit={w.circuit} />
         {w.statusReason && <span className="muted"> {w.statusReason}</span>} · created <When at={w.createdAt} /> ·
         updated <When at={w.updatedAt} /> · <a href={href(['deliveries'], { webhook: w.id })}>Deliveries</a> ·{' '}
         <a href={href(['audit'], { target: w.id })}>History</a>
@@ -118,6 +127,7 @@ export function WebhookPage({ id }: { id: string }) {
         </dl>
         <HourlyChart hourly={s.hourly} />
       </section>
+      <Protection webhook={w} />
       <Settings webhook={w} />
       <Subscriptions webhookId={w.id} current={w.subscriptions} />
       <Secrets webhook={w} />
