@@ -56,6 +56,10 @@ const MAX_UNRECORDED = 5_000;
 // How long a worker that cannot open a webhook's secrets leaves its deliveries
 // to other workers before trying again (the key may have been added meanwhile).
 const KEYLESS_RETRY_MS = 60_000;
+// Requests started per turn of the event loop at most: starting one costs ~0.4 ms of CPU here, so a
+// claim of 100 started at once kept every other callback (another account's publish among them)
+// waiting 40 ms; between chunks, the I/O that waits runs first.
+const PUMP_CHUNK = 16;
 // A delivery the send gate could not decide (a change of its webhook being committed) is tried again after this.
 const GATE_RETRY_MS = 10;
 // Envelope bytes held in lanes before claiming pauses: 400 claimed deliveries
@@ -119,6 +123,7 @@ export class Worker {
   private readonly idle = new IdleWatch();
   private readonly gate: SendGate;
   private gateRetry: NodeJS.Timeout | null = null;
+  private pumpQueued = false;
   /** A claim deferred deliveries for their webhook's limits: a pass runs when the first comes due. */
   private deferredWake: { at: number; timer: NodeJS.Timeout } | null = null;
   /**
@@ -280,6 +285,16 @@ export class Worker {
     );
   }
 
+  /** The next chunk of startable deliveries, after the I/O that waits (another account's publish, answers). */
+  private pumpAgain(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
   /** Open circuits whose probe is due get it (storage/sql/circuit.ts); the claim then sends it. */
   private async probe(): Promise<void> {
     const started = await startProbes(this.pool, this.opts.leaseMs);
@@ -344,7 +359,8 @@ export class Worker {
   private pump(): void {
     // Stopping: what a pass still claims waits, and stop() hands it back.
     if (!this.running) return;
-    const startable = this.lanes.startable();
+    const startable = this.lanes.startable(PUMP_CHUNK);
+    if (startable.length === PUMP_CHUNK) this.pumpAgain();
     const items = this.tripping.size
       ? startable.filter((i) => !this.tripping.has(i.webhookId) || i.row.probe)
       : startable;
