@@ -221,6 +221,11 @@ export class Lanes<T extends LaneItem> {
     return undefined;
   }
 
+  /** Deliveries of the webhook claimed and waiting here, not started. */
+  waiting(webhookId: string): number {
+    return this.lanes.get(webhookId)?.queue.length ?? 0;
+  }
+
   /**
    * A started delivery's destination answered (or the attempt ended): its slot
    * is free. Returns true when the worker should claim again: half of the

@@ -505,6 +505,15 @@ export class Worker {
       if (decision.disableReason) await this.disable(row.webhook_id, row.account_id, decision.disableReason);
       // The destination's slot is free as soon as it has answered; writing the result is ours.
       release();
+      // A rate-limited lane holds what it can start at once and as many again (deliveries.ts): once
+      // half of those are gone, the claim takes more.
+      if (
+        row.rate_limited &&
+        !row.flight_limited &&
+        this.lanes.waiting(row.webhook_id) <= this.opts.perWebhookConcurrency / 2
+      ) {
+        this.wake();
+      }
       this.unrecorded++;
       try {
         await this.recorder.record({
@@ -527,8 +536,8 @@ export class Worker {
       } finally {
         this.unrecorded--;
       }
-      // Its slot in the webhook's limits is free once written: the claim can take the next one.
-      if (row.limited) this.wake();
+      // An in-flight slot is free once the attempt is written: the claim can take the next one.
+      if (row.flight_limited) this.wake();
     } finally {
       release();
     }

@@ -35,8 +35,8 @@ export interface ClaimedDelivery {
   body: string;
   /** The event's trace context (events.trace_parent): its deliveries continue the publisher's trace. */
   trace_parent: string | null;
-  /** The webhook has a rateLimit or maxInFlight: its claims are counted in webhook_flow. */
-  limited: boolean;
+  /** The webhook has a maxInFlight: a slot is free again once the attempt is written (webhook_flow). */
+  flight_limited: boolean;
   /** The webhook has a rateLimit: the request must start within START_GRACE_MS of the claim (domain/protection.ts). */
   rate_limited: boolean;
   /** The probe of the webhook's open circuit. */
@@ -104,7 +104,7 @@ export const claimedWebhookColumns = (w: string) =>
   `${w}.account_id, ${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
    ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version,
    ${w}.send_traceparent, ${w}.rate_limit IS NOT NULL AS rate_limited,
-   (${w}.rate_limit IS NOT NULL OR ${w}.max_in_flight IS NOT NULL) AS limited`;
+   ${w}.max_in_flight IS NOT NULL AS flight_limited`;
 
 /** The same columns as json_build_object arguments, from a row `f` that selected claimedWebhookColumns. */
 export const claimedWebhookJson = (f: string) =>
@@ -118,6 +118,6 @@ export const claimedWebhookJson = (f: string) =>
     'signing_key',
   ]
     .concat(['previous_signing_key', 'previous_signing_expires_at', 'version', 'send_traceparent'])
-    .concat(['rate_limited', 'limited'])
+    .concat(['rate_limited', 'flight_limited'])
     .map((c) => `'${c}', ${f}.${c}`)
     .join(', ');

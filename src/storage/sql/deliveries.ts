@@ -5,6 +5,7 @@ import type { Scope } from '../../domain/accounts.js';
 import { RATE_WINDOW_MS, DEFAULT_CIRCUIT, type CircuitPolicy, type CircuitState } from '../../domain/protection.js';
 import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
+import { LANE_DEPTH } from '../../domain/delivery-policy.js';
 import type { ObjectKey } from './ordering.js';
 import {
   claimedWebhookColumns,
@@ -79,10 +80,11 @@ const NO_ROOM_LIMIT = 2147483647;
  * - a limited webhook's webhook_flow row is locked (in webhook order, so two
  *   claims cannot deadlock), and its candidates are taken only within its
  *   rateLimit (claims over the last RATE_WINDOW_MS) and maxInFlight (live
- *   claims). The candidates beyond are deferred to when they are expected to
- *   go (a window per rateLimit rows, the webhook's latency per maxInFlight
- *   rows), spending no attempt, so the next claims reach the rows behind them
- *   instead of walking past them; the flow row then records what was taken.
+ *   claims). The k-th candidate beyond is deferred to when it is expected to
+ *   go (k windows ÷ rateLimit, k latencies ÷ maxInFlight: spread, so they come
+ *   due as slots free), spending no attempt, so the next claims reach the rows
+ *   behind them instead of walking past them; the flow row then records what
+ *   was taken.
  *   A webhook without limits has no flow row and pays one index probe.
  * - a row of an open circuit is parked, not sent (sendableRow), unless it is
  *   the probe.
@@ -129,18 +131,21 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
        ORDER BY f.webhook_id
        FOR UPDATE OF f
      ), judged AS (
-       SELECT e.*, g.webhook_id IS NOT NULL AND e.wrank > greatest(least(g.rate_room, g.flight_room), 0) AS deferred,
+       SELECT e.*, g.rate_limit IS NOT NULL AS rate_limited,
+              g.webhook_id IS NOT NULL AND e.wrank > greatest(least(g.rate_room, g.flight_room), 0) AS deferred,
               now() + greatest(
                 CASE WHEN e.wrank > g.rate_room
-                     THEN ${RATE_WINDOW_MS} * ceil((e.wrank - greatest(g.rate_room, 0))::float8 / g.rate_limit) END,
+                     THEN ${RATE_WINDOW_MS} * (e.wrank - greatest(g.rate_room, 0))::float8 / g.rate_limit END,
                 CASE WHEN e.wrank > g.flight_room
-                     THEN g.latency_ms * ceil((e.wrank - greatest(g.flight_room, 0))::float8 / g.max_in_flight) END
+                     THEN g.latency_ms * (e.wrank - greatest(g.flight_room, 0))::float8 / g.max_in_flight END
               ) * interval '1 millisecond' AS expected
        FROM candidates e LEFT JOIN gates g ON g.webhook_id = e.webhook_id
      ), ranked AS (
        SELECT j.delivery_id, j.account_id, j.turn, j.take,
               row_number() OVER (PARTITION BY j.account_id ORDER BY j.next_attempt_at, j.delivery_id) AS place
-       FROM judged j WHERE j.slot <= $2 AND NOT j.deferred
+       -- A rate-limited delivery must start as soon as it is claimed (START_GRACE_MS): its lane holds what
+       -- it can start at once and as many again, which start as the first answers come back.
+       FROM judged j WHERE j.slot <= CASE WHEN j.rate_limited THEN 2 * $2 / ${LANE_DEPTH} ELSE $2 END AND NOT j.deferred
      ), picked AS (
        -- FOR UPDATE SKIP LOCKED lets any number of workers claim side by side.
        SELECT q.delivery_id, r.account_id, r.turn FROM delivery_queue q JOIN ranked r ON r.delivery_id = q.delivery_id
