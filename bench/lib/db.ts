@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import { compileFilter } from '../../src/domain/filter.js';
 import { hashToken, newApiToken } from '../../src/domain/tokens.js';
 import type { EmbeddedDatabase } from '../../src/storage/embedded.js';
@@ -72,17 +73,17 @@ export interface BenchWebhooks {
   limits?: { rateLimit?: number; maxInFlight?: number };
 }
 
-/** Webhooks created straight in SQL: setting up 1,000 of them is not what is measured. */
+/** Webhooks of the default account created straight in SQL: setting up 1,000 of them is not what is measured. */
 export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhooks = {}): Promise<string[]> {
   const compiled = o.filter ? compileFilter(o.filter, 'filter') : null;
   const { rows } = await db.pool.query<{ id: string }>(
     `WITH w AS (
-       INSERT INTO webhooks (name, destination_url, ordering)
-       SELECT 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
-       RETURNING id
+       INSERT INTO webhooks (account_id, name, destination_url, ordering)
+       SELECT $8, 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
+       RETURNING id, account_id
      ), s AS (
-       INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path, filter_terms)
-       SELECT id, $2, $3, $4::jsonb, $5::jsonpath, $7::jsonb FROM w RETURNING webhook_id
+       INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action, filter, filter_path, filter_terms)
+       SELECT account_id, id, $2, $3, $4::jsonb, $5::jsonpath, $7::jsonb FROM w RETURNING webhook_id
      )
      SELECT webhook_id AS id FROM s`,
     [
@@ -93,6 +94,7 @@ export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhoo
       compiled?.path ?? null,
       o.ordering ?? 'NONE',
       compiled && JSON.stringify(compiled.terms),
+      DEFAULT_ACCOUNT_ID,
     ],
   );
   const ids = rows.map((r) => r.id);

@@ -220,8 +220,8 @@ export async function historyDatabase(): Promise<void> {
   for (let from = 0; from < HISTORY; from += batch) {
     await db.pool.query(
       `WITH ev AS (
-         INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
-         SELECT 'USERS', 'CREATE', 'user.created', $4::jsonb || jsonb_build_object('id', g::text), t, t
+         INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT $6::uuid, 'USERS', 'CREATE', 'user.created', $4::jsonb || jsonb_build_object('id', g::text), t, t
          FROM generate_series($1::int, $2::int) g, LATERAL (SELECT now() - interval '7 days' * (1 - g::float8 / $3) AS t) at
          RETURNING id, created_at
        ), dl AS (
@@ -230,7 +230,14 @@ export async function historyDatabase(): Promise<void> {
        )
        INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body, duration_ms, started_at)
        SELECT id, $5, event_id, 1, 'SUCCESS', 200, 'ok', 4, created_at FROM dl`,
-      [from + 1, Math.min(from + batch, HISTORY), HISTORY, JSON.stringify(userPayload('0')), webhookId],
+      [
+        from + 1,
+        Math.min(from + batch, HISTORY),
+        HISTORY,
+        JSON.stringify(userPayload('0')),
+        webhookId,
+        DEFAULT_ACCOUNT_ID,
+      ],
     );
   }
   await db.pool.query('VACUUM ANALYZE events, deliveries, delivery_attempts');
