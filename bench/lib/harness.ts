@@ -47,8 +47,10 @@ export function record(name: string, unit: string, value: number, target?: strin
 export interface Round {
   /** got's client limit at concurrency 10 (`limits`). */
   got?: number;
-  /** graphile-worker + got at its best concurrency (`baseline`). */
+  /** graphile-worker + got with perfTest's settings, at its best concurrency (`baseline`): the peer. */
   baseline?: number;
+  /** The same with the library's defaults (`baseline`). */
+  baselineDefaults?: number;
   /** The one-webhook drain on empty tables (`drain`). */
   delivery?: number;
   /** The default server's publish rate on empty tables (`publish`). */

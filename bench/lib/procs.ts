@@ -227,8 +227,11 @@ export interface BaselineProc {
   version: string;
   /** Migrates graphile-worker into the database and queues `jobs` deliveries to `url`, signed with `secret`. */
   prepare(opts: { databaseUrl: string; jobs: number; url: string; secret: string }): Promise<void>;
-  /** Starts the worker (run()); resolves once it is running, not once it has drained. */
-  start(concurrency: number): Promise<void>;
+  /**
+   * Starts the worker (run()); resolves once it is running, not once it has
+   * drained. `tuned`: with the settings of graphile-worker's perfTest, else the library's defaults.
+   */
+  start(concurrency: number, tuned: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -244,7 +247,7 @@ export async function startBaseline(): Promise<BaselineProc> {
   return {
     version: c.hello.version as string,
     prepare: (opts) => c.ask('prepare', opts),
-    start: (concurrency) => c.ask('start', { concurrency }),
+    start: (concurrency, tuned) => c.ask('start', { concurrency, tuned }),
     stop: async () => {
       // A clean stop releases its pool's connections before the database is dropped; the kill is the backstop.
       await c.ask('stop').catch(() => undefined);
