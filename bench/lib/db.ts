@@ -53,6 +53,11 @@ export async function freshDb(label: string): Promise<BenchDb> {
   return freshDatabase(`bench_${label}`, { server, template, dropOnClose: true });
 }
 
+/** An empty database, for a build that migrates its own (another revision's: bench/lib/release.ts). */
+export async function emptyDb(label: string): Promise<BenchDb> {
+  return freshDatabase(`bench_${label}`, { server: await adminUrl(), migrated: false, dropOnClose: true });
+}
+
 export async function createKey(db: BenchDb, role: 'SUPPORT' | 'PUBLISHER' | 'VIEWER'): Promise<string> {
   const token = newApiToken();
   await db.pool.query('INSERT INTO api_keys (name, role, token_hash) VALUES ($1, $2, $3)', [

@@ -106,6 +106,8 @@ export interface ServerOptions {
   /** 'server' (npm start's main) or 'worker' (hookline worker, no HTTP). */
   kind?: 'server' | 'worker';
   extraArgs?: string[];
+  /** Another build's dist/ (bench/lib/release.ts); default this checkout's. */
+  distRoot?: string;
 }
 
 /** The real server (the test kit's spawnServer: npm start's build and flags) with bench defaults. */
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProc> {
   const proc = await spawnServer({ url } as TestDatabase, {
     kind: opts.kind,
     nodeArgs: opts.extraArgs,
+    distRoot: opts.distRoot,
     // The defaults users get; a worker's readiness is its "hookline started" line (info).
     env: {
       HOOKLINE_LOG_LEVEL: opts.kind === 'worker' ? 'info' : 'warn',
