@@ -25,7 +25,16 @@ export interface Build {
   remove(): void;
 }
 
-const git = (...args: string[]) => execFileSync('git', args, { cwd: repoPath(), encoding: 'utf8' }).trim();
+// Piped, so that a failure carries what the command said (see `said`) instead of printing it among the bench's lines.
+const git = (...args: string[]) =>
+  execFileSync('git', args, { cwd: repoPath(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+/** The last lines a failed command wrote, for the error that names it. */
+function said(e: unknown): string {
+  const out = e as { message?: string; stdout?: string | Buffer; stderr?: string | Buffer };
+  const text = `${out.stdout?.toString() ?? ''}\n${out.stderr?.toString() ?? ''}`.trim().split('\n').slice(-15);
+  return `${out.message ?? String(e)}${text.length && text[0] ? `\n${text.join('\n')}` : ''}`;
+}
 
 /**
  * `--against REF` when given, else the newest tag reachable from HEAD (the one
@@ -57,7 +66,9 @@ export function buildRevision(ref: string): Build {
   try {
     sha = git('rev-parse', '--verify', '--short', `${ref}^{commit}`);
   } catch {
-    throw new Error(`--against: '${ref}' is not a commit of this repository (a tag, branch or commit id was expected)`);
+    throw new Error(
+      `the revision to compare with, '${ref}', is not a commit here (a tag, branch or commit id was expected)`,
+    );
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), `hookline-release-${sha}-`));
   const remove = () => {
@@ -77,13 +88,11 @@ export function buildRevision(ref: string): Build {
     // The same lock file installs the same packages: this checkout's copy serves, read-only.
     if (lock(dir) === lock(repoPath()) && existsSync(repoPath('node_modules')))
       symlinkSync(repoPath('node_modules'), path.join(dir, 'node_modules'));
-    else execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore' });
-    execFileSync('npx', ['tsc', '-p', '.'], { cwd: dir, stdio: 'ignore' });
+    else execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('npx', ['tsc', '-p', '.'], { cwd: dir, stdio: 'pipe' });
   } catch (e) {
     remove();
-    throw new Error(`building ${ref} (${sha}) in ${dir} failed: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
+    throw new Error(`building ${ref} (${sha}) in ${dir} failed: ${said(e)}`, { cause: e });
   }
   return { ref, sha, dist: path.join(dir, 'dist'), remove };
 }
