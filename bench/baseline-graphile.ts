@@ -10,7 +10,8 @@ import { senderGot, userPayload } from './lib/load.js';
 // job: the envelope signed with Standard Webhooks v1, POSTed with one shared
 // got instance configured as the sender's, one attempt row written. A process
 // of its own, driven over IPC (bench/lib/procs.ts startBaseline); the bench
-// times the drain at the receiver, as it does Hookline's.
+// times the drain at the receiver, as it does Hookline's. Started either with
+// the library's defaults or tuned as graphile-worker's own perfTest runs it.
 
 const { version } = createRequire(import.meta.url)('graphile-worker/package.json') as { version: string };
 
@@ -26,6 +27,16 @@ let runner: Runner | null = null;
 const ATTEMPTS_TABLE = `CREATE TABLE baseline_attempts (
   id bigserial PRIMARY KEY, job_id bigint, status int, duration_ms int, started_at timestamptz
 )`;
+
+// graphile-worker v0.17.3's perfTest/graphile.config.js: a local queue that
+// fetches and locks 500 jobs at a time (a refetch after 10 ms when a fetch comes
+// back short), and completions and failures written in batches rather than one
+// statement per job. run() takes these only through a preset, not as options.
+const PERF_TEST_SETTINGS = {
+  localQueue: { size: 500, refetchDelay: { durationMs: 10 } },
+  completeJobBatchDelay: 0,
+  failJobBatchDelay: 0,
+};
 
 const deliver: Task = async (payload, helpers) => {
   const { url, key } = target!;
@@ -82,8 +93,9 @@ serve(
         await utils.release();
       }
     },
-    start: async ({ concurrency }: { concurrency: number }) => {
+    start: async ({ concurrency, tuned }: { concurrency: number; tuned: boolean }) => {
       runner = await run({
+        ...(tuned ? { preset: { worker: PERF_TEST_SETTINGS } } : {}),
         connectionString: target!.databaseUrl,
         concurrency,
         // graphile-worker's advice (concurrency + 2), capped: the PostgreSQL server is shared (max_connections 100).

@@ -1,14 +1,11 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
-import path from 'node:path';
 import { hashToken, newApiToken } from '../src/domain/tokens.js';
 import { freshDatabase } from '../test/kit/db.js';
-import { repoPath } from '../test/kit/paths.js';
 import { spawnServer } from '../test/kit/server.js';
 import { adminUrl, stopDatabase } from './lib/db.js';
 import { GqlClient, PUBLISH, userPayload } from './lib/load.js';
 import { startReceiver, type ReceiverProc } from './lib/procs.js';
+import { buildRevision, type Build } from './lib/release.js';
 import { summary, until } from './lib/stats.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../test/kit/otlp.js';
 
@@ -20,6 +17,7 @@ import { startOtlpReceiver, type OtlpReceiver } from '../test/kit/otlp.js';
 // change shows. Prints medians with min and max, and the ratio; the publishes
 // that fill the queue (32 at a time) are timed too. --tracing: this build's
 // processes export their spans (OTLP/HTTP protobuf) to a receiver in this process.
+// The other revision is built in a worktree of its own (bench/lib/release.ts), removed at the end.
 
 const args = process.argv.slice(2);
 const rev = args.find((a, i) => !a.startsWith('--') && !['--rounds', '--events'].includes(args[i - 1] ?? ''));
@@ -30,22 +28,6 @@ const opt = (name: string, fallback: number) => {
 const ROUNDS = opt('rounds', 3);
 const EVENTS = opt('events', 5000);
 const TRACING = args.includes('--tracing');
-
-/** A checkout of `revision` under /tmp, built with this checkout's node_modules when the lock files agree. */
-function baseline(revision: string): string {
-  const sha = execFileSync('git', ['rev-parse', '--short', revision], { cwd: repoPath(), encoding: 'utf8' }).trim();
-  const dir = `/tmp/hookline-baseline-${sha}`;
-  if (!existsSync(dir))
-    execFileSync('git', ['worktree', 'add', '--detach', dir, sha], { cwd: repoPath(), stdio: 'ignore' });
-  if (!existsSync(path.join(dir, 'node_modules'))) {
-    const same =
-      readFileSync(path.join(dir, 'package-lock.json'), 'utf8') === readFileSync(repoPath('package-lock.json'), 'utf8');
-    if (same) symlinkSync(repoPath('node_modules'), path.join(dir, 'node_modules'));
-    else execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore' });
-  }
-  execFileSync('npx', ['tsc', '-p', '.'], { cwd: dir, stdio: 'ignore' });
-  return path.join(dir, 'dist');
-}
 
 async function drain(
   distRoot: string | undefined,
@@ -108,7 +90,8 @@ async function drain(
 
 async function main(): Promise<void> {
   if (!rev) throw new Error('usage: npm run bench:compare -- <git revision> [--rounds N] [--events N]');
-  const base = baseline(rev);
+  build = buildRevision(rev);
+  const base = build.dist;
   const receiver = await startReceiver();
   const otlp = TRACING ? await startOtlpReceiver() : null;
   const runs: Record<'base' | 'head', { drain: number; publish: number }[]> = { base: [], head: [] };
@@ -122,6 +105,7 @@ async function main(): Promise<void> {
   await receiver.stop();
   await otlp?.close();
   await stopDatabase();
+  build.remove();
   const figures = (what: 'drain' | 'publish', title: string) => {
     const b = summary(runs.base.map((x) => x[what]));
     const h = summary(runs.head.map((x) => x[what]));
@@ -143,11 +127,14 @@ async function main(): Promise<void> {
   );
 }
 
+let build: Build | undefined;
+
 main().then(
   () => process.exit(0),
   async (err) => {
     process.stderr.write(`compare failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     await stopDatabase().catch(() => undefined);
+    build?.remove();
     process.exit(1);
   },
 );

@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { environment, mergeNotes, quick, RUNS, table, teardown, type Bench, type Round } from './lib/harness.js';
+import {
+  environment,
+  gateFailures,
+  mergeNotes,
+  quick,
+  RUNS,
+  table,
+  teardown,
+  type Bench,
+  type Round,
+} from './lib/harness.js';
 import { startGenerator, startReceiver, startTrivialServer } from './lib/procs.js';
 import {
   clientLimits,
@@ -21,6 +31,7 @@ import { limitsCost, rateLimitAccuracy } from './scenarios/protection.js';
 import { fanOut, filteredFanOut } from './scenarios/fan-out.js';
 import { liveFeed, liveFeedUnderLoad, stalledSubscriber } from './scenarios/live-feed.js';
 import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from './scenarios/publishing.js';
+import { releaseBuild, releaseRows } from './scenarios/release.js';
 
 // `npm run bench [-- --quick] [-- --only publish,drain]`: every scenario
 // against the real server process (the `npm start` build), with a receiver, a
@@ -38,10 +49,17 @@ import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from
 // fails before anything starts, listing the known ones. A ratio against
 // another scenario's figure of the same round is recorded only when that
 // scenario ran in the round: `drain` ÷ got's client limit (`limits`) and ÷ the
-// graphile-worker baseline (`baseline`); `metrics` on ÷ off, `ordering`
+// graphile-worker peer tuned as its perfTest (`baseline`, which also runs
+// it with the library defaults, listed beside it); `metrics` on ÷ off, `ordering`
 // PER_OBJECT ÷ NONE and `history` drain ÷ empty tables against `drain`;
 // `history` publish ÷ empty tables against `publish`. A selection writes
 // BENCHMARKS.only.md (not in git), never BENCHMARKS.md or BENCHMARKS.quick.md.
+//
+// `--rounds N` replaces RUNS (3, or 1 with --quick). `release` divides drain,
+// publish, publishEvents and end-to-end latency by the previous release's,
+// built from git in this run (`--against REF`, else the last tag, else
+// bench/lib/release.ts DEFAULT_RELEASE); when one of those ratios drops more
+// than 3 % the run still writes its table, then exits 1 naming the figures.
 
 interface Scenario {
   name: string;
@@ -74,6 +92,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'accounts-scale', prepare: scaleDatabases, run: accountsScale },
   { name: 'rate-limit', run: rateLimitAccuracy },
   { name: 'limits-cost', run: limitsCost },
+  { name: 'release', prepare: releaseBuild, run: releaseRows },
 ];
 
 /** The --only names, or undefined for every scenario; a bad argument ends the run before anything starts. */
@@ -84,10 +103,18 @@ function only(): string[] | undefined {
   };
   let values: { only?: string[] } = {};
   try {
-    ({ values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string', multiple: true } } }));
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        only: { type: 'string', multiple: true },
+        rounds: { type: 'string' },
+        against: { type: 'string' },
+      },
+    }));
   } catch (e) {
     refuse(e instanceof Error ? e.message : String(e));
   }
+  if (!Number.isInteger(RUNS) || RUNS < 1) refuse(`--rounds: a whole number of rounds ≥ 1 was expected`);
   if (!values.only) return undefined;
   const names = values.only.flatMap((v) => v.split(',')).map((n) => n.trim());
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
@@ -99,7 +126,7 @@ const selection = only();
 const scenarios = selection ? SCENARIOS.filter((s) => selection.includes(s.name)) : SCENARIOS;
 const chosen = selection && scenarios.map((s) => s.name);
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const started = Date.now();
   const env = await environment(chosen);
   const bench: Bench = {
@@ -131,6 +158,12 @@ async function main(): Promise<void> {
   const file = chosen ? 'BENCHMARKS.only.md' : quick ? 'BENCHMARKS.quick.md' : 'BENCHMARKS.md';
   writeFileSync(file, mergeNotes(file, md.join('\n')));
   process.stdout.write(md.join('\n') + '\n');
+  const failed = gateFailures();
+  if (failed.length === 0) return 0;
+  process.stderr.write(
+    `bench: this build dropped more than 3 % against the previous release:\n  ${failed.join('\n  ')}\n`,
+  );
+  return 1;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -141,7 +174,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   async (err) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     await teardown();

@@ -53,6 +53,11 @@ export async function freshDb(label: string): Promise<BenchDb> {
   return freshDatabase(`bench_${label}`, { server, template, dropOnClose: true });
 }
 
+/** An empty database, for a build that migrates its own (another revision's: bench/lib/release.ts). */
+export async function emptyDb(label: string): Promise<BenchDb> {
+  return freshDatabase(`bench_${label}`, { server: await adminUrl(), migrated: false, dropOnClose: true });
+}
+
 export async function createKey(db: BenchDb, role: 'SUPPORT' | 'PUBLISHER' | 'VIEWER'): Promise<string> {
   const token = newApiToken();
   await db.pool.query('INSERT INTO api_keys (name, role, token_hash) VALUES ($1, $2, $3)', [
@@ -73,7 +78,7 @@ export interface BenchWebhooks {
   limits?: { rateLimit?: number; maxInFlight?: number };
 }
 
-/** Webhooks created straight in SQL: setting up 1,000 of them is not what is measured. */
+/** Webhooks of the default account created straight in SQL: setting up 1,000 of them is not what is measured. */
 export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhooks = {}): Promise<string[]> {
   const compiled = o.filter ? compileFilter(o.filter, 'filter') : null;
   const { rows } = await db.pool.query<{ id: string }>(

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { parseKeyring, placeOf, seal } from '../../src/domain/secret-box.js';
 import { newWebhookSecret } from '../../src/domain/tokens.js';
 import { TEST_SECRET_KEYS } from '../../test/kit/server.js';
-import { adminUrl, createKey, createWebhooks, freshDb, stopDatabase, type BenchDb } from './db.js';
+import { adminUrl, createKey, createWebhooks, emptyDb, freshDb, stopDatabase, type BenchDb } from './db.js';
 import { SEQ, type GqlRequest, type LoadResult } from './ipc.js';
 import { PUBLISH, userPayload } from './load.js';
 import {
@@ -21,8 +22,16 @@ import { summary } from './stats.js';
 // records, the processes and databases it starts (stopped, last first, also
 // when it fails), the requests it sends, and the run's teardown.
 
-export const quick = process.argv.includes('--quick');
-export const RUNS = quick ? 1 : 3;
+// Read here, not only by bench/run.ts (which checks them), so that every scenario module sees the same run.
+const { values: argv } = parseArgs({
+  options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, against: { type: 'string' } },
+  strict: false,
+  allowPositionals: true,
+});
+export const quick = argv.quick === true;
+export const RUNS = typeof argv.rounds === 'string' ? Number(argv.rounds) : quick ? 1 : 3;
+/** `--against REF`: the revision the release rows divide this build by (bench/scenarios/release.ts). */
+export const AGAINST = typeof argv.against === 'string' ? argv.against : undefined;
 
 type Row = {
   name: string;
@@ -30,11 +39,20 @@ type Row = {
   values: number[];
   target?: string;
   ok?: (median: number) => boolean;
+  /** A median that misses its target fails the run (gateFailures). */
+  gate?: boolean;
 };
 const rows: Row[] = [];
-export function record(name: string, unit: string, value: number, target?: string, ok?: (m: number) => boolean): void {
+export function record(
+  name: string,
+  unit: string,
+  value: number,
+  target?: string,
+  ok?: (m: number) => boolean,
+  gate = false,
+): void {
   let row = rows.find((r) => r.name === name);
-  if (!row) rows.push((row = { name, unit, values: [], target, ok }));
+  if (!row) rows.push((row = { name, unit, values: [], target, ok, gate }));
   row.values.push(value);
   process.stderr.write(`  ${name}: ${value.toFixed(unit === 'ratio' ? 3 : 1)} ${unit}\n`);
 }
@@ -47,8 +65,10 @@ export function record(name: string, unit: string, value: number, target?: strin
 export interface Round {
   /** got's client limit at concurrency 10 (`limits`). */
   got?: number;
-  /** graphile-worker + got at its best concurrency (`baseline`). */
+  /** graphile-worker + got with perfTest's settings, at its best concurrency (`baseline`): the peer. */
   baseline?: number;
+  /** The same with the library's defaults (`baseline`). */
+  baselineDefaults?: number;
   /** The one-webhook drain on empty tables (`drain`). */
   delivery?: number;
   /** The default server's publish rate on empty tables (`publish`). */
@@ -87,6 +107,14 @@ const databases = new Set<BenchDb>();
 
 export async function database(defer: Defer, label: string): Promise<BenchDb> {
   const db = await freshDb(label);
+  databases.add(db);
+  defer(() => databases.delete(db) && db.close());
+  return db;
+}
+
+/** An empty database that the server started on it migrates itself. */
+export async function emptyDatabase(defer: Defer, label: string): Promise<BenchDb> {
+  const db = await emptyDb(label);
   databases.add(db);
   defer(() => databases.delete(db) && db.close());
   return db;
@@ -185,6 +213,13 @@ export function table(): string[] {
   return out;
 }
 
+/** The gating rows whose median misses its target, each as `name: median (target)`. */
+export function gateFailures(): string[] {
+  return rows
+    .filter((r) => r.gate && r.ok && !r.ok(summary(r.values).median))
+    .map((r) => `${r.name}: ${summary(r.values).median.toFixed(3)} (target ${r.target})`);
+}
+
 /** Keeps the hand-written analysis below the marker when the table is regenerated. */
 export function mergeNotes(file: string, generated: string): string {
   const marker = '<!-- notes -->';
@@ -199,11 +234,24 @@ export function mergeNotes(file: string, generated: string): string {
   return `${generated}\n${notes}`;
 }
 
+// What outlives a scenario and must go with the run (the previous release's worktree), undone after the processes stop.
+const finalizers: (() => unknown)[] = [];
+export function atTeardown(fn: () => unknown): void {
+  finalizers.push(fn);
+}
+
 let down: Promise<void> | null = null;
 /** Once, whichever of success, failure or a signal gets here first. */
 export function teardown(): Promise<void> {
   down ??= (async () => {
     await killAll();
+    for (const fn of finalizers.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        process.stderr.write(`  (teardown: ${e instanceof Error ? e.message : String(e)})\n`);
+      }
+    }
     const left = [...databases];
     databases.clear();
     await Promise.all(left.map((db) => db.close().catch(() => undefined)));

@@ -106,6 +106,8 @@ export interface ServerOptions {
   /** 'server' (npm start's main) or 'worker' (hookline worker, no HTTP). */
   kind?: 'server' | 'worker';
   extraArgs?: string[];
+  /** Another build's dist/ (bench/lib/release.ts); default this checkout's. */
+  distRoot?: string;
 }
 
 /** The real server (the test kit's spawnServer: npm start's build and flags) with bench defaults. */
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProc> {
   const proc = await spawnServer({ url } as TestDatabase, {
     kind: opts.kind,
     nodeArgs: opts.extraArgs,
+    distRoot: opts.distRoot,
     // The defaults users get; a worker's readiness is its "hookline started" line (info).
     env: {
       HOOKLINE_LOG_LEVEL: opts.kind === 'worker' ? 'info' : 'warn',
@@ -227,8 +230,11 @@ export interface BaselineProc {
   version: string;
   /** Migrates graphile-worker into the database and queues `jobs` deliveries to `url`, signed with `secret`. */
   prepare(opts: { databaseUrl: string; jobs: number; url: string; secret: string }): Promise<void>;
-  /** Starts the worker (run()); resolves once it is running, not once it has drained. */
-  start(concurrency: number): Promise<void>;
+  /**
+   * Starts the worker (run()); resolves once it is running, not once it has
+   * drained. `tuned`: with the settings of graphile-worker's perfTest, else the library's defaults.
+   */
+  start(concurrency: number, tuned: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -244,7 +250,7 @@ export async function startBaseline(): Promise<BaselineProc> {
   return {
     version: c.hello.version as string,
     prepare: (opts) => c.ask('prepare', opts),
-    start: (concurrency) => c.ask('start', { concurrency }),
+    start: (concurrency, tuned) => c.ask('start', { concurrency, tuned }),
     stop: async () => {
       // A clean stop releases its pool's connections before the database is dropped; the kill is the backstop.
       await c.ask('stop').catch(() => undefined);

@@ -4,9 +4,12 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+/** With an even count the median is the mean of the middle two: the lower one alone would let a latency gate pass on the better half. */
 export function summary(values: number[]): { median: number; min: number; max: number } {
   const s = [...values].sort((a, b) => a - b);
-  return { median: percentile(s, 50), min: s[0] ?? NaN, max: s.at(-1) ?? NaN };
+  const mid = s.length / 2;
+  const median = s.length % 2 ? s[Math.floor(mid)]! : s.length ? (s[mid - 1]! + s[mid]!) / 2 : NaN;
+  return { median, min: s[0] ?? NaN, max: s.at(-1) ?? NaN };
 }
 
 export function latency(valuesMs: number[]): { p50: number; p99: number; max: number; n: number } {

@@ -61,26 +61,49 @@ export async function clientLimits({ receiver, gen, trivial }: Bench, round: Rou
   round.got = got.rate;
 }
 
-/** graphile-worker + got draining the same backlog as the one-webhook drain, per concurrency; keeps the best rate. */
+const PEERS = [
+  { tuned: false, label: 'library defaults' },
+  { tuned: true, label: "perfTest's settings" },
+];
+
+/**
+ * graphile-worker + got draining the same backlog as the one-webhook drain,
+ * with the library's defaults and tuned as graphile-worker's own perfTest is,
+ * the two interleaved per concurrency so a slow minute hits both; keeps each
+ * one's best rate. The tuned one is the peer the headline ratio is against.
+ */
 export async function graphileBaseline({ receiver }: Bench, round: Round): Promise<void> {
-  const rates: number[] = [];
+  const rates = new Map<boolean, number[]>(PEERS.map((p) => [p.tuned, []]));
+  let version = '';
   for (const concurrency of BASELINE_CONCURRENCY) {
-    await scoped(async (defer) => {
-      const db = await database(defer, 'graphile');
-      const baseline = await startBaseline();
-      defer(() => baseline.stop());
-      const url = `${receiver.url}/ok/g`;
-      await baseline.prepare({ databaseUrl: db.url, jobs: DRAIN, url, secret: newWebhookSecret() });
-      await receiver.reset();
-      await baseline.start(concurrency);
-      const rate = await drainRate(receiver, db, DRAIN, 'SELECT count(*)::int AS n FROM baseline_attempts');
-      record(`baseline: graphile-worker ${baseline.version} + got, concurrency ${concurrency}`, 'deliveries/s', rate);
-      rates.push(rate);
-    });
+    for (const peer of PEERS) {
+      await scoped(async (defer) => {
+        const db = await database(defer, 'graphile');
+        const baseline = await startBaseline();
+        defer(() => baseline.stop());
+        version = baseline.version;
+        const url = `${receiver.url}/ok/g`;
+        await baseline.prepare({ databaseUrl: db.url, jobs: DRAIN, url, secret: newWebhookSecret() });
+        await receiver.reset();
+        await baseline.start(concurrency, peer.tuned);
+        const rate = await drainRate(receiver, db, DRAIN, 'SELECT count(*)::int AS n FROM baseline_attempts');
+        record(
+          `baseline: graphile-worker ${version} + got, ${peer.label}, concurrency ${concurrency}`,
+          'deliveries/s',
+          rate,
+        );
+        rates.get(peer.tuned)!.push(rate);
+      });
+    }
   }
-  const best = Math.max(...rates);
-  record('baseline: graphile-worker + got, best', 'deliveries/s', best);
-  round.baseline = best;
+  for (const peer of PEERS) {
+    const best = Math.max(...rates.get(peer.tuned)!);
+    record(`baseline: graphile-worker ${version} + got, ${peer.label}, best`, 'deliveries/s', best);
+    if (round.got !== undefined)
+      record(`baseline: graphile-worker + got, ${peer.label}, best ÷ got client limit`, 'ratio', best / round.got);
+    if (peer.tuned) round.baseline = best;
+    else round.baselineDefaults = best;
+  }
 }
 
 /**
@@ -160,12 +183,14 @@ export async function oneWebhookDrain(bench: Bench, round: Round): Promise<void>
     record('delivery throughput ÷ got client limit', 'ratio', rate / round.got, '≥ 0.85', (m) => m >= 0.85);
   if (round.baseline !== undefined)
     record(
-      'delivery throughput ÷ graphile-worker baseline (best)',
+      "delivery throughput ÷ graphile-worker peer, perfTest's settings (best)",
       'ratio',
       rate / round.baseline,
       '≥ 1.25',
       (m) => m >= 1.25,
     );
+  if (round.baselineDefaults !== undefined)
+    record('delivery throughput ÷ graphile-worker, library defaults (best)', 'ratio', rate / round.baselineDefaults);
   record('peak RSS of the server during delivery throughput', 'MB', peakRssMb, '≤ 200 MB', (m) => m <= 200);
   round.delivery = rate;
 }
@@ -220,8 +245,8 @@ export async function historyDatabase(): Promise<void> {
   for (let from = 0; from < HISTORY; from += batch) {
     await db.pool.query(
       `WITH ev AS (
-         INSERT INTO events (resource, action, type, payload, occurred_at, created_at)
-         SELECT 'USERS', 'CREATE', 'user.created', $4::jsonb || jsonb_build_object('id', g::text), t, t
+         INSERT INTO events (account_id, resource, action, type, payload, occurred_at, created_at)
+         SELECT $6::uuid, 'USERS', 'CREATE', 'user.created', $4::jsonb || jsonb_build_object('id', g::text), t, t
          FROM generate_series($1::int, $2::int) g, LATERAL (SELECT now() - interval '7 days' * (1 - g::float8 / $3) AS t) at
          RETURNING id, created_at
        ), dl AS (
@@ -230,7 +255,14 @@ export async function historyDatabase(): Promise<void> {
        )
        INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body, duration_ms, started_at)
        SELECT id, $5, event_id, 1, 'SUCCESS', 200, 'ok', 4, created_at FROM dl`,
-      [from + 1, Math.min(from + batch, HISTORY), HISTORY, JSON.stringify(userPayload('0')), webhookId],
+      [
+        from + 1,
+        Math.min(from + batch, HISTORY),
+        HISTORY,
+        JSON.stringify(userPayload('0')),
+        webhookId,
+        DEFAULT_ACCOUNT_ID,
+      ],
     );
   }
   await db.pool.query('VACUUM ANALYZE events, deliveries, delivery_attempts');

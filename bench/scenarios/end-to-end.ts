@@ -19,7 +19,12 @@ import { latency, until } from '../lib/stats.js';
 // 1,000 events/s on one server (its worker in-process).
 
 /** Open loop: from the time each publish was due to its arrival at the receiver (ms), for those that arrived. */
-async function arrivalLatency(receiver: ReceiverProc, prefix: string, r: LoadResult, rate: number): Promise<number[]> {
+export async function arrivalLatency(
+  receiver: ReceiverProc,
+  prefix: string,
+  r: LoadResult,
+  rate: number,
+): Promise<number[]> {
   const arrivals = await receiver.arrivals();
   const lat: number[] = [];
   for (let seq = 0; seq < r.count + r.errors; seq++) {
