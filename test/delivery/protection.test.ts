@@ -290,4 +290,49 @@ describe('the fast path leaves limited webhooks to the claim', () => {
     const busiest = busiestSecond(receivedAt(r, path).map((x) => x.atNs));
     assert.ok(busiest <= 10, `${busiest} requests within one second (limit 10)`);
   });
+
+  it('redeliveries, a replay and test events keep to maxInFlight like first attempts', async () => {
+    const path = uniquePath('again');
+    let open = 0;
+    let most = 0;
+    r.on(path, () => {
+      open++;
+      most = Math.max(most, open);
+      return { status: 200, until: new Promise((done) => setTimeout(done, 50)).then(() => open--) };
+    });
+    const w = await limitedWebhook(s, `${r.url}${path}`, { maxInFlight: 2 }, 'PROGRAMS');
+    await publishUsers(s, 6, 'again', 'PROGRAMS');
+    await eventually(() => receivedAt(r, path).length >= 6, 20_000, 'first attempts');
+    await quiesce(s);
+    const { rows } = await s.db.pool.query<{ id: string }>('SELECT id FROM deliveries WHERE webhook_id = $1', [w.id]);
+    for (const { id } of rows)
+      must(await s.gql('mutation($id: ID!) { redeliver(deliveryId: $id) { id } }', { id }), 'redeliver');
+    // One after the other: a delivery still queued for its redelivery is not replayed (it is on its way).
+    await eventually(() => receivedAt(r, path).length >= 12, 20_000, 'the redeliveries');
+    await quiesce(s);
+    const replayed = must(
+      await s.gql<{ replayDeliveries: { count: number } }>(
+        'mutation($id: ID!, $since: DateTimeISO!) { replayDeliveries(webhookId: $id, since: $since, scope: ALL) { count } }',
+        {
+          id: w.id,
+          since: new Date(Date.now() - 3_600_000).toISOString(),
+        },
+      ),
+      'replayDeliveries',
+    ).replayDeliveries.count;
+    assert.equal(replayed, 6);
+    await eventually(() => receivedAt(r, path).length >= 18, 20_000, 'the replay');
+    for (let i = 0; i < 4; i++) {
+      must(
+        await s.gql('mutation($id: ID!) { sendTestEvent(webhookId: $id, resource: PROGRAMS, action: CREATE) { id } }', {
+          id: w.id,
+        }),
+        'sendTestEvent',
+      );
+    }
+    await eventually(() => receivedAt(r, path).length >= 6 + 6 + 6 + 4, 30_000, 'every delivery again');
+    await quiesce(s);
+    assert.ok(most <= 2, `${most} requests were open at once (limit 2)`);
+    assert.equal(most, 2, 'the limit, not one at a time');
+  });
 });
