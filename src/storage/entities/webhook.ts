@@ -1,5 +1,6 @@
 import { Column, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
+import type { StoredHeader } from '../../domain/headers.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
 @Entity('webhooks')
@@ -49,6 +50,10 @@ export class Webhook {
 
   @Column({ type: 'boolean', name: 'send_traceparent', default: false })
   sendTraceparent: boolean;
+
+  // Secret values sealed (domain/headers.ts).
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  headers: StoredHeader[];
 
   @Column({ type: 'text', name: 'status_reason', nullable: true })
   statusReason: string | null;
