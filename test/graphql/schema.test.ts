@@ -19,9 +19,6 @@ import { repoPath } from '../kit/paths.js';
 const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'CircuitState was removed.': '#20 endpoint protection and notices',
   'WebhookCircuit was removed.': '#20 endpoint protection and notices',
-  'WebhookHeader was removed.': '#21 integration-grade deliveries',
-  'AttemptTimings was removed.': '#21 integration-grade deliveries',
-  'HeaderInput was removed.': '#21 integration-grade deliveries',
   'WEBHOOKS was removed from enum type ResourceType.': '#20 endpoint protection and notices',
   'FAILING was removed from enum type EventAction.': '#20 endpoint protection and notices',
   'RECOVERED was removed from enum type EventAction.': '#20 endpoint protection and notices',
@@ -29,16 +26,10 @@ const NOT_BUILT_YET: Readonly<Record<string, string>> = {
   'Webhook.rateLimit was removed.': '#20 endpoint protection and notices',
   'Webhook.maxInFlight was removed.': '#20 endpoint protection and notices',
   'Webhook.circuit was removed.': '#20 endpoint protection and notices',
-  'Webhook.headers was removed.': '#21 integration-grade deliveries',
-  'DeliveryAttempt.remoteAddress was removed.': '#21 integration-grade deliveries',
-  'DeliveryAttempt.responseHeaders was removed.': '#21 integration-grade deliveries',
-  'DeliveryAttempt.timings was removed.': '#21 integration-grade deliveries',
   'CreateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
   'CreateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
-  'CreateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
   'UpdateWebhookInput.rateLimit was removed.': '#20 endpoint protection and notices',
   'UpdateWebhookInput.maxInFlight was removed.': '#20 endpoint protection and notices',
-  'UpdateWebhookInput.headers was removed.': '#21 integration-grade deliveries',
 };
 
 const contract = () => buildSchema(readFileSync(repoPath('contract/api-contract.graphql'), 'utf8'));

@@ -26,6 +26,18 @@ export class WebhookSubscriptionGql {
   filter: Record<string, unknown> | null;
 }
 
+@ObjectType('WebhookHeader', { description: '(rev 3)' })
+export class WebhookHeaderGql {
+  @Field()
+  name: string;
+
+  @Field(() => String, { nullable: true, description: 'null when secret' })
+  value: string | null;
+
+  @Field()
+  secret: boolean;
+}
+
 // Secrets are write-only: bearerToken and hmacSecret are deliberately not fields.
 @ObjectType('Webhook')
 export class WebhookGql {

@@ -41,6 +41,8 @@ import {
   type SubscriptionInput,
 } from './common.js';
 import { secretsAtCreation, secretsUpdate } from './secrets.js';
+import { headersChange, sealHeaders, storedSecretNames } from './headers.js';
+import { headersForAudit, validHeaders, type HeaderSpec } from '../../domain/headers.js';
 
 // A webhook's life (created, changed, paused, resumed, deleted) and reading webhooks.
 
@@ -56,6 +58,7 @@ export interface CreateWebhookInput {
   /** Omitted: the caller's account for a scoped key, else the default account. */
   accountId?: string | null;
   sendTraceparent?: boolean | null;
+  headers?: HeaderSpec[] | null;
 }
 
 export interface UpdateWebhookInput {
@@ -67,6 +70,8 @@ export interface UpdateWebhookInput {
   clearHmacSecret?: boolean | null;
   ordering?: DeliveryOrdering | null;
   sendTraceparent?: boolean | null;
+  /** Replaces the whole list; omitted: kept. */
+  headers?: HeaderSpec[] | null;
 }
 
 export interface WebhookPage {
@@ -155,12 +160,23 @@ export class WebhookConfig {
     const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
     const ordering = input.ordering ?? 'NONE';
     const sendTraceparent = input.sendTraceparent ?? false;
+    const headers = validHeaders('input.headers', input.headers ?? []);
 
     // The id is made here: it is part of every sealed secret's additional data.
     const id = randomUUID();
     await audited(this.pool, async (db) => {
       if (!isUuid(accountId) || !(await liveAccount(db, accountId))) throw notFound('account', accountId);
-      await insertWebhook(db, { id, accountId, name, destinationUrl, ordering, sendTraceparent, ...secrets.seal(id) });
+      const stored = sealHeaders(this.vault, id, headers);
+      await insertWebhook(db, {
+        id,
+        accountId,
+        name,
+        destinationUrl,
+        ordering,
+        sendTraceparent,
+        headers: stored,
+        ...secrets.seal(id),
+      });
       await insertSubscriptions(db, id, specs);
       const changes: Record<string, unknown> = {
         name: { new: name },
@@ -171,6 +187,7 @@ export class WebhookConfig {
       if (filters) changes.filters = { new: filters };
       if (ordering !== 'NONE') changes.ordering = { new: ordering };
       if (sendTraceparent) changes.sendTraceparent = { new: true };
+      if (stored.length) changes.headers = { new: headersForAudit(stored) };
       Object.assign(changes, secrets.changes);
       return {
         result: undefined,
@@ -209,6 +226,16 @@ export class WebhookConfig {
       );
       const { columns, changes: secretChanges } = secrets(current);
       Object.assign(changes, secretChanges);
+      if (input.headers != null) {
+        // Checked against the stored list: an empty secret value keeps the one stored under its name.
+        const checked = validHeaders('input.headers', input.headers, storedSecretNames(current.headers));
+        const stored = sealHeaders(this.vault, id, checked, current.headers);
+        const change = headersChange(current.headers, stored);
+        if (change) {
+          next.headers = stored;
+          changes.headers = change;
+        }
+      }
       if (Object.keys(changes).length === 0) return { result: undefined, audit: null };
       await updateWebhookConfig(db, id, { ...next, ...columns });
       // Deliveries not yet started follow the new ordering from now on.
