@@ -5,6 +5,7 @@ import { href } from '../../router';
 import { ErrorLine, When } from '../../ui';
 import { Actions } from './Actions';
 import { HourlyChart } from './HourlyChart';
+import { Headers } from './Headers';
 import { Secrets } from './Secrets';
 import { Settings } from './Settings';
 import { Subscriptions } from './Subscriptions';
@@ -25,6 +26,11 @@ const WebhookQuery = graphql(`
       hasHmacSecret
       signingPublicKey
       previousSecretExpiresAt
+      headers {
+        name
+        value
+        secret
+      }
       createdAt
       updatedAt
       account {
@@ -120,6 +126,7 @@ export function WebhookPage({ id }: { id: string }) {
       </section>
       <Settings webhook={w} />
       <Subscriptions webhookId={w.id} current={w.subscriptions} />
+      <Headers webhook={w} />
       <Secrets webhook={w} />
       <Actions webhook={w} />
     </main>
