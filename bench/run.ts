@@ -18,6 +18,7 @@ import { accountsScale, scaleDatabases } from './scenarios/account-scale.js';
 import { endToEnd, sustainedLoad } from './scenarios/end-to-end.js';
 import { accountsFairness } from './scenarios/fairness.js';
 import { fanOut, filteredFanOut } from './scenarios/fan-out.js';
+import { headersCost } from './scenarios/headers.js';
 import { liveFeed, liveFeedUnderLoad, stalledSubscriber } from './scenarios/live-feed.js';
 import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from './scenarios/publishing.js';
 
@@ -71,6 +72,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'feed-stalled', run: stalledSubscriber },
   { name: 'accounts-fairness', run: accountsFairness },
   { name: 'accounts-scale', prepare: scaleDatabases, run: accountsScale },
+  { name: 'headers', run: headersCost },
 ];
 
 /** The --only names, or undefined for every scenario; a bad argument ends the run before anything starts. */

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { compileFilter } from '../../src/domain/filter.js';
+import { DEFAULT_ACCOUNT_ID } from '../../src/domain/accounts.js';
 import { hashToken, newApiToken } from '../../src/domain/tokens.js';
 import type { EmbeddedDatabase } from '../../src/storage/embedded.js';
 import { createTemplate, dropDatabase, freshDatabase, type TestDatabase } from '../../test/kit/db.js';
@@ -75,12 +76,12 @@ export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhoo
   const compiled = o.filter ? compileFilter(o.filter, 'filter') : null;
   const { rows } = await db.pool.query<{ id: string }>(
     `WITH w AS (
-       INSERT INTO webhooks (name, destination_url, ordering)
-       SELECT 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
+       INSERT INTO webhooks (account_id, name, destination_url, ordering)
+       SELECT $8, 'bench ' || ord, u, $6 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)
        RETURNING id
      ), s AS (
-       INSERT INTO webhook_subscriptions (webhook_id, resource, action, filter, filter_path, filter_terms)
-       SELECT id, $2, $3, $4::jsonb, $5::jsonpath, $7::jsonb FROM w RETURNING webhook_id
+       INSERT INTO webhook_subscriptions (account_id, webhook_id, resource, action, filter, filter_path, filter_terms)
+       SELECT $8, id, $2, $3, $4::jsonb, $5::jsonpath, $7::jsonb FROM w RETURNING webhook_id
      )
      SELECT webhook_id AS id FROM s`,
     [
@@ -91,6 +92,8 @@ export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhoo
       compiled?.path ?? null,
       o.ordering ?? 'NONE',
       compiled && JSON.stringify(compiled.terms),
+      // The accounts migration left account_id without a default: the default account, as publishing's.
+      DEFAULT_ACCOUNT_ID,
     ],
   );
   return rows.map((r) => r.id);

@@ -109,9 +109,10 @@ async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?
 /**
  * Publishes a backlog with no worker running, then starts the server with its
  * worker and times the drain (first to last receipt). `db` is a fresh database
- * unless given (the history scenario's); `env` adds to the server's.
+ * unless given (the history scenario's); `env` adds to the server's; `configure`
+ * changes the webhooks before the server starts (the headers scenario's).
  */
-async function drainOnce(
+export async function drainOnce(
   { receiver }: Bench,
   webhooks: number,
   perWebhook: number,
@@ -121,6 +122,7 @@ async function drainOnce(
     path?: string;
     ordering?: 'NONE' | 'PER_OBJECT';
     objects?: number;
+    configure?: (db: BenchDb, webhookIds: string[]) => Promise<void>;
   } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
   let result = { rate: 0, peakRssMb: 0 };
@@ -135,6 +137,7 @@ async function drainOnce(
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());
+    await opts.configure?.(db, ids);
     await backlog(db, perWebhook, 't', opts.objects);
     await receiver.reset();
     const srv = await server(defer, { env: { DATABASE_URL: db.url, ...opts.env } });
