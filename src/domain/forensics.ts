@@ -28,7 +28,8 @@ export const MAX_RESPONSE_HEADERS_BYTES = 8 * 1024;
  */
 export const DROPPED_HEADERS_KEY = '(dropped)';
 
-const seen = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : Math.max(0, Math.round(ms)));
+const seen = (ms: number | undefined) =>
+  ms === undefined || !Number.isFinite(ms) ? null : Math.max(0, Math.round(ms));
 
 /**
  * The phases got measured. A reused connection made no lookup, connection or

@@ -47,8 +47,7 @@ export interface HeaderSpec {
 
 /** A custom header as stored (webhooks.headers): a secret one's value sealed, never in plain text. */
 export type StoredHeader =
-  | { name: string; secret: false; value: string }
-  | { name: string; secret: true; sealed: string };
+  { name: string; secret: false; value: string } | { name: string; secret: true; sealed: string };
 
 /** A checked header; `keep`: a secret given with an empty value keeps the one stored under its name. */
 export interface CheckedHeader {

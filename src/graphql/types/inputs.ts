@@ -26,7 +26,7 @@ export class HeaderInput {
 
   @Field({
     description:
-      "A secret header given with an empty value keeps its stored value (the API never returns it, so an editor cannot send it back).",
+      'A secret header given with an empty value keeps its stored value (the API never returns it, so an editor cannot send it back).',
   })
   value: string;
 
