@@ -46,7 +46,7 @@ describe('delivery: custom headers and attempt forensics', () => {
 
   before(async () => {
     s = await startServer('dlv_headers', {
-      env: { HOOKLINE_PER_WEBHOOK_CONCURRENCY: '2', HOOKLINE_RETRY_SCHEDULE: '1h', HOOKLINE_DELIVERY_TIMEOUT: '1s' },
+      env: { HOOKLINE_PER_WEBHOOK_CONCURRENCY: '2', HOOKLINE_RETRY_SCHEDULE: '1h' },
     });
     r = await startReceiver();
   });
@@ -167,22 +167,43 @@ describe('delivery: custom headers and attempt forensics', () => {
   });
 
   it('a reset or a timeout records what got measured: no answer, no headers, the time spent', async () => {
-    const reset = uniquePath('/reset');
-    const hang = uniquePath('/hang');
-    r.on(reset, () => 'reset');
-    r.on(hang, () => 'hang');
-    const resetId = await withHeaders(`${r.url}${reset}`, [{ name: 'X-A', value: 'a' }]);
-    const hangId = await withHeaders(`${r.url}${hang}`, [{ name: 'X-A', value: 'a' }]);
-    const [ra, ha] = await Promise.all([deliverOne(resetId, 1, 'c-reset'), deliverOne(hangId, 1, 'c-hang')]);
-    assert.equal(ra.outcome, 'NETWORK_ERROR');
-    assert.equal(ha.outcome, 'TIMEOUT');
-    for (const a of [ra, ha]) {
-      assert.equal(a.responseHeaders, null);
-      assert.ok(a.timings, `${a.outcome}: timings as far as they went`);
-      assert.equal(a.timings.firstByteMs, null);
-      assert.match(a.remoteAddress ?? '', /^127\.0\.0\.1:\d+$/);
+    // A server of its own with a short timeout: the other tests hold requests longer than it.
+    const t = await startServer('dlv_headers_timeout', {
+      env: { HOOKLINE_RETRY_SCHEDULE: '1h', HOOKLINE_DELIVERY_TIMEOUT: '1s' },
+    });
+    try {
+      const reset = uniquePath('/reset');
+      const hang = uniquePath('/hang');
+      r.on(reset, () => 'reset');
+      r.on(hang, () => 'hang');
+      const resetId = (await createWebhook(t, { url: `${r.url}${reset}`, subs: [['COURSES', 'CREATE']] })).id;
+      const hangId = (await createWebhook(t, { url: `${r.url}${hang}`, subs: [['COURSES', 'CREATE']] })).id;
+      const e = await publish(t, 'COURSES', 'CREATE', { id: 'c-fail' });
+      const attempt = async (webhookId: string) => {
+        const id = deliveryFor(e, webhookId);
+        await waitForAttempts(t, id, 1);
+        const d = must(
+          await t.gql(
+            `query($id: ID!) { delivery(id: $id) { attempts { attemptNumber outcome responseStatus remoteAddress
+               responseHeaders timings { dnsMs connectMs tlsMs firstByteMs totalMs reusedConnection } } } }`,
+            { id },
+          ),
+        ).delivery;
+        return (d.attempts as Forensics[])[0]!;
+      };
+      const [ra, ha] = await Promise.all([attempt(resetId), attempt(hangId)]);
+      assert.equal(ra.outcome, 'NETWORK_ERROR');
+      assert.equal(ha.outcome, 'TIMEOUT');
+      for (const a of [ra, ha]) {
+        assert.equal(a.responseHeaders, null);
+        assert.ok(a.timings, `${a.outcome}: timings as far as they went`);
+        assert.equal(a.timings.firstByteMs, null);
+        assert.match(a.remoteAddress ?? '', /^127\.0\.0\.1:\d+$/);
+      }
+      assert.ok(ha.timings!.totalMs >= 900, `a timeout took the timeout: ${ha.timings!.totalMs} ms`);
+    } finally {
+      await t.stop();
     }
-    assert.ok(ha.timings!.totalMs >= 900, `a timeout took the timeout: ${ha.timings!.totalMs} ms`);
   });
 
   it('a header change: nothing claimed before it goes out with the old headers', async () => {
