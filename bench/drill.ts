@@ -20,6 +20,9 @@ import { sleep, until } from './lib/stats.js';
 // never reached the receiver, duplicated counts receipts beyond the first.
 
 const quick = process.argv.includes('--quick');
+// `--only bad`: one drill (sigkill, restart, bad, two, sweep), printed and not written to a file.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+const runs = (name: string) => only === null || only === name;
 const BURST = quick ? 1000 : 5000;
 // Short attempt timeout so a killed worker's leases (leaseFor in src/domain/delivery-policy.ts) run out soon.
 const FAST = { HOOKLINE_DELIVERY_TIMEOUT: '2s', HOOKLINE_POLL_INTERVAL: '500ms' };
@@ -176,35 +179,37 @@ async function badReceiversDrill(receiver: ReceiverProc): Promise<void> {
   say(`\n## Misbehaving destinations next to a healthy one\n`);
   const n = quick ? 500 : 2000;
   const env = { HOOKLINE_DELIVERY_TIMEOUT: '5s', HOOKLINE_RETRY_SCHEDULE: '1s,1s,1s' };
-  const base = await freshDb('bad1');
-  const key1 = await createKey(base, 'SUPPORT');
-  await createWebhooks(base, [`${receiver.url}/ok/healthy`]);
-  const baseline = await healthyRate(receiver, base, key1, n, 'hb', env);
-  await base.close();
-
-  const db = await freshDb('bad2');
-  const key2 = await createKey(db, 'SUPPORT');
-  await createWebhooks(db, [
-    `${receiver.url}/ok/healthy`,
-    `${receiver.url}/slow/x`,
-    `${receiver.url}/reset/x`,
-    `${receiver.url}/flaky/x`,
-    `${receiver.url}/hang/x`,
-  ]);
-  const mixed = await healthyRate(receiver, db, key2, n, 'hm', env);
-  const t = await tally(receiver, '/ok/healthy', mixed.ids);
-  const s = await receiver.stats();
-  say(`- healthy webhook alone: ${baseline.rate.toFixed(0)} deliveries/s`);
+  /** The healthy webhook's rate beside `others`, on a database of its own. */
+  const beside = async (label: string, others: string[]) => {
+    const db = await freshDb(label);
+    const key = await createKey(db, 'SUPPORT');
+    await createWebhooks(db, [`${receiver.url}/ok/healthy`, ...others.map((p) => `${receiver.url}${p}`)]);
+    const result = await healthyRate(receiver, db, key, n, label, env);
+    const t = await tally(receiver, '/ok/healthy', result.ids);
+    const seen = (await receiver.stats()).byPath;
+    await db.close();
+    await receiver.reset();
+    return { ...result, ...t, seen };
+  };
+  const alone = await beside('hb', []);
+  // The circuit breaker opens on the resetting and always-500 ones after 10 failures in a row and
+  // probes them every 30 s to 5 min: they stop taking the worker's capacity.
+  const tripped = await beside('ht', ['/reset/x', '/fail/x']);
+  const mixed = await beside('hm', ['/slow/x', '/reset/x', '/flaky/x', '/hang/x', '/fail/x']);
+  const pct = (r: number) => `${((r / alone.rate) * 100).toFixed(0)} % of alone`;
+  say(`- healthy webhook alone: ${alone.rate.toFixed(0)} deliveries/s`);
   say(
-    `- healthy webhook beside slow (2 s), resetting, 50 % 500 and never-answering ones: ${mixed.rate.toFixed(0)} deliveries/s (${((mixed.rate / baseline.rate) * 100).toFixed(0)} % of alone)`,
+    `- beside a resetting and an always-500 destination: ${tripped.rate.toFixed(0)} deliveries/s (${pct(tripped.rate)}; target 80 %); the bad ones saw ${JSON.stringify(tripped.seen)}`,
   );
   say(
-    `- requests per second from the worker to all destinations meanwhile: ${mixed.allRate.toFixed(0)} (${((mixed.allRate / baseline.allRate) * 100).toFixed(0)} % of the healthy webhook alone): the resetting and 500-answering destinations answer at once, so they share the worker's capacity with the healthy one; the slow and silent ones hold only their ${10} slots each`,
+    `- beside slow (2 s), resetting, 50 % 500, never-answering and always-500 ones: ${mixed.rate.toFixed(0)} deliveries/s (${pct(mixed.rate)}; target 50 %); the bad ones saw ${JSON.stringify(mixed.seen)}`,
   );
-  say(`- requests seen by the bad destinations: ${JSON.stringify(s.byPath)}`);
-  say(`lost: ${t.lost}, duplicated: ${t.duplicated}`);
-  await db.close();
-  await receiver.reset();
+  say(
+    `- the 50 % one never opens its circuit (no 10 failures in a row) and keeps its share; the slow and silent ones hold only their 10 slots each`,
+  );
+  say(
+    `lost: ${alone.lost + tripped.lost + mixed.lost}, duplicated: ${alone.duplicated + tripped.duplicated + mixed.duplicated}`,
+  );
 }
 
 async function twoInstancesDrill(receiver: ReceiverProc): Promise<void> {
@@ -401,15 +406,16 @@ async function main(): Promise<void> {
     `\nWritten by \`npm run drill\`${quick ? ' --quick' : ''} on ${new Date().toISOString()}; database: ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}.`,
   );
   const receiver = await startReceiver();
-  await sigkillDrill(receiver);
+  if (runs('sigkill')) await sigkillDrill(receiver);
   await receiver.reset();
-  await postgresRestartDrill(receiver);
+  if (runs('restart')) await postgresRestartDrill(receiver);
   await receiver.reset();
-  await badReceiversDrill(receiver);
-  await twoInstancesDrill(receiver);
-  await badInputSweep();
+  if (runs('bad')) await badReceiversDrill(receiver);
+  if (runs('two')) await twoInstancesDrill(receiver);
+  if (runs('sweep')) await badInputSweep();
   await receiver.stop();
   await stopDatabase();
+  if (only !== null) return;
   const file = quick ? 'DRILLS.quick.md' : 'BENCHMARKS.md';
   let existing = '';
   try {

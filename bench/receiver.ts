@@ -52,6 +52,8 @@ function behaviour(r: Received): Answer {
       return 'hang';
     case '/gone':
       return { status: 410 };
+    case '/fail':
+      return { status: 500, body: 'down' };
     default:
       return { status: 200, body: 'ok' };
   }

@@ -17,6 +17,7 @@ import {
 import { accountsScale, scaleDatabases } from './scenarios/account-scale.js';
 import { endToEnd, sustainedLoad } from './scenarios/end-to-end.js';
 import { accountsFairness } from './scenarios/fairness.js';
+import { limitsCost, rateLimitAccuracy } from './scenarios/protection.js';
 import { fanOut, filteredFanOut } from './scenarios/fan-out.js';
 import { headersCost } from './scenarios/headers.js';
 import { liveFeed, liveFeedUnderLoad, stalledSubscriber } from './scenarios/live-feed.js';
@@ -73,6 +74,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'accounts-fairness', run: accountsFairness },
   { name: 'accounts-scale', prepare: scaleDatabases, run: accountsScale },
   { name: 'headers', run: headersCost },
+  { name: 'rate-limit', run: rateLimitAccuracy },
+  { name: 'limits-cost', run: limitsCost },
 ];
 
 /** The --only names, or undefined for every scenario; a bad argument ends the run before anything starts. */

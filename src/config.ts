@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseDuration, parseDurationList } from './domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE } from './domain/backoff.js';
 import { parseKeyring } from './domain/secret-box.js';
+import { ACCOUNT_KEY_PATTERN } from './domain/accounts.js';
+import { CIRCUIT_THRESHOLD } from './domain/protection.js';
 
 // All configuration comes from the environment and is checked once at start:
 // a bad value stops the process with one line per problem, naming the variable.
@@ -81,6 +83,12 @@ const schema = z.object({
   HOOKLINE_AUDIT_RETENTION: duration('365d'),
   HOOKLINE_RETENTION: duration('30d'),
   HOOKLINE_REPLAY_RATE: int(200, 1, 100_000),
+  HOOKLINE_CIRCUIT_THRESHOLD: int(CIRCUIT_THRESHOLD, 1, 1000),
+  HOOKLINE_PUBLIC_URL: z.url({ message: 'expected an http(s) URL, e.g. https://hookline.example.com' }).optional(),
+  HOOKLINE_NOTICES_ACCOUNT: z
+    .string()
+    .regex(ACCOUNT_KEY_PATTERN, { message: 'expected an account key: 1 to 128 of A-Z a-z 0-9 . _ : -' })
+    .optional(),
   HOOKLINE_METRICS: bool(true),
   HOOKLINE_METRICS_TOKEN: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
   HOOKLINE_WORKER_PORT: int(4001, 0, 65535),
@@ -120,6 +128,12 @@ export interface Config {
   retentionMs: number;
   /** Deliveries released per second by a replay, a retry of failed ones or a resume (spread over time, not one burst). */
   replayRatePerSecond: number;
+  /** Failed attempts in a row that open a webhook's circuit. */
+  circuitThreshold: number;
+  /** The console's address in notices (console_url); unset: http://localhost:PORT. */
+  publicUrl: string | undefined;
+  /** An account key that receives every account's webhook notices as well. */
+  noticesAccount: string | undefined;
   metrics: boolean;
   metricsToken: string | undefined;
   /** `hookline worker` serves /metrics, /healthz and /readyz here. */
@@ -167,6 +181,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionMs: e.HOOKLINE_AUDIT_RETENTION,
     retentionMs: e.HOOKLINE_RETENTION,
     replayRatePerSecond: e.HOOKLINE_REPLAY_RATE,
+    circuitThreshold: e.HOOKLINE_CIRCUIT_THRESHOLD,
+    publicUrl: e.HOOKLINE_PUBLIC_URL,
+    noticesAccount: e.HOOKLINE_NOTICES_ACCOUNT,
     metrics: e.HOOKLINE_METRICS,
     metricsToken: e.HOOKLINE_METRICS_TOKEN,
     workerPort: e.HOOKLINE_WORKER_PORT,

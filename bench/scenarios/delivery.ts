@@ -88,7 +88,7 @@ export async function graphileBaseline({ receiver }: Bench, round: Round): Promi
  * statement, in batches; with `objects`, the events are about that many objects
  * in turn (payload ids o0, o1, …), for the ordering scenarios.
  */
-async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?: number): Promise<void> {
+export async function backlog(db: BenchDb, perWebhook: number, prefix: string, objects?: number): Promise<void> {
   for (let i = 0; i < perWebhook; i += 1000) {
     await insertEvents(
       db.pool,
@@ -123,6 +123,7 @@ export async function drainOnce(
     ordering?: 'NONE' | 'PER_OBJECT';
     objects?: number;
     configure?: (db: BenchDb, webhookIds: string[]) => Promise<void>;
+    limits?: { rateLimit?: number; maxInFlight?: number };
   } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
   let result = { rate: 0, peakRssMb: 0 };
@@ -133,7 +134,7 @@ export async function drainOnce(
     const ids = await createWebhooks(
       db,
       Array.from({ length: webhooks }, (_, i) => `${receiver.url}/${path}/${i}`),
-      { ordering: opts.ordering },
+      { ordering: opts.ordering, limits: opts.limits },
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());

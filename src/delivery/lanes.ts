@@ -189,16 +189,16 @@ export class Lanes<T extends LaneItem> {
    * each counts as in flight. Accounts take turns, one delivery each, the one
    * served longest ago first: a slot that frees up goes to the account that
    * waited longest, however many of its webhooks another account keeps busy.
-   * Within an account, its lanes in order, each up to perWebhook.
+   * Within an account, its lanes in order, each up to perWebhook. At most `max`.
    */
-  startable(): T[] {
+  startable(max = Infinity): T[] {
     const out: T[] = [];
     let progress = true;
-    while (progress && this.active < this.limits.concurrency) {
+    while (progress && this.active < this.limits.concurrency && out.length < max) {
       progress = false;
       const turn = [...this.accounts.values()].sort((x, y) => x.served - y.served);
       for (const account of turn) {
-        if (this.active >= this.limits.concurrency) break;
+        if (this.active >= this.limits.concurrency || out.length >= max) break;
         if (account.active >= this.limits.perAccountConcurrency) continue;
         const lane = this.firstStartable(account);
         if (!lane) continue;

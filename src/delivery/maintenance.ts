@@ -14,8 +14,9 @@ import { dropExpiredPreviousSecrets } from '../storage/sql/webhooks.js';
 // audit log past HOOKLINE_AUDIT_RETENTION, drop the previous secret or key
 // of rotations whose overlap has ended (sending already ignores it), and
 // release ordered deliveries a crash left held (storage/sql/ordering.ts), and
-// drop hourly rollups older than the longest stats window, and remove the
-// rows of deleted accounts (already invisible to every read). Every
+// drop hourly rollups older than the longest stats window, remove the
+// rows of deleted accounts (already invisible to every read), and publish
+// webhook notices a crash left in their outbox. Every
 // statement removes at most BATCH events (with their deliveries and attempts)
 // and a pause follows each, so pruning never holds long locks or starves
 // delivery; `hookline prune` runs the same loop on demand.
@@ -28,6 +29,8 @@ export interface MaintenanceOptions {
   retentionMs: number;
   auditRetentionMs: number;
   clock: Clock;
+  /** Notices a crash left in the outbox (services/notices.ts): published by the next round. */
+  notices?: { flush(): Promise<void> };
 }
 
 export interface MaintenanceReport {
@@ -124,6 +127,7 @@ export class Maintenance {
         const previousSecretsDropped = await dropExpiredPreviousSecrets(client);
         const heldReleased = await releaseOrphans(client);
         await pruneHourlyStats(client);
+        await this.opts.notices?.flush();
         if (pruned.events || auditPruned || previousSecretsDropped || heldReleased || accountsPurged.accounts) {
           this.log.info({ pruned, auditPruned, previousSecretsDropped, heldReleased, accountsPurged }, 'maintenance');
         }

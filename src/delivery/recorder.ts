@@ -7,6 +7,7 @@ import {
   type WebhookHealth,
 } from '../storage/sql/deliveries.js';
 import { releaseNext } from '../storage/sql/ordering.js';
+import { DEFAULT_CIRCUIT, type CircuitPolicy } from '../domain/protection.js';
 
 // Group commit for the attempt log: while one batch is being written, the
 // next one gathers, so under load each statement carries many attempts and at
@@ -55,6 +56,7 @@ export class AttemptRecorder {
       batch: { rec: AttemptRecord; id: string; applied: boolean }[],
       health: WebhookHealth[],
     ) => void,
+    private readonly circuit: CircuitPolicy = DEFAULT_CIRCUIT,
   ) {}
 
   record(rec: AttemptRecord): Promise<RecordedAttempt> {
@@ -87,6 +89,7 @@ export class AttemptRecorder {
         const { attempts, health, finishedObjects } = await recordAttempts(
           this.pool,
           batch.map((p) => p.rec),
+          this.circuit,
         );
         this.queue.splice(0, batch.length);
         failures = 0;

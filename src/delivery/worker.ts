@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/clock.js';
-import { decide, shouldDisableForFailures, type HealthPolicy } from '../domain/outcome.js';
+import { decide, decideProbe, shouldDisableForFailures, type HealthPolicy } from '../domain/outcome.js';
+import { DEFAULT_CIRCUIT, START_GRACE_MS, type CircuitPolicy } from '../domain/protection.js';
+import { startProbes } from '../storage/sql/circuit.js';
 import type { RetryPolicy } from '../domain/backoff.js';
 import type { AttemptNotice, FeedPublisher } from '../feed/feed.js';
 import type { PgListener } from '../storage/listener.js';
@@ -41,6 +43,10 @@ export interface WorkerOptions {
   clock: Clock;
   /** The process's tracing (telemetry/tracing.ts); null or absent: off, and no span is made. */
   tracing?: Tracing | null;
+  /** The circuit breaker's settings; absent: domain/protection.ts's. */
+  circuit?: CircuitPolicy;
+  /** Publishes the notices a circuit change or a disable wrote (services/notices.ts); absent: left to others. */
+  notices?: { flush(): Promise<void> } | null;
 }
 
 // Claims at most this many per statement; larger batches only add latency.
@@ -50,6 +56,10 @@ const MAX_UNRECORDED = 5_000;
 // How long a worker that cannot open a webhook's secrets leaves its deliveries
 // to other workers before trying again (the key may have been added meanwhile).
 const KEYLESS_RETRY_MS = 60_000;
+// Requests started per turn of the event loop at most: starting one costs ~0.4 ms of CPU here, so a
+// claim of 100 started at once kept every other callback (another account's publish among them)
+// waiting 40 ms; between chunks, the I/O that waits runs first.
+const PUMP_CHUNK = 16;
 // A delivery the send gate could not decide (a change of its webhook being committed) is tried again after this.
 const GATE_RETRY_MS = 10;
 // Envelope bytes held in lanes before claiming pauses: 400 claimed deliveries
@@ -59,14 +69,18 @@ const MAX_HELD_BYTES = 16 * 1024 * 1024;
 interface Claimed extends LaneItem {
   row: ClaimedDelivery;
   version: string;
+  /** A rate-limited delivery not started by then is handed back unsent (domain/protection.ts, START_GRACE_MS). */
+  startBy: number;
 }
 
-const claimed = (row: ClaimedDelivery): Claimed => ({
+/** `at`: when the claim was asked for, on the worker's clock (no later than the database's claim time). */
+const claimed = (row: ClaimedDelivery, at: number): Claimed => ({
   id: row.id,
   webhookId: row.webhook_id,
   accountId: row.account_id,
   bytes: row.body.length,
   version: row.version,
+  startBy: row.rate_limited ? at + START_GRACE_MS : Infinity,
   row,
 });
 
@@ -109,6 +123,17 @@ export class Worker {
   private readonly idle = new IdleWatch();
   private readonly gate: SendGate;
   private gateRetry: NodeJS.Timeout | null = null;
+  private pumpQueued = false;
+  /** A claim deferred deliveries for their webhook's limits: a pass runs when the first comes due. */
+  private deferredWake: { at: number; timer: NodeJS.Timeout } | null = null;
+  /**
+   * Failed attempts in a row per webhook, as this worker saw them answered (ahead of the database).
+   * At the breaker's threshold the webhook's waiting deliveries stay waiting until the batch that
+   * opens its circuit is written (which hands them back through the send gate): measured, a
+   * destination answering 500 at once got 34 requests before its circuit opened without this.
+   */
+  private readonly failuresInARow = new Map<string, number>();
+  private readonly tripping = new Set<string>();
   /** Webhooks whose secrets this worker cannot open, until when it leaves their deliveries to others. */
   private readonly keyless = new Map<string, number>();
   /** Key ids this worker lacks, as /readyz reports them. */
@@ -139,19 +164,31 @@ export class Worker {
       maxHeldBytes: MAX_HELD_BYTES,
       claimBatch: CLAIM_BATCH,
     });
-    this.recorder = new AttemptRecorder(pool, log, (written, health) => {
-      this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
-      for (const { rec, applied } of written) {
-        this.telemetry.emit('attempt', { outcome: rec.outcome, seconds: rec.durationMs / 1000 });
-        if (applied && (rec.nextStatus === 'SUCCEEDED' || rec.nextStatus === 'FAILED')) {
-          this.telemetry.emit('finished', { status: rec.nextStatus, deliveries: 1 });
+    this.recorder = new AttemptRecorder(
+      pool,
+      log,
+      (written, health) => {
+        this.feed.attempts(written.map(({ rec, id }) => toNotice(rec, id)));
+        for (const { rec, applied } of written) {
+          this.telemetry.emit('attempt', { outcome: rec.outcome, seconds: rec.durationMs / 1000 });
+          if (applied && (rec.nextStatus === 'SUCCEEDED' || rec.nextStatus === 'FAILED')) {
+            this.telemetry.emit('finished', { status: rec.nextStatus, deliveries: 1 });
+          }
         }
-      }
-      if (health.length) {
-        const accounts = new Map(written.map(({ rec }) => [rec.webhookId, rec.accountId]));
-        this.track(this.checkHealth(health, accounts));
-      }
-    });
+        for (const h of health) {
+          if (this.tripping.delete(h.id)) this.failuresInARow.delete(h.id);
+        }
+        if (health.length) {
+          const accounts = new Map(written.map(({ rec }) => [rec.webhookId, rec.accountId]));
+          this.track(this.checkHealth(health, accounts));
+          const changed = health.filter((h) => (h.circuit_was === 'CLOSED') !== (h.circuit === 'CLOSED'));
+          const opened = changed.filter((h) => h.circuit !== 'CLOSED').length;
+          if (opened) this.telemetry.emit('circuitOpened', { circuits: opened });
+          if (changed.length) this.flushNotices();
+        }
+      },
+      opts.circuit ?? DEFAULT_CIRCUIT,
+    );
   }
 
   get mode(): WorkerMode {
@@ -175,8 +212,12 @@ export class Worker {
     this.listener.onReconnect(() => this.wake());
     // Polling is the guarantee: a missed notification or a retry coming due is
     // picked up within one interval.
-    this.pollTimer = setInterval(() => this.wake(), this.opts.pollIntervalMs);
+    this.pollTimer = setInterval(() => {
+      this.wake();
+      this.track(this.probe());
+    }, this.opts.pollIntervalMs);
     this.wake();
+    this.track(this.probe());
   }
 
   /** Ask for a claim pass now; passes never overlap, a request during one runs another after it. */
@@ -217,7 +258,7 @@ export class Worker {
     if (!this.running) return void this.handBack(claimedRows);
     const rows = this.withoutKeyless(claimedRows);
     if (rows.length === 0) return;
-    this.lanes.take(rows.map(claimed));
+    this.lanes.take(rows.map((r) => claimed(r, this.opts.clock.now())));
     this.idle.bump();
     this.pump();
   }
@@ -244,6 +285,43 @@ export class Worker {
     );
   }
 
+  /** The next chunk of startable deliveries, after the I/O that waits (another account's publish, answers). */
+  private pumpAgain(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Open circuits whose probe is due get it (storage/sql/circuit.ts); the claim then sends it. */
+  private async probe(): Promise<void> {
+    const started = await startProbes(this.pool, this.opts.leaseMs);
+    if (started) this.telemetry.emit('probes', { probes: started });
+  }
+
+  private flushNotices(): void {
+    const notices = this.opts.notices;
+    if (notices) this.track(notices.flush());
+  }
+
+  /** Runs a pass when the first delivery a claim deferred is due (none is notified of it). */
+  private wakeAt(at: Date | null): void {
+    if (!at || !this.running) return;
+    const when = at.getTime();
+    if (this.deferredWake && this.deferredWake.at <= when) return;
+    if (this.deferredWake) clearTimeout(this.deferredWake.timer);
+    const timer = setTimeout(
+      () => {
+        this.deferredWake = null;
+        this.wake();
+      },
+      Math.max(0, when - this.opts.clock.now()),
+    );
+    this.deferredWake = { at: when, timer };
+  }
+
   private async pass(): Promise<void> {
     this.passing = true;
     const token = this.idle.passStarted();
@@ -253,8 +331,10 @@ export class Worker {
         this.again = false;
         const sizing = this.sizing();
         if (!sizing) break;
+        const asked = this.opts.clock.now();
         const claim = await claimDue(this.pool, { ...sizing, leaseMs: this.opts.leaseMs }, this.cursor);
         this.cursor = claim.cursor;
+        this.wakeAt(claim.wakeAt);
         const claimedRows = claim.rows;
         const rows = this.withoutKeyless(claimedRows);
         claimedNothing = rows.length === 0;
@@ -263,7 +343,7 @@ export class Worker {
           await cancelDeliveries(this.pool, gone);
           this.telemetry.emit('finished', { status: 'CANCELLED', deliveries: gone.length });
         }
-        const items = rows.filter((r) => r.send).map(claimed);
+        const items = rows.filter((r) => r.send).map((r) => claimed(r, asked));
         if (this.lanes.accept(sizing, items) || rows.length === sizing.limit) this.again = true;
         this.pump();
       } while (this.again && this.running);
@@ -279,7 +359,12 @@ export class Worker {
   private pump(): void {
     // Stopping: what a pass still claims waits, and stop() hands it back.
     if (!this.running) return;
-    const items = this.lanes.startable();
+    const startable = this.lanes.startable(PUMP_CHUNK);
+    if (startable.length === PUMP_CHUNK) this.pumpAgain();
+    const items = this.tripping.size
+      ? startable.filter((i) => !this.tripping.has(i.webhookId) || i.row.probe)
+      : startable;
+    if (items.length < startable.length) this.lanes.putBack(startable.filter((i) => !items.includes(i)));
     if (items.length === 0) return;
     // Usually the open window knows every webhook: decided at once, no promise, no task.
     const known = this.gate.admitKnown(items);
@@ -298,7 +383,19 @@ export class Worker {
       this.lanes.putBack([...admitted.map((a) => a.item), ...busy, ...stale]);
       return;
     }
-    for (const { item, started } of admitted) this.launch(item, started);
+    const now = this.opts.clock.now();
+    const late: Claimed[] = [];
+    for (const { item, started } of admitted) {
+      if (item.startBy < now) {
+        // Sent now, it could make a second hold more than its webhook's rate limit: given back unspent.
+        started();
+        late.push(item);
+      } else this.launch(item, started);
+    }
+    if (late.length) {
+      for (const item of late) this.lanes.finished(item);
+      this.track(this.handBack(late.map((c) => c.row)).then(() => this.wake()));
+    }
     if (busy.length) {
       this.lanes.putBack(busy);
       this.gateRetry ??= setTimeout(() => {
@@ -372,13 +469,16 @@ export class Worker {
         message.traceparent = span ? span.traceparent : untracedAttemptParent(row.trace_parent, row.event_id);
       }
       const result = await this.sender.send(message, started);
-      const decision = decide(
+      // Probes do not move the retry schedule on: it counts this delivery's other attempts.
+      const decided = decide(
         result.result,
-        row.attempt_count,
+        row.attempt_count - row.probes,
         this.opts.retry,
         this.opts.clock.now(),
         this.opts.clock.random(),
       );
+      const decision = row.probe ? decideProbe(decided) : decided;
+      this.countFailure(row.webhook_id, decision.outcome === 'SUCCESS');
       if (span) {
         const failed = decision.outcome !== 'SUCCESS';
         span.end(
@@ -425,10 +525,13 @@ export class Worker {
           remoteAddress: result.remoteAddress,
           responseHeaders: result.responseHeaders,
           timings: result.timings,
+          probe: row.probe,
         });
       } finally {
         this.unrecorded--;
       }
+      // Its slot in the webhook's limits is free once written: the claim can take the next one.
+      if (row.limited) this.wake();
     } finally {
       release();
     }
@@ -465,6 +568,17 @@ export class Worker {
     await this.handBack([row]);
   }
 
+  private countFailure(webhookId: string, succeeded: boolean): void {
+    if (succeeded) {
+      this.failuresInARow.delete(webhookId);
+      this.tripping.delete(webhookId);
+      return;
+    }
+    const n = (this.failuresInARow.get(webhookId) ?? 0) + 1;
+    this.failuresInARow.set(webhookId, n);
+    if (n >= (this.opts.circuit ?? DEFAULT_CIRCUIT).threshold) this.tripping.add(webhookId);
+  }
+
   /** `accounts`: each webhook's account, from the batch whose attempts changed its health. */
   private async checkHealth(rows: WebhookHealth[], accounts: Map<string, string>): Promise<void> {
     for (const h of rows) {
@@ -485,6 +599,7 @@ export class Worker {
       if (await disableWebhook(this.pool, webhookId, reason)) {
         this.log.warn({ webhookId, reason }, 'webhook disabled');
         this.feed.webhookStatus({ webhookId, accountId, status: 'DISABLED', reason });
+        this.flushNotices();
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message, webhookId }, 'disabling webhook failed');
@@ -502,6 +617,7 @@ export class Worker {
     this.enter('draining');
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.gateRetry) clearTimeout(this.gateRetry);
+    if (this.deferredWake) clearTimeout(this.deferredWake.timer);
     this.unlisten?.();
     // A claim statement in flight returns rows after the signal: they are handed back with the rest.
     await this.currentPass;

@@ -53,11 +53,11 @@ export function targetAccount(
   return accountId ?? DEFAULT_ACCOUNT_ID;
 }
 
-const KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+export const ACCOUNT_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** An account key: the platform's own id for the customer (e.g. Bridge's domain id). */
 export function validAccountKey(field: string, key: string): string {
-  if (!KEY.test(key)) {
+  if (!ACCOUNT_KEY_PATTERN.test(key)) {
     throw badInput(field, "expected 1 to 128 characters of A-Z a-z 0-9 . _ : - (the platform's id for the customer)");
   }
   return key;

@@ -8,10 +8,11 @@ export const RESOURCE_TYPES = [
   'LIVE_TRAININGS',
   'LIVE_TRAINING_REGISTRATIONS',
   'PROGRAMS',
+  'WEBHOOKS',
 ] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
-export const EVENT_ACTIONS = ['CREATE', 'UPDATE', 'DELETE', 'COMPLETE'] as const;
+export const EVENT_ACTIONS = ['CREATE', 'UPDATE', 'DELETE', 'COMPLETE', 'FAILING', 'RECOVERED', 'DISABLED'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 export type JsonSchema = Record<string, unknown>;
@@ -31,7 +32,16 @@ const PAST_TENSE: Record<EventAction, string> = {
   UPDATE: 'updated',
   DELETE: 'deleted',
   COMPLETE: 'completed',
+  FAILING: 'failing',
+  RECOVERED: 'recovered',
+  DISABLED: 'disabled',
 };
+
+/**
+ * Hookline's own notices about the account's webhooks (storage/sql/notices.ts
+ * publishes them); publishEvent refuses them.
+ */
+export const NOTICE_RESOURCE: ResourceType = 'WEBHOOKS';
 
 const CRUD: readonly EventAction[] = ['CREATE', 'UPDATE', 'DELETE'];
 
@@ -194,6 +204,25 @@ export const CATALOG: readonly ResourceDefinition[] = [
       ...timestamps,
     }),
   },
+  {
+    type: 'WEBHOOKS',
+    name: 'Webhook notices',
+    singular: 'webhook',
+    actions: ['FAILING', 'RECOVERED', 'DISABLED'],
+    payloadFormat: 'Webhook notice object',
+    payloadSchema: {
+      ...objectSchema('Webhook notice object', {
+        name: { type: 'string' },
+        destination_host: { type: 'string' },
+        status: { type: 'string', enum: ['ACTIVE', 'PAUSED', 'DISABLED'] },
+        reason: str,
+        consecutive_failures: { type: 'integer', minimum: 0 },
+        failing_since: date,
+        console_url: { type: 'string' },
+      }),
+      required: ['id', 'name', 'destination_host', 'status', 'consecutive_failures', 'console_url'],
+    },
+  },
 ];
 
 const BY_TYPE = new Map(CATALOG.map((r) => [r.type, r]));
@@ -246,5 +275,16 @@ export function samplePayload(resource: ResourceType, action: EventAction, at: D
       return { ...base, live_course_id: 'test-live-training', user_id: 'test-user' };
     case 'PROGRAMS':
       return { ...base, title: 'Test program', items: [] };
+    case 'WEBHOOKS':
+      return {
+        id: 'test-webhook',
+        name: 'Test webhook',
+        destination_host: 'example.com',
+        status: action === 'DISABLED' ? 'DISABLED' : 'ACTIVE',
+        reason: action === 'RECOVERED' ? null : '10 failed attempts in a row',
+        consecutive_failures: action === 'RECOVERED' ? 0 : 10,
+        failing_since: action === 'RECOVERED' ? null : now,
+        console_url: 'http://localhost:4000/console#/webhooks/test-webhook',
+      };
   }
 }

@@ -56,6 +56,17 @@ export function decide(
   return { outcome, deliveryStatus: 'PENDING', nextAttemptAt: new Date(now + delay), disableReason };
 }
 
+/**
+ * The decision for an open circuit's probe: a success is a success; a failure
+ * keeps the delivery PENDING with its circuit's other deliveries, neither
+ * failing it nor moving its retry schedule on (the caller counts the attempt
+ * number without probes), since it tested the destination, not the delivery.
+ */
+export function decideProbe(decision: Decision): Decision {
+  if (decision.outcome === 'SUCCESS') return decision;
+  return { ...decision, deliveryStatus: 'PENDING', nextAttemptAt: null };
+}
+
 export interface HealthPolicy {
   /** A webhook failing without a success for this long … */
   disableAfterMs: number;

@@ -136,6 +136,15 @@ export const RULES: Rules = {
     account: READERS,
     sendTraceparent: READERS,
     headers: READERS,
+    rateLimit: READERS,
+    maxInFlight: READERS,
+    circuit: READERS,
+  },
+  WebhookCircuit: {
+    state: READERS,
+    consecutiveFailures: READERS,
+    openedAt: READERS,
+    nextProbeAt: READERS,
   },
   WebhookHeader: { name: READERS, value: READERS, secret: READERS },
   WebhookSubscription: {

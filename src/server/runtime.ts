@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Sender } from '../delivery/sender.js';
+import { Notices } from '../services/notices.js';
+import { DEFAULT_CIRCUIT } from '../domain/protection.js';
 import { Worker } from '../delivery/worker.js';
 import { Maintenance } from '../delivery/maintenance.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -115,8 +117,13 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
   const telemetry = new Telemetry(log);
   // Workers, here or in any other process, hear of new deliveries through NOTIFY; this
   // process's own also takes what a publish hands it at once (the fast path).
+  const notices = new Notices(pool, log, {
+    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+    noticesAccount: config.noticesAccount ?? null,
+    releaseRate: config.replayRatePerSecond,
+  });
   const worker = config.runWorker
-    ? await startWorker(life, config, log, { database, listener, feed, vault, telemetry, clock, tracing })
+    ? await startWorker(life, config, log, { database, listener, feed, vault, telemetry, clock, tracing, notices })
     : null;
   const services = createServices({ ds, pool, config, feed, clock, vault, telemetry, log, worker, tracing });
   // Not ready while this instance's worker lacks a key some webhook's secrets are sealed with: its
@@ -143,6 +150,7 @@ async function startComponents(life: Lifecycle, config: Config, log: Logger, opt
             retentionMs: config.retentionMs,
             auditRetentionMs: config.auditRetentionMs,
             clock,
+            notices,
           });
           m.start();
           return m;
@@ -269,6 +277,7 @@ interface WorkerDeps {
   telemetry: Telemetry;
   clock: Clock;
   tracing: Tracing | null;
+  notices: Notices;
 }
 
 /** The sender, the worker's own pool (not durable: nothing it writes is acknowledged to a caller) and the worker. */
@@ -301,6 +310,8 @@ async function startWorker(life: Lifecycle, config: Config, log: Logger, deps: W
         health: { disableAfterMs: config.disableAfterMs, minFailures: config.disableMinFailures },
         clock: deps.clock,
         tracing: deps.tracing,
+        circuit: { ...DEFAULT_CIRCUIT, threshold: config.circuitThreshold },
+        notices: deps.notices,
       });
       w.start();
       return w;

@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type pg from 'pg';
 import {
   CATALOG,
+  NOTICE_RESOURCE,
   eventType,
   resourceDefinition,
   samplePayload,
@@ -165,6 +166,12 @@ export class EventService {
   /** Validates one event (errors name `at`) and makes its row, id included, in the trace `traceParent`. */
   private checked(input: PublishInput, accountId: string, at: string, traceParent: string): NewEvent {
     validPair(at, { resource: input.resource, action: input.action });
+    if (input.resource === NOTICE_RESOURCE) {
+      throw badInput(
+        `${at}.resource`,
+        'WEBHOOKS events are the notices Hookline publishes itself (webhook.failing, recovered, disabled); publish one of the platform resources',
+      );
+    }
     if (jsonDepth(input.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
       throw badInput(`${at}.payload`, `is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it`);
     }

@@ -20,6 +20,10 @@ export interface TelemetryEvents {
   finished: { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; deliveries: number };
   /** Claims handed back because this instance lacks the key their webhook's secrets are sealed with. */
   secretKeyMissing: { deliveries: number };
+  /** Circuits a batch of attempts opened (the breaker). */
+  circuitOpened: { circuits: number };
+  /** Probes of open circuits started. */
+  probes: { probes: number };
   /** Rows removed by retention. */
   pruned: { table: string; rows: number };
 }

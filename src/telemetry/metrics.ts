@@ -88,6 +88,17 @@ export class Metrics {
       help: 'Claims handed back because this instance lacks the key their webhook secrets are sealed with (see /readyz).',
       registers,
     });
+    // Per installation, not per webhook: a label per webhook would grow without bound.
+    const circuitsOpened = new Counter({
+      name: 'hookline_circuit_opened_total',
+      help: 'Circuits opened by failed attempts in a row (webhook.failing notices).',
+      registers,
+    });
+    const probes = new Counter({
+      name: 'hookline_circuit_probes_total',
+      help: 'Probes sent to destinations with an open circuit.',
+      registers,
+    });
     // Every label value exists from the start, so rate() sees the first increment.
     for (const r of CATALOG) for (const action of r.actions) published.labels(r.type, action).inc(0);
     for (const outcome of ATTEMPT_OUTCOMES) attempts.labels(outcome).inc(0);
@@ -103,6 +114,8 @@ export class Metrics {
     telemetry.on('finished', (p) => finished.labels(p.status).inc(p.deliveries));
     telemetry.on('pruned', (p) => pruned.labels(p.table).inc(p.rows));
     telemetry.on('secretKeyMissing', (p) => keyMissing.inc(p.deliveries));
+    telemetry.on('circuitOpened', (p) => circuitsOpened.inc(p.circuits));
+    telemetry.on('probes', (p) => probes.inc(p.probes));
 
     const queue = every(QUERY_EVERY_MS, sources.queue);
     const webhooks = every(QUERY_EVERY_MS, sources.webhooks);

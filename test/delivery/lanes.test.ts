@@ -58,6 +58,19 @@ describe('Lanes', () => {
     assert.deepEqual(lanes.startable(), [], 'nothing more starts while every slot is taken');
   });
 
+  it('gives out at most the chunk asked for, the next call the rest, accounts still in turn', () => {
+    const lanes = new Lanes(limits({ concurrency: 20, perWebhook: 10 }));
+    lanes.accept(lanes.sizing()!, [...items('a', 6, 'A'), ...items('b', 6, 'B')]);
+    const first = lanes.startable(4);
+    assert.deepEqual(
+      first.map((i) => i.accountId),
+      ['A', 'B', 'A', 'B'],
+    );
+    assert.equal(lanes.inFlight, 4);
+    assert.equal(lanes.startable(100).length, 8);
+    assert.equal(lanes.inFlight, 12);
+  });
+
   it('reports busy lanes to the next claim, and skips the saturated ones while scanning', () => {
     const lanes = new Lanes(limits({ perWebhook: 2 }));
     const depth = 2 * LANE_DEPTH;

@@ -20,9 +20,11 @@ const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validators = new Map(CATALOG.map((r) => [r.type, ajv.compile(r.payloadSchema)]));
 const validate = (type: ResourceType, data: unknown): boolean => validators.get(type)!(data);
 
+/** The platform's resources: WEBHOOKS are Hookline's own notices, with a schema of their own. */
+const PLATFORM = RESOURCE_TYPES.filter((t) => t !== 'WEBHOOKS');
 describe('catalog', () => {
-  it('has the 6 resources', () => {
-    assert.equal(CATALOG.length, 6);
+  it("has the platform's 6 resources and Hookline's own notices", () => {
+    assert.equal(CATALOG.length, 7);
     assert.deepEqual([...RESOURCE_TYPES].sort(), [
       'COURSES',
       'ENROLLMENTS',
@@ -30,13 +32,17 @@ describe('catalog', () => {
       'LIVE_TRAINING_REGISTRATIONS',
       'PROGRAMS',
       'USERS',
+      'WEBHOOKS',
     ]);
     assert.deepEqual(CATALOG.map((r) => r.type).sort(), [...RESOURCE_TYPES].sort());
-    assert.equal(new Set(CATALOG.map((r) => r.singular)).size, 6, 'singular names are distinct');
+    assert.equal(new Set(CATALOG.map((r) => r.singular)).size, 7, 'singular names are distinct');
   });
 
-  it('gives every resource CREATE, UPDATE and DELETE', () => {
-    for (const type of RESOURCE_TYPES) {
+  it('gives every platform resource CREATE, UPDATE and DELETE, and the notices none of them', () => {
+    for (const action of ['CREATE', 'UPDATE', 'DELETE'] as const)
+      assert.equal(supportsAction('WEBHOOKS', action), false);
+    assert.deepEqual(eventTypes('WEBHOOKS'), ['webhook.failing', 'webhook.recovered', 'webhook.disabled']);
+    for (const type of PLATFORM) {
       for (const action of ['CREATE', 'UPDATE', 'DELETE'] as const) {
         assert.equal(supportsAction(type, action), true, `${type} ${action}`);
       }
@@ -74,19 +80,19 @@ describe('eventType', () => {
       'enrollment.updated',
     ]);
     const all = RESOURCE_TYPES.flatMap((t) => eventTypes(t));
-    assert.equal(all.length, 6 * 3 + 1);
+    assert.equal(all.length, 6 * 3 + 1 + 3);
     assert.equal(new Set(all).size, all.length);
-    for (const t of all) assert.match(t, /^[a-z_]+\.(created|updated|deleted|completed)$/);
+    for (const t of all) assert.match(t, /^[a-z_]+\.(created|updated|deleted|completed|failing|recovered|disabled)$/);
   });
 });
 
 describe('payload schemas', () => {
   it('compile with ajv in strict mode', () => {
-    assert.equal(validators.size, 6);
+    assert.equal(validators.size, 7);
     for (const v of validators.values()) assert.equal(typeof v, 'function');
   });
 
-  for (const type of RESOURCE_TYPES) {
+  for (const type of PLATFORM) {
     describe(type, () => {
       it('accept a string id and an integer id', () => {
         assert.equal(validate(type, { id: '42' }), true);
@@ -121,6 +127,16 @@ describe('payload schemas', () => {
       });
     });
   }
+
+  it('describe a webhook notice with what the delivery contract lists', () => {
+    const notice = samplePayload('WEBHOOKS', 'FAILING', AT);
+    assert.equal(validate('WEBHOOKS', notice), true);
+    for (const field of ['name', 'destination_host', 'status', 'consecutive_failures', 'console_url']) {
+      const { [field]: _, ...without } = notice;
+      assert.equal(validate('WEBHOOKS', without), false, `${field} is required`);
+    }
+    assert.equal(validate('WEBHOOKS', { ...notice, status: 'GONE' }), false);
+  });
 
   it('check enrollment progress, score and state', () => {
     const ok = { id: '1', progress: 0.5, score: 80, state: 'active' };
@@ -164,7 +180,7 @@ describe('samplePayload', () => {
         checked++;
       }
     }
-    assert.equal(checked, 19);
+    assert.equal(checked, 22);
   });
 
   it('marks a completed enrollment complete', () => {

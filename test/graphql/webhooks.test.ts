@@ -487,7 +487,7 @@ describe('webhooks over HTTP', () => {
   });
 
   describe('resources', () => {
-    it('lists the six resources of the catalog', async () => {
+    it("lists the catalog's six resources and Hookline's own notices", async () => {
       const r = ok(await s.gql('{ resources { type name actions eventTypes payloadFormat payloadSchema } }')).resources;
       assert.deepEqual(r.map((x: { type: string }) => x.type).sort(), [
         'COURSES',
@@ -496,7 +496,11 @@ describe('webhooks over HTTP', () => {
         'LIVE_TRAINING_REGISTRATIONS',
         'PROGRAMS',
         'USERS',
+        'WEBHOOKS',
       ]);
+      const notices = r.find((x: { type: string }) => x.type === 'WEBHOOKS');
+      assert.deepEqual(notices.eventTypes, ['webhook.failing', 'webhook.recovered', 'webhook.disabled']);
+      assert.equal(notices.payloadFormat, 'Webhook notice object');
       const enr = r.find((x: { type: string }) => x.type === 'ENROLLMENTS');
       assert.ok(enr.eventTypes.includes('enrollment.completed'));
       assert.ok(enr.actions.includes('COMPLETE'));

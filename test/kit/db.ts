@@ -118,7 +118,9 @@ export const SCHEMA_TABLES = [
   'delivery_queue',
   'events',
   'migrations',
+  'webhook_flow',
   'webhook_hourly_stats',
+  'webhook_notices',
   'webhook_subscriptions',
   'webhooks',
 ];

@@ -87,3 +87,14 @@ export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receive
       }),
   };
 }
+
+/** The most requests that arrived within any one second, from their arrival times (Received.atNs). */
+export function busiestSecond(arrivals: bigint[]): number {
+  const t = arrivals.map(Number).sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; j < t.length; j++) {
+    while (t[j]! - t[i]! >= 1e9) i++;
+    best = Math.max(best, j - i + 1);
+  }
+  return best;
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { CATALOG, eventType, type JsonSchema } from '../../src/domain/catalog.js';
+import { CATALOG, NOTICE_RESOURCE, eventType, type JsonSchema } from '../../src/domain/catalog.js';
 import { VERSION } from '../../src/version.js';
 import { createWebhook, eventually, publish, startReceiver, startServer, uniquePath } from '../kit/index.js';
 import type { Receiver, TestServer } from '../kit/index.js';
@@ -81,7 +81,7 @@ describe('GET /catalog/openapi.json', () => {
   it('every example validates against its schema and is accepted by publishEvent; what is delivered matches the document', async () => {
     const path = uniquePath('catalog');
     r.on(path, () => ({ status: 200 }));
-    await createWebhook(s, {
+    const webhook = await createWebhook(s, {
       url: `${r.url}${path}`,
       subs: types.map((t) => [t.res.type, t.action]),
       bearerToken: 'catalog-token',
@@ -103,6 +103,21 @@ describe('GET /catalog/openapi.json', () => {
       // The envelope around data (data itself is draft-07, checked above).
       const outer = { ...schema, properties: { ...schema.properties, data: { type: 'object' } } };
       assert.ok(envelopes.validate(outer, example), `${type}: ${envelopes.errorsText()}`);
+      if (res.type === NOTICE_RESOURCE) {
+        // Hookline publishes notices itself: a publisher's is refused, and a test event shows the delivery.
+        const refused = await s.gql(
+          'mutation($p: JSONObject!) { publishEvent(input: {resource: WEBHOOKS, action: FAILING, payload: $p}) { id } }',
+          { p: example.data },
+          'PUBLISHER',
+        );
+        assert.equal(refused.errors?.[0]?.extensions?.field, 'input.resource');
+        const sent = await s.gql(
+          'mutation($id: ID!, $a: EventAction!) { sendTestEvent(webhookId: $id, resource: WEBHOOKS, action: $a) { id } }',
+          { id: webhook.id, a: action },
+        );
+        assert.ok(!sent.errors, JSON.stringify(sent.errors));
+        continue;
+      }
       const published = await publish(s, res.type, action, example.data);
       assert.equal(published.type, type);
       assert.deepEqual(published.payload, example.data);

@@ -5,6 +5,7 @@ import { graphql } from '../gql';
 import type { WebhookStatus } from '../gql/graphql';
 import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When, WriteButton } from '../ui';
+import { CircuitBadge } from './webhook/Protection';
 
 const WebhooksQuery = graphql(`
   query WebhookList($status: WebhookStatus, $search: String, $first: Int, $after: String, $accountId: ID) {
@@ -21,6 +22,10 @@ const WebhooksQuery = graphql(`
           destinationUrl
           status
           statusReason
+          circuit {
+            state
+            nextProbeAt
+          }
           stats(hours: 24) {
             attempts
             successRate
@@ -104,7 +109,7 @@ export function Webhooks({ route }: { route: Route }) {
               </td>
               <td className="url">{w.destinationUrl}</td>
               <td>
-                <span className={`status status-${w.status}`}>{w.status}</span>
+                <span className={`status status-${w.status}`}>{w.status}</span> <CircuitBadge circuit={w.circuit} />
                 {w.statusReason && <div className="muted">{w.statusReason}</div>}
               </td>
               <td>{w.stats.successRate === null ? '—' : `${Math.round(w.stats.successRate * 100)} %`}</td>

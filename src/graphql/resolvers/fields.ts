@@ -15,7 +15,13 @@ import { DeliveryConnection, WebhookConnection } from '../types/connections.js';
 import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
 import { DeliveryStatusEnum } from '../types/enums.js';
 import { validHours, type WebhookFigures } from '../../services/stats.js';
-import { WebhookGql, WebhookHeaderGql, WebhookStatsGql, WebhookSubscriptionGql } from '../types/webhook.js';
+import {
+  WebhookCircuitGql,
+  WebhookGql,
+  WebhookHeaderGql,
+  WebhookStatsGql,
+  WebhookSubscriptionGql,
+} from '../types/webhook.js';
 import { traceIdOf } from '../../telemetry/tracing.js';
 
 // Nested fields. Lists of rows go through the request's DataLoaders.
@@ -32,6 +38,16 @@ export class WebhookFields {
   @FieldResolver(() => Boolean)
   hasHmacSecret(@Root() w: Webhook): boolean {
     return w.hmacSecret !== null;
+  }
+
+  @FieldResolver(() => WebhookCircuitGql, { description: '(rev 3)' })
+  circuit(@Root() w: Webhook): WebhookCircuitGql {
+    return {
+      state: w.circuitState,
+      consecutiveFailures: w.consecutiveFailures,
+      openedAt: w.circuitOpenedAt,
+      nextProbeAt: w.circuitState === 'CLOSED' ? null : w.circuitNextProbeAt,
+    };
   }
 
   @FieldResolver(() => Date, {

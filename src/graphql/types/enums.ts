@@ -1,6 +1,7 @@
 import { registerEnumType } from 'type-graphql';
 import { EVENT_ACTIONS, RESOURCE_TYPES } from '../../domain/catalog.js';
 import { API_KEY_ROLES } from '../../domain/roles.js';
+import { CIRCUIT_STATES } from '../../domain/protection.js';
 import {
   ATTEMPT_OUTCOMES,
   DELIVERY_ORDERINGS,
@@ -20,6 +21,7 @@ export const AttemptOutcomeEnum = asEnum(ATTEMPT_OUTCOMES);
 export const ApiKeyRoleEnum = asEnum(API_KEY_ROLES);
 export const DeliveryOrderingEnum = asEnum(DELIVERY_ORDERINGS);
 export const ReplayScopeEnum = asEnum(REPLAY_SCOPES);
+export const CircuitStateEnum = asEnum(CIRCUIT_STATES);
 export const SignatureSchemeEnum = asEnum(['HMAC_SHA256', 'ED25519'] as const);
 
 registerEnumType(ResourceTypeEnum, {
@@ -31,6 +33,18 @@ registerEnumType(EventActionEnum, {
   description: "The kinds of change (the seed's 'events'). COMPLETE exists for ENROLLMENTS only.",
 });
 registerEnumType(WebhookStatusEnum, { name: 'WebhookStatus' });
+registerEnumType(CircuitStateEnum, {
+  name: 'CircuitState',
+  description: "(rev 3) The destination's circuit breaker.",
+  valuesConfig: {
+    CLOSED: { description: 'Sending normally.' },
+    OPEN: {
+      description:
+        'Failing: due deliveries wait, keeping their attempts, while one probe per interval tests the destination.',
+    },
+    HALF_OPEN: { description: 'A probe is in flight; its outcome closes or reopens the circuit.' },
+  },
+});
 registerEnumType(DeliveryStatusEnum, { name: 'DeliveryStatus' });
 registerEnumType(AttemptOutcomeEnum, { name: 'AttemptOutcome' });
 registerEnumType(ApiKeyRoleEnum, { name: 'ApiKeyRole' });

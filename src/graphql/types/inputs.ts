@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType } from 'type-graphql';
+import { Field, ID, Int, InputType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { DeliveryOrdering } from '../../domain/statuses.js';
 import { DeliveryOrderingEnum, EventActionEnum, ResourceTypeEnum } from './enums.js';
@@ -82,6 +82,12 @@ export class CreateWebhookInput {
 
   @Field(() => Boolean, { nullable: true, description: '(rev 3) Default false.' })
   sendTraceparent?: boolean | null;
+
+  @Field(() => Int, { nullable: true, description: '(rev 3)' })
+  rateLimit?: number | null;
+
+  @Field(() => Int, { nullable: true, description: '(rev 3)' })
+  maxInFlight?: number | null;
 }
 
 @InputType('UpdateWebhookInput', {
@@ -125,6 +131,12 @@ export class UpdateWebhookInput {
 
   @Field(() => Boolean, { nullable: true, description: '(rev 3)' })
   sendTraceparent?: boolean | null;
+
+  @Field(() => Int, { nullable: true, description: '(rev 3) 0 removes the limit.' })
+  rateLimit?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "(rev 3) 0 returns to the installation's default." })
+  maxInFlight?: number | null;
 }
 
 @InputType('PublishEventInput')

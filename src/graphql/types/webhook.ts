@@ -2,7 +2,14 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
-import { DeliveryOrderingEnum, EventActionEnum, ResourceTypeEnum, WebhookStatusEnum } from './enums.js';
+import {
+  CircuitStateEnum,
+  DeliveryOrderingEnum,
+  EventActionEnum,
+  ResourceTypeEnum,
+  WebhookStatusEnum,
+} from './enums.js';
+import type { CircuitState } from '../../domain/protection.js';
 
 @ObjectType('WebhookSubscription')
 export class WebhookSubscriptionGql {
@@ -36,6 +43,21 @@ export class WebhookHeaderGql {
 
   @Field()
   secret: boolean;
+}
+
+@ObjectType('WebhookCircuit', { description: '(rev 3)' })
+export class WebhookCircuitGql {
+  @Field(() => CircuitStateEnum)
+  state: CircuitState;
+
+  @Field(() => Int, { description: 'Failed attempts in a row, across deliveries.' })
+  consecutiveFailures: number;
+
+  @Field(() => Date, { nullable: true })
+  openedAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'When OPEN: when the next probe is sent.' })
+  nextProbeAt: Date | null;
 }
 
 // Secrets are write-only: bearerToken and hmacSecret are deliberately not fields.
@@ -83,6 +105,20 @@ export class WebhookGql {
 
   @Field({ description: "(rev 3) Send a W3C traceparent header with each delivery, continuing the publisher's trace." })
   sendTraceparent: boolean;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      '(rev 3) At most this many requests per second reach the destination, across every worker; null: no limit. Waiting for the limit spends no attempt.',
+  })
+  rateLimit: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "(rev 3) At most this many requests to the destination in flight at once, across every worker; null: the installation's default.",
+  })
+  maxInFlight: number | null;
 }
 
 @ObjectType('RotatedWebhookSecret', { description: '(rev 2) The result of rotateWebhookSecret.' })

@@ -9,6 +9,7 @@ import { liveAccount } from '../../storage/sql/accounts.js';
 import { visible } from '../visibility.js';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import type { UrlPolicy } from '../../domain/url-policy.js';
+import { validLimit, validLimitChange } from '../../domain/protection.js';
 import {
   containing,
   isUuid,
@@ -59,6 +60,8 @@ export interface CreateWebhookInput {
   accountId?: string | null;
   sendTraceparent?: boolean | null;
   headers?: HeaderSpec[] | null;
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
 }
 
 export interface UpdateWebhookInput {
@@ -72,6 +75,9 @@ export interface UpdateWebhookInput {
   sendTraceparent?: boolean | null;
   /** Replaces the whole list; omitted: kept. */
   headers?: HeaderSpec[] | null;
+  /** 0 removes the limit; null or omitted keeps it. */
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
 }
 
 export interface WebhookPage {
@@ -161,6 +167,8 @@ export class WebhookConfig {
     const ordering = input.ordering ?? 'NONE';
     const sendTraceparent = input.sendTraceparent ?? false;
     const headers = validHeaders('input.headers', input.headers ?? []);
+    const rateLimit = validLimit('input.rateLimit', input.rateLimit);
+    const maxInFlight = validLimit('input.maxInFlight', input.maxInFlight);
 
     // The id is made here: it is part of every sealed secret's additional data.
     const id = randomUUID();
@@ -175,6 +183,8 @@ export class WebhookConfig {
         ordering,
         sendTraceparent,
         headers: stored,
+        rateLimit,
+        maxInFlight,
         ...secrets.seal(id),
       });
       await insertSubscriptions(db, id, specs);
@@ -188,6 +198,8 @@ export class WebhookConfig {
       if (ordering !== 'NONE') changes.ordering = { new: ordering };
       if (sendTraceparent) changes.sendTraceparent = { new: true };
       if (stored.length) changes.headers = { new: headersForAudit(stored) };
+      if (rateLimit !== null) changes.rateLimit = { new: rateLimit };
+      if (maxInFlight !== null) changes.maxInFlight = { new: maxInFlight };
       Object.assign(changes, secrets.changes);
       return {
         result: undefined,
@@ -207,6 +219,11 @@ export class WebhookConfig {
     if (input.ordering != null) next.ordering = input.ordering;
     // Read with the next claim: a delivery claimed before the change is sent as claimed.
     if (input.sendTraceparent != null) next.sendTraceparent = input.sendTraceparent;
+    // Decided by the next claim, across every worker.
+    const rateLimit = validLimitChange('input.rateLimit', input.rateLimit);
+    const maxInFlight = validLimitChange('input.maxInFlight', input.maxInFlight);
+    if (rateLimit !== undefined) next.rateLimit = rateLimit;
+    if (maxInFlight !== undefined) next.maxInFlight = maxInFlight;
 
     await audited(this.pool, async (db) => {
       const current = await webhookToChange(db, scope, id);
@@ -216,12 +233,16 @@ export class WebhookConfig {
           destinationUrl: current.destinationUrl,
           ordering: current.ordering,
           sendTraceparent: current.sendTraceparent,
+          rateLimit: current.rateLimit,
+          maxInFlight: current.maxInFlight,
         },
         {
           name: next.name ?? current.name,
           destinationUrl: next.destinationUrl ?? current.destinationUrl,
           ordering: next.ordering ?? current.ordering,
           sendTraceparent: next.sendTraceparent ?? current.sendTraceparent,
+          rateLimit: next.rateLimit === undefined ? current.rateLimit : next.rateLimit,
+          maxInFlight: next.maxInFlight === undefined ? current.maxInFlight : next.maxInFlight,
         },
       );
       const { columns, changes: secretChanges } = secrets(current);

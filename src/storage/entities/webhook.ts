@@ -1,6 +1,7 @@
 import { Column, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import type { StoredHeader } from '../../domain/headers.js';
+import type { CircuitState } from '../../domain/protection.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
 @Entity('webhooks')
@@ -54,6 +55,24 @@ export class Webhook {
   // Secret values sealed (domain/headers.ts).
   @Column({ type: 'jsonb', default: () => "'[]'" })
   headers: StoredHeader[];
+  @Column({ type: 'int', name: 'rate_limit', nullable: true })
+  rateLimit: number | null;
+
+  @Column({ type: 'int', name: 'max_in_flight', nullable: true })
+  maxInFlight: number | null;
+
+  // The breaker's state: written by the attempt log's statement and the probes (storage/sql), never by the ORM.
+  @Column({ type: 'text', name: 'circuit_state', insert: false, update: false })
+  circuitState: CircuitState;
+
+  @Column({ type: 'int', name: 'consecutive_failures', insert: false, update: false })
+  consecutiveFailures: number;
+
+  @Column({ type: 'timestamptz', name: 'circuit_opened_at', insert: false, update: false })
+  circuitOpenedAt: Date | null;
+
+  @Column({ type: 'timestamptz', name: 'circuit_next_probe_at', insert: false, update: false })
+  circuitNextProbeAt: Date | null;
 
   @Column({ type: 'text', name: 'status_reason', nullable: true })
   statusReason: string | null;

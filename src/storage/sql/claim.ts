@@ -39,6 +39,14 @@ export interface ClaimedDelivery {
   body: string;
   /** The event's trace context (events.trace_parent): its deliveries continue the publisher's trace. */
   trace_parent: string | null;
+  /** The webhook has a rateLimit or maxInFlight: its claims are counted in webhook_flow. */
+  limited: boolean;
+  /** The webhook has a rateLimit: the request must start within START_GRACE_MS of the claim (domain/protection.ts). */
+  rate_limited: boolean;
+  /** The probe of the webhook's open circuit. */
+  probe: boolean;
+  /** Attempts of this delivery that were probes: the retry schedule does not count them. */
+  probes: number;
 }
 
 /** What the worker can take now (delivery/lanes.ts sizes it). */
@@ -60,6 +68,19 @@ export interface ClaimRequest {
 
 /** Webhook `w` may be sent to now. */
 export const sendable = (w: string) => `(${w}.status = 'ACTIVE' AND ${w}.deleted_at IS NULL)`;
+
+/**
+ * Webhook `w` may be sent queue row `q` now: sendable, and its circuit is
+ * closed or `q` is its probe. A row of an open circuit is parked like a paused
+ * webhook's, keeping its attempts; closing the circuit releases them
+ * (storage/sql/notices.ts).
+ */
+export const sendableRow = (w: string, q: string) =>
+  `(${sendable(w)} AND (${w}.circuit_state = 'CLOSED' OR ${q}.probe))`;
+
+/** Webhook `w` has no limit and a closed circuit: the publishing statement's fast path may claim for it. */
+export const unguarded = (w: string) =>
+  `(${w}.rate_limit IS NULL AND ${w}.max_in_flight IS NULL AND ${w}.circuit_state = 'CLOSED')`;
 
 /** A candidate's place among its webhook's candidates (in `order`), counted after what the worker holds of it. */
 export const slot = (webhookId: string, order: string, busyIds: string, busyCounts: string) =>
@@ -86,7 +107,8 @@ export const leaseUntil = (ms: string) => `now() + ${ms} * interval '1 milliseco
 export const claimedWebhookColumns = (w: string) =>
   `${w}.account_id, ${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
    ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version,
-   ${w}.send_traceparent, ${w}.headers`;
+   ${w}.send_traceparent, ${w}.headers, ${w}.rate_limit IS NOT NULL AS rate_limited,
+   (${w}.rate_limit IS NOT NULL OR ${w}.max_in_flight IS NOT NULL) AS limited`;
 
 /** The same columns as json_build_object arguments, from a row `f` that selected claimedWebhookColumns. */
 export const claimedWebhookJson = (f: string) =>
@@ -100,5 +122,6 @@ export const claimedWebhookJson = (f: string) =>
     'signing_key',
   ]
     .concat(['previous_signing_key', 'previous_signing_expires_at', 'version', 'send_traceparent', 'headers'])
+    .concat(['rate_limited', 'limited'])
     .map((c) => `'${c}', ${f}.${c}`)
     .join(', ');

@@ -3,6 +3,7 @@ import type { DeliveryStatus } from '../../domain/statuses.js';
 import type { AttemptTimings } from '../../domain/forensics.js';
 import type { Db } from './db.js';
 import type { Scope } from '../../domain/accounts.js';
+import { RATE_WINDOW_MS, DEFAULT_CIRCUIT, type CircuitPolicy, type CircuitState } from '../../domain/protection.js';
 import { DUE_CHANNEL } from './channels.js';
 import { envelope } from './envelope.js';
 import type { ObjectKey } from './ordering.js';
@@ -10,7 +11,7 @@ import {
   claimedWebhookColumns,
   firstOfObject,
   leaseUntil,
-  sendable,
+  sendableRow,
   slot,
   unsaturated,
   accountRoom,
@@ -51,11 +52,16 @@ const nextAccount = (after: string, wrapped: string) =>
       WHERE ${waiting('q')} AND NOT ${wrapped} ORDER BY q.account_id, q.next_attempt_at LIMIT 1)
    ) o LIMIT 1`;
 
-/** What claimDue took, and the account the next claim starts after. */
+/** What claimDue took, the account the next claim starts after, and when rows it deferred come due. */
 export interface Claim {
   rows: ClaimedDelivery[];
   cursor: string;
+  /** The earliest time a delivery this claim deferred for its webhook's limits is due; null: none deferred. */
+  wakeAt: Date | null;
 }
+
+/** The largest value an int may hold: "no limit" in the gate's arithmetic. */
+const NO_ROOM_LIMIT = 2147483647;
 
 /**
  * Claims due deliveries for a worker, the accounts with due work served in
@@ -69,9 +75,21 @@ export interface Claim {
  * an account, rows are ranked per webhook after what the worker holds, as
  * before. With one account the statement reads what the former one did
  * (4 × the batch of candidates, oldest first), plus two descents.
+ *
+ * Endpoint protection (issue #20) is decided here, for every worker at once:
+ * - a limited webhook's webhook_flow row is locked (in webhook order, so two
+ *   claims cannot deadlock), and its candidates are taken only within its
+ *   rateLimit (claims over the last RATE_WINDOW_MS) and maxInFlight (live
+ *   claims). The candidates beyond are deferred to when they are expected to
+ *   go (a window per rateLimit rows, the webhook's latency per maxInFlight
+ *   rows), spending no attempt, so the next claims reach the rows behind them
+ *   instead of walking past them; the flow row then records what was taken.
+ *   A webhook without limits has no flow row and pays one index probe.
+ * - a row of an open circuit is parked, not sent (sendableRow), unless it is
+ *   the probe.
  */
 export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT): Promise<Claim> {
-  const { rows } = await db.query<ClaimedDelivery & { next_cursor: string }>({
+  const { rows } = await db.query<ClaimedDelivery & { next_cursor: string; wake_at: Date | null; lease_end: Date }>({
     name: 'hookline-claim',
     text: `WITH RECURSIVE probe AS (
        SELECT nx.account_id, nx.head, 1 AS turn, nx.wrapped FROM (${nextAccount('$7::uuid', 'false')}) nx
@@ -88,8 +106,9 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
      ), candidates AS (
        -- Each account's oldest due rows (held rows are not in the index), saturated webhooks skipped;
        -- the window caps how many each webhook gets in this batch.
-       SELECT c.delivery_id, c.account_id, c.next_attempt_at, s.turn, s.take,
-              ${slot('c.webhook_id', 'c.next_attempt_at, c.delivery_id', '$3::uuid[]', '$4::int[]')} AS slot
+       SELECT c.delivery_id, c.account_id, c.webhook_id, c.next_attempt_at, s.turn, s.take,
+              ${slot('c.webhook_id', 'c.next_attempt_at, c.delivery_id', '$3::uuid[]', '$4::int[]')} AS slot,
+              row_number() OVER (PARTITION BY c.webhook_id ORDER BY c.next_attempt_at, c.delivery_id) AS wrank
        FROM sized s CROSS JOIN LATERAL (
          SELECT delivery_id, webhook_id, account_id, next_attempt_at FROM delivery_queue c
          WHERE c.account_id = s.account_id AND c.next_attempt_at <= now() AND NOT c.held
@@ -97,10 +116,32 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
          ORDER BY c.next_attempt_at
          LIMIT s.take * 2
        ) c
+     ), gates AS (
+       -- The limited webhooks among the candidates, their flow rows locked until this claim commits:
+       -- a claim waiting here reads the row as the one before it left it.
+       SELECT f.webhook_id, w.rate_limit, w.max_in_flight, f.latency_ms,
+              coalesce(w.rate_limit - (SELECT count(*) FROM unnest(f.starts) t
+                                       WHERE t > now() - ${RATE_WINDOW_MS} * interval '1 millisecond'),
+                       ${NO_ROOM_LIMIT}) AS rate_room,
+              coalesce(w.max_in_flight - (SELECT count(*) FROM unnest(f.claims_until) t WHERE t > now()),
+                       ${NO_ROOM_LIMIT}) AS flight_room
+       FROM webhook_flow f JOIN webhooks w ON w.id = f.webhook_id
+       WHERE f.webhook_id IN (SELECT webhook_id FROM candidates)
+       ORDER BY f.webhook_id
+       FOR UPDATE OF f
+     ), judged AS (
+       SELECT e.*, g.webhook_id IS NOT NULL AND e.wrank > greatest(least(g.rate_room, g.flight_room), 0) AS deferred,
+              now() + greatest(
+                CASE WHEN e.wrank > g.rate_room
+                     THEN ${RATE_WINDOW_MS} * ceil((e.wrank - greatest(g.rate_room, 0))::float8 / g.rate_limit) END,
+                CASE WHEN e.wrank > g.flight_room
+                     THEN g.latency_ms * ceil((e.wrank - greatest(g.flight_room, 0))::float8 / g.max_in_flight) END
+              ) * interval '1 millisecond' AS expected
+       FROM candidates e LEFT JOIN gates g ON g.webhook_id = e.webhook_id
      ), ranked AS (
-       SELECT e.delivery_id, e.account_id, e.turn, e.take,
-              row_number() OVER (PARTITION BY e.account_id ORDER BY e.next_attempt_at, e.delivery_id) AS place
-       FROM candidates e WHERE e.slot <= $2
+       SELECT j.delivery_id, j.account_id, j.turn, j.take,
+              row_number() OVER (PARTITION BY j.account_id ORDER BY j.next_attempt_at, j.delivery_id) AS place
+       FROM judged j WHERE j.slot <= $2 AND NOT j.deferred
      ), picked AS (
        -- FOR UPDATE SKIP LOCKED lets any number of workers claim side by side.
        SELECT q.delivery_id, r.account_id, r.turn FROM delivery_queue q JOIN ranked r ON r.delivery_id = q.delivery_id
@@ -110,13 +151,36 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
        FOR UPDATE OF q SKIP LOCKED
      ), claimed AS (
        UPDATE delivery_queue q SET
-         attempt_count = q.attempt_count + CASE WHEN ${sendable('w')} THEN 1 ELSE 0 END,
-         next_attempt_at = CASE WHEN ${sendable('w')} THEN ${leaseUntil('$6')} END
+         attempt_count = q.attempt_count + CASE WHEN ${sendableRow('w', 'q')} THEN 1 ELSE 0 END,
+         next_attempt_at = CASE WHEN ${sendableRow('w', 'q')} THEN ${leaseUntil('$6')} END
        FROM picked, webhooks w, events e
        WHERE q.delivery_id = picked.delivery_id AND w.id = q.webhook_id AND e.id = q.event_id
        RETURNING q.delivery_id AS id, q.event_id, q.webhook_id, q.attempt_count,
-         ${sendable('w')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
-         ${envelope('e')} AS body, e.trace_parent
+         ${sendableRow('w', 'q')} AS send, w.deleted_at IS NOT NULL AS gone, ${claimedWebhookColumns('w')},
+         ${envelope('e')} AS body, e.trace_parent, q.probe, q.probes, q.next_attempt_at AS lease_end
+     ), flow AS (
+       -- What the limited webhooks' claims took: their starts, and their live claims with their lease ends.
+       UPDATE webhook_flow f SET
+         starts = CASE WHEN g.rate_limit IS NULL THEN '{}' ELSE
+                    ARRAY(SELECT t FROM unnest(f.starts) t WHERE t > now() - ${RATE_WINDOW_MS} * interval '1 millisecond')
+                    || array_fill(now(), ARRAY[t.n]) END,
+         claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now()) || t.ids,
+         claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now())
+                        || t.untils
+       FROM gates g, (SELECT c.webhook_id, count(*)::int AS n, array_agg(c.id) AS ids, array_agg(c.lease_end) AS untils
+                      FROM claimed c WHERE c.send GROUP BY c.webhook_id) t
+       WHERE f.webhook_id = g.webhook_id AND t.webhook_id = g.webhook_id
+     ), waiting AS (
+       SELECT q.delivery_id, j.expected FROM delivery_queue q JOIN judged j ON j.delivery_id = q.delivery_id
+       WHERE j.deferred AND q.next_attempt_at <= now()
+       FOR UPDATE OF q SKIP LOCKED
+     ), deferred AS (
+       -- Waiting for a limit spends no attempt; the log row shows when the delivery is expected to go.
+       UPDATE delivery_queue q SET next_attempt_at = wt.expected FROM waiting wt
+       WHERE q.delivery_id = wt.delivery_id RETURNING q.delivery_id, q.next_attempt_at
+     ), shown AS (
+       UPDATE deliveries d SET next_attempt_at = df.next_attempt_at FROM deferred df WHERE d.id = df.delivery_id
+       RETURNING df.next_attempt_at
      ), next AS (
        -- The batch ran out before every due account had a row: the next claim starts after the last
        -- account served; otherwise after the last one looked at.
@@ -124,9 +188,10 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
          CASE WHEN (SELECT count(*) FROM sized) > (SELECT count(DISTINCT account_id) FROM picked)
               THEN (SELECT account_id FROM picked ORDER BY turn DESC LIMIT 1) END,
          (SELECT account_id FROM probe ORDER BY turn DESC LIMIT 1),
-         $7::uuid) AS cursor
+         $7::uuid) AS cursor,
+         (SELECT min(next_attempt_at) FROM shown) AS wake_at
      )
-     SELECT c.*, next.cursor::text AS next_cursor FROM next LEFT JOIN claimed c ON true`,
+     SELECT c.*, next.cursor::text AS next_cursor, next.wake_at FROM next LEFT JOIN claimed c ON true`,
     values: [
       r.limit,
       r.perWebhookCap,
@@ -140,10 +205,11 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
       r.accountCounts,
     ],
   });
-  const next = rows[0]!.next_cursor;
+  const { next_cursor: next, wake_at: wakeAt } = rows[0]!;
   return {
-    rows: rows.filter((row) => row.id !== null).map(({ next_cursor: _, ...row }) => row),
+    rows: rows.filter((row) => row.id !== null).map(({ next_cursor: _, wake_at: __, lease_end: ___, ...row }) => row),
     cursor: next,
+    wakeAt,
   };
 }
 
@@ -168,6 +234,8 @@ export interface AttemptRecord {
   remoteAddress?: string | null;
   responseHeaders?: Record<string, string | number> | null;
   timings?: AttemptTimings | null;
+  /** The attempt was its open circuit's probe. */
+  probe?: boolean;
 }
 
 export interface RecordedAttempt {
@@ -183,6 +251,9 @@ export interface WebhookHealth {
   status: string;
   failing_since: Date | null;
   consecutive_failures: number;
+  /** The circuit before and after this batch. */
+  circuit_was: CircuitState;
+  circuit: CircuitState;
 }
 
 /**
@@ -195,6 +266,7 @@ export interface WebhookHealth {
 export async function recordAttempts(
   db: Db,
   batch: AttemptRecord[],
+  circuit: CircuitPolicy = DEFAULT_CIRCUIT,
 ): Promise<{ attempts: RecordedAttempt[]; health: WebhookHealth[]; finishedObjects: ObjectKey[] }> {
   const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
   const { rows } = await db.query<{
@@ -206,14 +278,16 @@ export async function recordAttempts(
     status: string | null;
     failing_since: Date | null;
     consecutive_failures: number | null;
+    circuit_was: CircuitState | null;
+    circuit: CircuitState | null;
   }>({
     name: 'hookline-record',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
                             $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::text[],
-                            $14::text[], $15::jsonb[], $16::jsonb[])
+                            $14::bool[], $18::text[], $19::jsonb[], $20::jsonb[])
          AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at, next_status, next_at, trace_id,
+              error_message, duration_ms, started_at, next_status, next_at, trace_id, probe,
               remote_address, response_headers, timings)
      ), attempts AS (
        -- A delivery removed meanwhile (pruned, its webhook deleted) gets no attempt row: there is nothing
@@ -241,7 +315,9 @@ export async function recordAttempts(
          AND (SELECT count(*) FROM locked) >= 0
        RETURNING q.delivery_id, q.attempt_count, q.webhook_id, q.object_key
      ), retrying AS (
-       UPDATE delivery_queue q SET next_attempt_at = i.next_at
+       -- A failed probe is parked with the rest of its circuit's rows, and the schedule does not count it.
+       UPDATE delivery_queue q SET next_attempt_at = i.next_at, probe = false,
+         probes = q.probes + CASE WHEN i.probe THEN 1 ELSE 0 END
        FROM input i
        WHERE q.delivery_id = i.delivery_id AND q.attempt_count = i.attempt_number AND i.next_status = 'PENDING'
          AND (SELECT count(*) FROM locked) >= 0
@@ -267,37 +343,90 @@ export async function recordAttempts(
          failed = h.failed + EXCLUDED.failed,
          duration_ms = h.duration_ms + EXCLUDED.duration_ms,
          last_attempt_at = greatest(h.last_attempt_at, EXCLUDED.last_attempt_at)
+     ), flow_locks AS (
+       -- Limited webhooks' flow rows, in webhook order as the claim locks them.
+       SELECT f.webhook_id FROM webhook_flow f WHERE f.webhook_id IN (SELECT webhook_id FROM input)
+       ORDER BY f.webhook_id FOR UPDATE OF f
+     ), flow AS (
+       -- Their requests are over: the claims leave the in-flight count, and the latency says when a waiting
+       -- delivery is expected to go (a moving average over about five batches).
+       UPDATE webhook_flow f SET
+         claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now() AND c <> ALL (x.ids)),
+         claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until)
+                              WHERE until > now() AND c <> ALL (x.ids)),
+         latency_ms = f.latency_ms * 0.8 + x.ms * 0.2
+       FROM (SELECT webhook_id, array_agg(delivery_id) AS ids, avg(duration_ms) AS ms FROM input GROUP BY webhook_id) x
+       WHERE f.webhook_id = x.webhook_id AND (SELECT count(*) FROM flow_locks) >= 0
      ), marked AS (
-       SELECT webhook_id, outcome, started_at,
+       SELECT webhook_id, outcome, started_at, probe,
               max(started_at) FILTER (WHERE outcome = 'SUCCESS') OVER (PARTITION BY webhook_id) AS last_ok
        FROM input
      ), streaks AS (
        -- Only failures after the batch's last success continue (or start) the streak.
        SELECT webhook_id, last_ok IS NOT NULL AS ok,
               count(*) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok))::int AS fails,
-              min(started_at) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok)) AS first_fail
+              min(started_at) FILTER (WHERE outcome <> 'SUCCESS' AND (last_ok IS NULL OR started_at > last_ok)) AS first_fail,
+              bool_or(probe AND outcome <> 'SUCCESS') AS probe_failed
        FROM marked GROUP BY webhook_id, last_ok
      ), streak_locks AS (
-       -- Webhooks in id order too: two workers' batches about the same webhooks lock them alike.
-       SELECT w.id FROM webhooks w JOIN streaks s ON s.webhook_id = w.id
-       WHERE s.fails > 0 OR w.consecutive_failures > 0
+       -- Webhooks in id order too: two workers' batches about the same webhooks lock them alike. The
+       -- locked rows are read as last committed, so two batches never both open (or close) one circuit.
+       SELECT w.id, w.circuit_state AS was, w.consecutive_failures AS before FROM webhooks w
+       JOIN streaks s ON s.webhook_id = w.id
+       WHERE s.fails > 0 OR w.consecutive_failures > 0 OR w.circuit_state <> 'CLOSED'
        ORDER BY w.id FOR NO KEY UPDATE OF w
+     ), streak AS (
+       SELECT l.id, l.was, s.ok, s.fails, s.first_fail, s.probe_failed,
+              CASE WHEN s.ok THEN s.fails ELSE l.before + s.fails END AS failures
+       FROM streak_locks l JOIN streaks s ON s.webhook_id = l.id
+     ), verdict AS (
+       -- The breaker: the threshold of failures in a row opens a closed circuit; a failed probe reopens a
+       -- half-open one with twice the interval; a success closes it.
+       SELECT t.*, CASE
+           WHEN t.was = 'CLOSED' AND t.failures >= $15 THEN 'OPEN'
+           WHEN t.was = 'HALF_OPEN' AND t.probe_failed AND NOT t.ok THEN 'OPEN'
+           WHEN t.ok AND t.failures < $15 THEN 'CLOSED'
+           ELSE t.was END AS circuit
+       FROM streak t
      ), health AS (
        UPDATE webhooks w SET
-         consecutive_failures = CASE WHEN s.ok THEN s.fails ELSE w.consecutive_failures + s.fails END,
-         failing_since = CASE WHEN s.ok THEN s.first_fail ELSE coalesce(w.failing_since, s.first_fail) END
-       FROM streaks s
-       WHERE w.id = s.webhook_id AND (s.fails > 0 OR w.consecutive_failures > 0)
-         AND (SELECT count(*) FROM streak_locks) >= 0
-       RETURNING w.id, w.status, w.failing_since, w.consecutive_failures
+         consecutive_failures = v.failures,
+         failing_since = CASE WHEN v.ok THEN v.first_fail ELSE coalesce(w.failing_since, v.first_fail) END,
+         circuit_state = v.circuit,
+         circuit_opened_at = CASE WHEN v.circuit = 'CLOSED' THEN NULL
+                                  WHEN v.was = 'CLOSED' AND v.circuit = 'OPEN' THEN now() ELSE w.circuit_opened_at END,
+         circuit_probe_ms = CASE WHEN v.circuit = 'CLOSED' THEN NULL
+                                 WHEN v.was = 'CLOSED' AND v.circuit = 'OPEN' THEN $16
+                                 WHEN v.was = 'HALF_OPEN' AND v.circuit = 'OPEN' THEN least(coalesce(w.circuit_probe_ms, $16) * 2, $17)
+                                 ELSE w.circuit_probe_ms END,
+         circuit_next_probe_at = CASE WHEN v.circuit = 'CLOSED' THEN NULL
+                                      WHEN v.was = 'CLOSED' AND v.circuit = 'OPEN' THEN now() + $16 * interval '1 millisecond'
+                                      WHEN v.was = 'HALF_OPEN' AND v.circuit = 'OPEN'
+                                        THEN now() + least(coalesce(w.circuit_probe_ms, $16) * 2, $17) * interval '1 millisecond'
+                                      ELSE w.circuit_next_probe_at END
+       FROM verdict v
+       WHERE w.id = v.id
+       RETURNING w.id, w.status, w.failing_since, w.consecutive_failures, v.was AS circuit_was, w.circuit_state
+     ), notices AS (
+       -- Exactly one notice per change, written with it (storage/sql/notices.ts sends it): a failed probe
+       -- reopening the circuit is no change.
+       INSERT INTO webhook_notices (webhook_id, action, reason, consecutive_failures, failing_since)
+       SELECT h.id, CASE WHEN h.circuit_state = 'OPEN' THEN 'FAILING' ELSE 'RECOVERED' END,
+              CASE WHEN h.circuit_state = 'OPEN' THEN h.consecutive_failures || ' failed attempts in a row' END,
+              h.consecutive_failures, h.failing_since
+       FROM health h
+       WHERE (h.circuit_was = 'CLOSED' AND h.circuit_state = 'OPEN') OR (h.circuit_was <> 'CLOSED' AND h.circuit_state = 'CLOSED')
      )
      SELECT 'a' AS kind, a.id, a.delivery_id, a.attempt_number, s.id IS NOT NULL AS applied,
-            NULL AS status, NULL::timestamptz AS failing_since, NULL::int AS consecutive_failures
+            NULL AS status, NULL::timestamptz AS failing_since, NULL::int AS consecutive_failures,
+            NULL AS circuit_was, NULL AS circuit
      FROM attempts a LEFT JOIN settled s ON s.id = a.delivery_id AND s.attempt_count = a.attempt_number
      UNION ALL
-     SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures FROM health h
+     SELECT 'h', h.id, NULL, NULL, NULL, h.status, h.failing_since, h.consecutive_failures, h.circuit_was, h.circuit_state
+     FROM health h
      UNION ALL
-     SELECT DISTINCT 'o', f.webhook_id, NULL::uuid, NULL::int, NULL::boolean, f.object_key, NULL::timestamptz, NULL::int
+     SELECT DISTINCT 'o', f.webhook_id, NULL::uuid, NULL::int, NULL::boolean, f.object_key, NULL::timestamptz, NULL::int,
+            NULL, NULL
      FROM finished f WHERE f.object_key IS NOT NULL`,
     values: [
       col('deliveryId'),
@@ -313,6 +442,10 @@ export async function recordAttempts(
       col('nextStatus'),
       col('nextAttemptAt'),
       col('traceId'),
+      batch.map((a) => a.probe ?? false),
+      circuit.threshold,
+      circuit.firstProbeMs,
+      circuit.maxProbeMs,
       col('remoteAddress'),
       batch.map((a) => json(a.responseHeaders)),
       batch.map((a) => json(a.timings)),
@@ -331,6 +464,8 @@ export async function recordAttempts(
         status: r.status!,
         failing_since: r.failing_since,
         consecutive_failures: r.consecutive_failures!,
+        circuit_was: r.circuit_was!,
+        circuit: r.circuit!,
       });
   }
   return { attempts, health, finishedObjects };
@@ -339,13 +474,27 @@ export async function recordAttempts(
 /** JSON text for a jsonb[] element: pg would send an object as text it cannot cast. */
 const json = (v: object | null | undefined) => (v == null ? null : JSON.stringify(v));
 
-/** Claims taken but never started (shutdown): hand them back without using up an attempt. */
+/**
+ * Claims taken but never started (shutdown, the send gate, a rate-limited claim that missed its start):
+ * hand them back without using up an attempt; a limited webhook's in-flight count lets them go.
+ */
 export async function releaseClaims(db: Db, claims: { id: string; attempt: number }[]): Promise<void> {
   if (claims.length === 0) return;
   await db.query(
-    `UPDATE delivery_queue q SET next_attempt_at = now(), attempt_count = q.attempt_count - 1
-     FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
-     WHERE q.delivery_id = c.id AND q.attempt_count = c.attempt`,
+    `WITH released AS (
+       UPDATE delivery_queue q SET next_attempt_at = now(), attempt_count = q.attempt_count - 1
+       FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
+       WHERE q.delivery_id = c.id AND q.attempt_count = c.attempt
+       RETURNING q.webhook_id, q.delivery_id
+     ), flow_locks AS (
+       SELECT f.webhook_id FROM webhook_flow f WHERE f.webhook_id IN (SELECT webhook_id FROM released)
+       ORDER BY f.webhook_id FOR UPDATE OF f
+     )
+     UPDATE webhook_flow f SET
+       claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE c <> ALL (x.ids)),
+       claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until) WHERE c <> ALL (x.ids))
+     FROM (SELECT webhook_id, array_agg(delivery_id) AS ids FROM released GROUP BY webhook_id) x
+     WHERE f.webhook_id = x.webhook_id AND (SELECT count(*) FROM flow_locks) >= 0`,
     [claims.map((c) => c.id), claims.map((c) => c.attempt)],
   );
 }

@@ -5,6 +5,7 @@ import {
   leaseUntil,
   sendable,
   slot,
+  unguarded,
   unsaturated,
   type ClaimRequest,
   type ClaimedDelivery,
@@ -55,6 +56,8 @@ export interface NewEvent {
   filterReach?: string | null;
   /** The trace the event belongs to, as a traceparent (telemetry/tracing.ts); delivery workers continue it. */
   traceParent?: string | null;
+  /** A notice (storage/sql/notices.ts): the webhook it is about, which never receives it. */
+  aboutWebhookId?: string | null;
 }
 
 export interface InsertedEvent {
@@ -69,7 +72,8 @@ export interface InsertedEvent {
 /**
  * The fast path: the publishing statement itself claims up to `limit` of the
  * deliveries it creates for the worker of this process, with the claim's own
- * rules (ACTIVE webhooks, per-webhook and per-account caps counting what the
+ * rules (ACTIVE webhooks without limits and with a closed circuit, whose
+ * claims are the claim's to decide (deliveries.ts), per-webhook and per-account caps counting what the
  * worker holds, saturated webhooks skipped; PER_OBJECT deliveries always go through the
  * claim's order check), and returns them ready to send: no NOTIFY, listener
  * wake-up and claim statement between a publish and its first attempt. The
@@ -160,39 +164,40 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
     name: 'hookline-publish',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-                            $14::text[], $15::uuid[], $16::text[])
+                            $14::text[], $15::uuid[], $16::text[], $20::uuid[])
          WITH ORDINALITY AS t(id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach,
-                              account_id, trace_parent, ord)
+                              account_id, trace_parent, about_webhook_id, ord)
      ), ev AS (
        -- Only into a live account: an event for one deleted meanwhile is left out of the result, and the
        -- service (accountless, in services/events.ts) tells that from an idempotency key already taken.
        INSERT INTO events (id, account_id, resource, action, type, payload, occurred_at, idempotency_key, filter_reach,
-                           trace_parent)
+                           trace_parent, about_webhook_id)
        SELECT i.id, i.account_id, i.resource, i.action, i.type, i.payload::jsonb, coalesce(i.occurred_at, now()),
-              i.idempotency_key, i.filter_reach::jsonb, i.trace_parent
+              i.idempotency_key, i.filter_reach::jsonb, i.trace_parent, i.about_webhook_id
        FROM input i JOIN accounts a ON a.id = i.account_id AND a.deleted_at IS NULL
        ORDER BY i.ord
        ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, account_id, resource, action, type, payload, seq, occurred_at, created_at, is_test, filter_reach,
-                 trace_parent
+                 trace_parent, about_webhook_id
      ), matched AS (
        -- Every subscribed webhook whose filter matches, the delivery's id made here: the rows below
        -- read this one list instead of joining the inserted deliveries back to it (planned as a
        -- nested loop on the CTEs' one-row estimates, that join cost 90 ms for a fan-out to 1,000).
        SELECT hookline_uuid_v7() AS delivery_id, ev.id AS event_id, ev.seq, s.webhook_id,
-              ${sendable('w')} AS active,
+              ${sendable('w')} AS active, ${unguarded('w')} AS unguarded,
               CASE WHEN w.ordering = 'PER_OBJECT' THEN ev.resource || ':' || (ev.payload ->> 'id') END AS object_key,
               ${claimedWebhookColumns('w')}
        FROM ev
        -- Within the event's account only, by the fan-out index (account, resource, action).
        JOIN webhook_subscriptions s ON s.account_id = ev.account_id AND s.resource = ev.resource AND s.action = ev.action
-       JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL
+       -- A notice is never sent to the webhook it is about.
+       JOIN webhooks w ON w.id = s.webhook_id AND w.deleted_at IS NULL AND w.id IS DISTINCT FROM ev.about_webhook_id
        -- Naming w.id, the test is made only once joined to a live webhook: a deleted one's filter refuses nothing.
        WHERE ${filterTakes('ev', 's', 'w.id')}
      ), slotted AS (
        -- The fast path's candidates, ranked per webhook as the claim ranks them (claim.ts).
        SELECT m.*,
-              $8 > 0 AND m.active AND m.object_key IS NULL AND ${unsaturated('m.webhook_id', '$12::uuid[]')} AS eligible,
+              $8 > 0 AND m.active AND m.unguarded AND m.object_key IS NULL AND ${unsaturated('m.webhook_id', '$12::uuid[]')} AS eligible,
               ${slot('m.webhook_id', 'm.seq', '$10::uuid[]', '$11::int[]')} AS slot,
               ${slot('m.account_id', 'm.seq, m.webhook_id', '$17::uuid[]', '$18::int[]')} AS account_slot
        FROM matched m
@@ -239,7 +244,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
             (SELECT json_agg(json_build_object(
                 'id', f.delivery_id, 'event_id', f.event_id, 'webhook_id', f.webhook_id, 'attempt_count', 1,
                 'send', true, 'gone', false, ${claimedWebhookJson('f')}, 'body', ${envelope('ev')},
-                'trace_parent', ev.trace_parent))
+                'trace_parent', ev.trace_parent, 'probe', false, 'probes', 0))
              FROM fan f WHERE f.event_id = ev.id AND f.claimed) AS claimed
      FROM ev LEFT JOIN n ON n.event_id = ev.id
      WHERE (SELECT count(*) FROM notified) >= 0`,
@@ -263,6 +268,7 @@ export async function insertEvents(db: Db, events: NewEvent[], claim: FastClaim 
       claim.busyAccounts,
       claim.accountCounts,
       claim.perAccountCap,
+      events.map((e) => e.aboutWebhookId ?? null),
     ],
   });
   const at = (t: string | null) => (t === null ? null : new Date(t));

@@ -23,6 +23,8 @@ export interface StoredWebhook {
   sendTraceparent: boolean;
   /** Secret values sealed. */
   headers: StoredHeader[];
+  rateLimit: number | null;
+  maxInFlight: number | null;
 }
 
 /** A webhook not deleted, as stored now, or null; null too when it is not of the scope's account. */
@@ -30,7 +32,7 @@ export async function webhookForChange(db: Db, id: string, scope: Scope): Promis
   const { rows } = await db.query<StoredWebhook>(
     `SELECT id, account_id AS "accountId", name, destination_url AS "destinationUrl", bearer_token AS "bearerToken",
             hmac_secret AS "hmacSecret", signing_key AS "signingKey", status, status_reason AS "statusReason", ordering,
-            send_traceparent AS "sendTraceparent", headers
+            send_traceparent AS "sendTraceparent", rate_limit AS "rateLimit", max_in_flight AS "maxInFlight", headers
      FROM webhooks WHERE id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR account_id = $2)`,
     [id, scope.accountId],
   );
@@ -49,13 +51,16 @@ export interface NewWebhook {
   ordering: DeliveryOrdering;
   sendTraceparent: boolean;
   headers: StoredHeader[];
+  rateLimit: number | null;
+  maxInFlight: number | null;
 }
 
 export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
   await db.query(
     `INSERT INTO webhooks (id, account_id, name, destination_url, bearer_token, hmac_secret, signing_key,
-                           signing_public_key, status, status_reason, ordering, send_traceparent, headers)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9, $10, $11)`,
+                           signing_public_key, status, status_reason, ordering, send_traceparent, rate_limit,
+                           max_in_flight, headers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9, $10, $11, $12, $13)`,
     [
       w.id,
       w.accountId,
@@ -67,9 +72,12 @@ export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
       w.signingPublicKey,
       w.ordering,
       w.sendTraceparent,
+      w.rateLimit,
+      w.maxInFlight,
       JSON.stringify(w.headers),
     ],
   );
+  await syncFlow(db, w.id);
 }
 
 /** What updateWebhook may change; a key left out keeps its column. */
@@ -79,6 +87,9 @@ export interface WebhookConfigChange {
   ordering?: DeliveryOrdering;
   sendTraceparent?: boolean;
   headers?: StoredHeader[];
+  /** null removes the limit. */
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
   bearerToken?: string | null;
   hmacSecret?: string | null;
   previousHmacSecret?: null;
@@ -91,6 +102,8 @@ const CONFIG_COLUMNS: Record<keyof WebhookConfigChange, string> = {
   ordering: 'ordering',
   sendTraceparent: 'send_traceparent',
   headers: 'headers',
+  rateLimit: 'rate_limit',
+  maxInFlight: 'max_in_flight',
   bearerToken: 'bearer_token',
   hmacSecret: 'hmac_secret',
   previousHmacSecret: 'previous_hmac_secret',
@@ -105,6 +118,25 @@ export async function updateWebhookConfig(db: Db, id: string, change: WebhookCon
     `UPDATE webhooks SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 AND deleted_at IS NULL`,
     // JSON text for jsonb: pg would send an array as a PostgreSQL array.
     [id, ...keys.map((k) => (k === 'headers' ? JSON.stringify(change[k]) : change[k]))],
+  );
+  if (keys.includes('rateLimit') || keys.includes('maxInFlight')) await syncFlow(db, id);
+}
+
+/**
+ * A webhook with a limit has a webhook_flow row, the state its claims lock
+ * (deliveries.ts, claimDue); one without has none, so its claims pay no lock.
+ * A limit set anew starts from an empty window and no claims counted: those
+ * made before it are at most one lease's worth, and were within the old rules.
+ */
+async function syncFlow(db: Db, id: string): Promise<void> {
+  await db.query(
+    `WITH w AS (
+       SELECT id, rate_limit IS NOT NULL OR max_in_flight IS NOT NULL AS limited FROM webhooks WHERE id = $1
+     ), added AS (
+       INSERT INTO webhook_flow (webhook_id) SELECT id FROM w WHERE limited ON CONFLICT (webhook_id) DO NOTHING
+     )
+     DELETE FROM webhook_flow f USING w WHERE f.webhook_id = w.id AND NOT w.limited`,
+    [id],
   );
 }
 
@@ -177,7 +209,11 @@ export async function disableWebhook(db: Db, webhookId: string, reason: string):
        UPDATE webhooks w SET status = 'DISABLED', status_reason = $2, updated_at = now()
        FROM webhooks old
        WHERE w.id = $1 AND old.id = w.id AND w.status <> 'DISABLED' AND w.deleted_at IS NULL
-       RETURNING w.id, old.status AS was
+       RETURNING w.id, old.status AS was, w.consecutive_failures, w.failing_since
+     ), notice AS (
+       -- webhook.disabled, written with the change (storage/sql/notices.ts)
+       INSERT INTO webhook_notices (webhook_id, action, reason, consecutive_failures, failing_since)
+       SELECT id, 'DISABLED', $2, consecutive_failures, failing_since FROM d
      )
      INSERT INTO audit_log (actor_key_id, actor_name, action, target_type, target_id, changes)
      SELECT NULL, $3, 'webhook.disabled', 'Webhook', d.id,

@@ -6,6 +6,7 @@ import { ErrorLine, When } from '../../ui';
 import { Actions } from './Actions';
 import { HourlyChart } from './HourlyChart';
 import { Headers } from './Headers';
+import { CircuitBadge, Protection } from './Protection';
 import { Secrets } from './Secrets';
 import { Settings } from './Settings';
 import { Subscriptions } from './Subscriptions';
@@ -33,6 +34,14 @@ const WebhookQuery = graphql(`
       }
       createdAt
       updatedAt
+      rateLimit
+      maxInFlight
+      circuit {
+        state
+        consecutiveFailures
+        openedAt
+        nextProbeAt
+      }
       account {
         id
         key
@@ -87,7 +96,7 @@ export function WebhookPage({ id }: { id: string }) {
       <ErrorLine error={error} />
       <p aria-label="Account">Account: {accountLabel(w.account)}</p>
       <p>
-        <span className={`status status-${w.status}`}>{w.status}</span>
+        <span className={`status status-${w.status}`}>{w.status}</span> <CircuitBadge circuit={w.circuit} />
         {w.statusReason && <span className="muted"> {w.statusReason}</span>} · created <When at={w.createdAt} /> ·
         updated <When at={w.updatedAt} /> · <a href={href(['deliveries'], { webhook: w.id })}>Deliveries</a> ·{' '}
         <a href={href(['audit'], { target: w.id })}>History</a>
@@ -124,6 +133,7 @@ export function WebhookPage({ id }: { id: string }) {
         </dl>
         <HourlyChart hourly={s.hourly} />
       </section>
+      <Protection webhook={w} />
       <Settings webhook={w} />
       <Subscriptions webhookId={w.id} current={w.subscriptions} />
       <Headers webhook={w} />

@@ -7,9 +7,10 @@ import { SEND_GUARD_CLASS } from '../src/storage/sql/send-guard.js';
 //   with the keyring like bearer_token, bound to the webhook and the header's
 //   lower-case name: domain/headers.ts). A list of at most 10 read whole with
 //   the webhook by every claim: a table of its own would cost a join per claim.
-// - The version trigger counts a change of the headers as a change of what a
-//   request is made of, so a delivery claimed before the change is handed back
-//   by the send gate instead of going out with the old headers.
+// - The version trigger (as 1765700000000-Protection left it) also counts a
+//   change of the headers as a change of what a request is made of, so a
+//   delivery claimed before the change is handed back by the send gate instead
+//   of going out with the old headers.
 // - delivery_attempts.remote_address, response_headers, timings: written by the
 //   attempts' batched statement (recordAttempts) beside trace_id.
 // All are added without a rewrite (nullable, or a constant default).
@@ -22,6 +23,7 @@ const VERSIONED = [
   'previous_hmac_expires_at',
   'signing_key',
   'previous_signing_expires_at',
+  'circuit_state',
 ];
 
 const versionFunction = (columns: string[]) => `
@@ -34,8 +36,8 @@ const versionFunction = (columns: string[]) => `
     RETURN NEW;
   END $$`;
 
-export class CustomHeaders1765700000000 implements MigrationInterface {
-  name = 'CustomHeaders1765700000000';
+export class CustomHeaders1765800000000 implements MigrationInterface {
+  name = 'CustomHeaders1765800000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE webhooks ADD COLUMN headers jsonb NOT NULL DEFAULT '[]'`);
