@@ -29,6 +29,7 @@ import { endToEnd, sustainedLoad } from './scenarios/end-to-end.js';
 import { accountsFairness } from './scenarios/fairness.js';
 import { limitsCost, rateLimitAccuracy } from './scenarios/protection.js';
 import { fanOut, filteredFanOut } from './scenarios/fan-out.js';
+import { headersCost } from './scenarios/headers.js';
 import { liveFeed, liveFeedUnderLoad, stalledSubscriber } from './scenarios/live-feed.js';
 import { publishBatches, publishOpenLoop, publishRate, publishRateApiOnly } from './scenarios/publishing.js';
 import { releaseBuild, releaseRows } from './scenarios/release.js';
@@ -90,6 +91,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'feed-stalled', run: stalledSubscriber },
   { name: 'accounts-fairness', run: accountsFairness },
   { name: 'accounts-scale', prepare: scaleDatabases, run: accountsScale },
+  { name: 'headers', run: headersCost },
   { name: 'rate-limit', run: rateLimitAccuracy },
   { name: 'limits-cost', run: limitsCost },
   { name: 'release', prepare: releaseBuild, run: releaseRows },

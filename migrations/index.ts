@@ -10,6 +10,7 @@ import { FairClaim1765350000000 } from './1765350000000-FairClaim.js';
 import { Erasure1765500000000 } from './1765500000000-Erasure.js';
 import { Traces1765600000000 } from './1765600000000-Traces.js';
 import { Protection1765700000000 } from './1765700000000-Protection.js';
+import { CustomHeaders1765800000000 } from './1765800000000-CustomHeaders.js';
 
 // Listed explicitly, in order: globs break under ESM and bundling.
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   Erasure1765500000000,
   Traces1765600000000,
   Protection1765700000000,
+  CustomHeaders1765800000000,
 ];

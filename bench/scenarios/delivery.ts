@@ -132,7 +132,8 @@ export async function backlog(db: BenchDb, perWebhook: number, prefix: string, o
 /**
  * Publishes a backlog with no worker running, then starts the server with its
  * worker and times the drain (first to last receipt). `db` is a fresh database
- * unless given (the history scenario's); `env` adds to the server's.
+ * unless given (the history scenario's); `env` adds to the server's; `configure`
+ * changes the webhooks before the server starts (the headers scenario's).
  */
 export async function drainOnce(
   { receiver }: Bench,
@@ -144,6 +145,7 @@ export async function drainOnce(
     path?: string;
     ordering?: 'NONE' | 'PER_OBJECT';
     objects?: number;
+    configure?: (db: BenchDb, webhookIds: string[]) => Promise<void>;
     limits?: { rateLimit?: number; maxInFlight?: number };
   } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
@@ -159,6 +161,7 @@ export async function drainOnce(
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());
+    await opts.configure?.(db, ids);
     await backlog(db, perWebhook, 't', opts.objects);
     await receiver.reset();
     const srv = await server(defer, { env: { DATABASE_URL: db.url, ...opts.env } });

@@ -1,10 +1,11 @@
 import type { SecretVault } from '../services/secrets.js';
 import type { ClaimedDelivery } from '../storage/sql/claim.js';
 import type { OutgoingMessage } from './sender.js';
+import { headerSealColumn } from '../domain/headers.js';
 
 /**
  * The request to send for a claimed delivery: secrets opened (the vault caches
- * per webhook and key), and the previous secret or key of a rotation only
+ * per webhook and key, custom headers' secret values too), and the previous secret or key of a rotation only
  * while its overlap lasts (checked here, at send time; the stored value is
  * dropped later by maintenance). Throws SecretKeyError when the vault lacks
  * the key a secret is sealed with.
@@ -26,5 +27,9 @@ export function outgoingMessage(row: ClaimedDelivery, vault: SecretVault, now: n
     bearerToken: vault.open('bearer_token', w, row.bearer_token),
     hmacSecrets: hmacSecrets.filter((x): x is string => x !== null),
     signingKeys: signingKeys.filter((x): x is string => x !== null),
+    headers: (row.headers ?? []).map((h): [string, string] => [
+      h.name,
+      h.secret ? vault.open(headerSealColumn(h.name), w, h.sealed) : h.value,
+    ]),
   };
 }

@@ -101,13 +101,16 @@ export class AttemptRecorder {
           this.log.warn({ err: err.message }, 'releasing the next ordered deliveries failed; maintenance will'),
         );
       } catch (err) {
-        if (isDataError(err) && !batch.every((p) => p.rec.responseBody === null && p.rec.errorMessage === null)) {
+        if (
+          isDataError(err) &&
+          !batch.every((p) => p.rec.responseBody === null && p.rec.errorMessage === null && !p.rec.responseHeaders)
+        ) {
           // Something a destination sent cannot be stored as text: keep the attempts, drop the excerpts.
           this.log.warn(
             { err: (err as Error).message },
             'attempt excerpts could not be stored; recording without them',
           );
-          for (const p of batch) p.rec = { ...p.rec, responseBody: null, errorMessage: null };
+          for (const p of batch) p.rec = { ...p.rec, responseBody: null, errorMessage: null, responseHeaders: null };
           continue;
         }
         if (!isTransient(err)) {

@@ -1,6 +1,8 @@
 import http from 'node:http';
+import type net from 'node:net';
 import https from 'node:https';
-import { got, type Got, RequestError } from 'got';
+import { got, type Got, RequestError, type Request } from 'got';
+import { attemptTimings, recordedResponseHeaders, remoteAddress, type AttemptTimings } from '../domain/forensics.js';
 import type { KeyObject } from 'node:crypto';
 import { privateKeyFrom, signatureHeader, signingKey } from '../domain/signing.js';
 import type { AttemptResult } from '../domain/outcome.js';
@@ -28,6 +30,8 @@ export interface OutgoingMessage {
   signingKeys: readonly string[];
   /** W3C traceparent naming the attempt's span (Webhook.sendTraceparent); absent: none sent. */
   traceparent?: string;
+  /** The webhook's custom headers, values opened, in their order (domain/headers.ts checked the names). */
+  headers?: readonly (readonly [string, string])[];
 }
 
 export interface SendResult {
@@ -37,6 +41,12 @@ export interface SendResult {
   errorMessage: string | null;
   durationMs: number;
   startedAt: Date;
+  /** Forensics (domain/forensics.ts): null when no connection was made. */
+  remoteAddress: string | null;
+  /** null without a response. */
+  responseHeaders: Record<string, string | number> | null;
+  /** null when no request was made (an invalid or blocked URL). */
+  timings: AttemptTimings | null;
 }
 
 export interface SenderOptions {
@@ -44,6 +54,12 @@ export interface SenderOptions {
   urlPolicy: UrlPolicy;
   userAgent: string;
   clock: Clock;
+}
+
+/** What one request has shown of its connection so far. */
+interface Connection {
+  stream: Request | null;
+  address: string | null;
 }
 
 export class Sender {
@@ -97,6 +113,8 @@ export class Sender {
     if (signature) h['webhook-signature'] = signature;
     if (m.bearerToken) h.authorization = `Bearer ${m.bearerToken}`;
     if (m.traceparent) h.traceparent = m.traceparent;
+    // After the contract's own: the names were checked never to be one of them.
+    if (m.headers) for (const [name, value] of m.headers) h[name] = value;
     return h;
   }
 
@@ -111,6 +129,9 @@ export class Sender {
       responseStatus: null,
       responseBody: null,
       errorMessage: null,
+      remoteAddress: null,
+      responseHeaders: null,
+      timings: null,
       ...extra,
       durationMs: Math.max(0, Math.round(performance.now() - t0)),
       startedAt,
@@ -125,15 +146,30 @@ export class Sender {
     const refused = blockedLiteral(url, this.opts.urlPolicy);
     if (refused) return done({ kind: 'blocked' }, { errorMessage: refused });
 
+    const conn: Connection = { stream: null, address: null };
+    const forensics = (responseHeaders: Record<string, string | number> | null): Partial<SendResult> => {
+      const s = conn.stream;
+      if (!s) return {};
+      return {
+        remoteAddress: conn.address,
+        responseHeaders,
+        timings: attemptTimings(s.timings?.phases ?? {}, s.reusedSocket === true, performance.now() - t0),
+      };
+    };
     try {
-      const res = await this.post(url, m.body, this.headers(m, Math.floor(startedMs / 1000)), started);
+      const res = await this.post(url, m.body, this.headers(m, Math.floor(startedMs / 1000)), started, conn);
       const retryAfter = res.headers['retry-after'];
       return done(
         { kind: 'response', status: res.status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined },
-        { responseStatus: res.status, responseBody: excerpt(res.body) },
+        {
+          responseStatus: res.status,
+          responseBody: excerpt(res.body),
+          ...forensics(recordedResponseHeaders(res.headers)),
+        },
       );
     } catch (e) {
-      return done(...classifyError(e, this.opts.timeoutMs));
+      const [result, extra] = classifyError(e, this.opts.timeoutMs);
+      return done(result, { ...extra, ...forensics(null) });
     }
   }
 
@@ -143,10 +179,24 @@ export class Sender {
     body: string,
     headers: Record<string, string>,
     started: () => void,
+    conn: Connection,
   ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const stream = this.client.stream.post(url, { body, headers });
-      stream.once('request', started);
+      conn.stream = stream;
+      stream.once('request', (req: http.ClientRequest) => {
+        // Read when connected: by the answer (or an error) the socket may be gone or back in the pool.
+        const connected = (socket: net.Socket) => {
+          conn.address = remoteAddress(socket.remoteAddress, socket.remotePort);
+        };
+        const onSocket = (socket: net.Socket) => {
+          if (socket.remoteAddress) connected(socket);
+          else socket.once('connect', () => connected(socket));
+        };
+        if (req.socket) onSocket(req.socket);
+        else req.once('socket', onSocket);
+        started();
+      });
       let status = 0;
       let resHeaders: http.IncomingHttpHeaders = {};
       const kept: Buffer[] = [];

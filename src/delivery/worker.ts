@@ -531,6 +531,9 @@ export class Worker {
           nextStatus: decision.deliveryStatus,
           nextAttemptAt: decision.nextAttemptAt,
           traceId: span ? span.traceId : message.traceparent ? traceIdOf(message.traceparent) : null,
+          remoteAddress: result.remoteAddress,
+          responseHeaders: result.responseHeaders,
+          timings: result.timings,
           probe: row.probe,
         });
       } finally {

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { keyIdOf, open, placeOf, seal, type Keyring } from '../domain/secret-box.js';
 import { SECRET_COLUMNS, type SecretColumn } from '../storage/keyring.js';
 import { inTransaction } from '../storage/sql/db.js';
-import { replaceSealed, sealedBatch } from '../storage/sql/secrets.js';
+import { replaceSealed, replaceSealedHeaders, sealedBatch } from '../storage/sql/secrets.js';
+import { headerSealColumn, type StoredHeader } from '../domain/headers.js';
 
 // Sealing and opening the webhooks' secrets. Opening is cached per place and
 // sealed value (which names its key), so the delivery path pays AES-GCM once
@@ -10,20 +11,23 @@ import { replaceSealed, sealedBatch } from '../storage/sql/secrets.js';
 
 const CACHE_LIMIT = 20_000;
 
+/** A secret column, or a secret custom header's place (domain/headers.ts, headerSealColumn). */
+type SealedPlace = SecretColumn | `headers.${string}`;
+
 export class SecretVault {
   private readonly opened = new Map<string, string>();
 
   constructor(readonly keyring: Keyring) {}
 
-  seal(column: SecretColumn, webhookId: string, plaintext: string): string;
-  seal(column: SecretColumn, webhookId: string, plaintext: string | null): string | null;
-  seal(column: SecretColumn, webhookId: string, plaintext: string | null): string | null {
+  seal(column: SealedPlace, webhookId: string, plaintext: string): string;
+  seal(column: SealedPlace, webhookId: string, plaintext: string | null): string | null;
+  seal(column: SealedPlace, webhookId: string, plaintext: string | null): string | null {
     return plaintext === null ? null : seal(this.keyring, plaintext, placeOf('webhooks', column, webhookId));
   }
 
-  open(column: SecretColumn, webhookId: string, sealed: string): string;
-  open(column: SecretColumn, webhookId: string, sealed: string | null): string | null;
-  open(column: SecretColumn, webhookId: string, sealed: string | null): string | null {
+  open(column: SealedPlace, webhookId: string, sealed: string): string;
+  open(column: SealedPlace, webhookId: string, sealed: string | null): string | null;
+  open(column: SealedPlace, webhookId: string, sealed: string | null): string | null {
     if (sealed === null) return null;
     // Keyed by place too: a sealed value copied to another row must still fail to open there.
     const place = placeOf('webhooks', column, webhookId);
@@ -73,6 +77,18 @@ export async function reencryptAll(
           const plain = vault.open(column, row.id, sealed);
           if (await replaceSealed(db, row.id, column, sealed, vault.seal(column, row.id, plain))) progress.values++;
         }
+        let moved = 0;
+        const headers = row.headers.map((h): StoredHeader => {
+          if (!h.secret) return h;
+          if (keyIdOf(h.sealed) === currentId) {
+            progress.current++;
+            return h;
+          }
+          moved++;
+          const place = headerSealColumn(h.name);
+          return { ...h, sealed: vault.seal(place, row.id, vault.open(place, row.id, h.sealed)) };
+        });
+        if (moved && (await replaceSealedHeaders(db, row.id, row.headers, headers))) progress.values += moved;
       }
     });
     progress.webhooks += rows.length;

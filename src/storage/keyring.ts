@@ -12,6 +12,7 @@ import {
 } from '../domain/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Db } from './sql/db.js';
+import { headerSealColumn } from '../domain/headers.js';
 
 // Where the secret keys come from: HOOKLINE_SECRET_KEYS, or else a key
 // generated once into the data directory. At start the stored secrets are
@@ -46,16 +47,40 @@ export async function loadKeyring(secretKeys: string | undefined, dataDir: strin
   return parseKeyring(await readFile(file, 'utf8'));
 }
 
-/** Per column and key id: how many stored values, and one of them (with its row) to try the key on. */
-export async function sealedValues(
-  db: Db,
-): Promise<{ column: SecretColumn; keyId: string; count: number; sample: string; rowId: string }[]> {
-  const { rows } = await db.query<{ col: SecretColumn; value: string; id: string; count: number }>(
+/**
+ * Per column and key id: how many stored values, and one of them (with its row, and for a custom
+ * header its place) to try the key on. Secret custom headers count as the column `headers`.
+ */
+export async function sealedValues(db: Db): Promise<
+  {
+    column: SecretColumn | 'headers';
+    keyId: string;
+    count: number;
+    sample: string;
+    rowId: string;
+    place: SecretColumn | `headers.${string}`;
+  }[]
+> {
+  const { rows } = await db.query<{
+    col: SecretColumn | 'headers';
+    value: string;
+    id: string;
+    count: number;
+    header: string | null;
+  }>(
     SECRET_COLUMNS.map(
       (c) =>
-        `SELECT '${c}' AS col, count(*)::int AS count, min(${c}) AS value, (array_agg(id ORDER BY ${c}))[1]::text AS id
+        `SELECT '${c}' AS col, count(*)::int AS count, min(${c}) AS value, (array_agg(id ORDER BY ${c}))[1]::text AS id,
+                NULL AS header
          FROM webhooks WHERE ${c} IS NOT NULL GROUP BY split_part(${c}, '.', 2)`,
-    ).join(' UNION ALL '),
+    )
+      .concat(
+        `SELECT 'headers', count(*)::int, min(h ->> 'sealed'), (array_agg(w.id ORDER BY h ->> 'sealed'))[1]::text,
+                (array_agg(h ->> 'name' ORDER BY h ->> 'sealed'))[1]
+         FROM webhooks w CROSS JOIN LATERAL jsonb_array_elements(w.headers) h
+         WHERE h ? 'sealed' GROUP BY split_part(h ->> 'sealed', '.', 2)`,
+      )
+      .join(' UNION ALL '),
   );
   return rows.map((r) => ({
     column: r.col,
@@ -63,6 +88,7 @@ export async function sealedValues(
     count: r.count,
     sample: r.value,
     rowId: r.id,
+    place: r.col === 'headers' ? headerSealColumn(r.header!) : r.col,
   }));
 }
 
@@ -76,7 +102,7 @@ export async function checkKeyring(db: Db, ring: Keyring): Promise<void> {
       );
     }
     try {
-      open(ring, v.sample, placeOf('webhooks', v.column, v.rowId));
+      open(ring, v.sample, placeOf('webhooks', v.place, v.rowId));
     } catch {
       throw new SecretKeyError(
         `key ${v.keyId} in HOOKLINE_SECRET_KEYS does not open the secrets sealed with ${v.keyId}: a wrong key?`,

@@ -422,6 +422,8 @@ describe('webhooks over HTTP', () => {
         'Webhook.hasBearerToken',
         'Webhook.hasHmacSecret',
         'Webhook.previousSecretExpiresAt',
+        // Whether a custom header is secret; its value is then null.
+        'WebhookHeader.secret',
       ]);
     });
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { open, parseKeyring, placeOf } from '../../src/domain/secret-box.js';
 import {
   TEST_SECRET_KEYS,
   eventually,
@@ -205,6 +206,50 @@ describe('the secret keys at start', () => {
         `SELECT action, actor_name FROM audit_log WHERE action = 'secrets.reencrypted'`,
       );
       assert.deepEqual(rows, [{ action: 'secrets.reencrypted', actor_name: 'cli' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('secret custom headers: checked at start, counted by status, moved by reencrypt, still opening', async () => {
+    const db = await freshDatabase('secrets_headers');
+    const keys = await insertKeys(db);
+    try {
+      const server = await spawnServer(db, { keys });
+      await server.ready();
+      const created = must(
+        await server.gql(
+          `mutation { createWebhook(input: {name: "h", destinationUrl: "http://127.0.0.1:9/h", headers: [
+             {name: "X-Api-Key", value: "key-one", secret: true}, {name: "X-Plain", value: "plain"},
+             {name: "X-Other", value: "key-two", secret: true}]}) { id } }`,
+        ),
+      ).createWebhook as { id: string };
+      await server.stop();
+
+      const other = `other:${randomBytes(32).toString('base64')}`;
+      const missing = await spawnServer(db, { keys, env: { HOOKLINE_SECRET_KEYS: other } });
+      assert.equal(await missing.exited, 1);
+      assert.match(missing.stdout.join('\n'), /2 stored secret\(s\) \(webhooks\.headers\) were sealed with key test/);
+
+      const next = `next:${randomBytes(32).toString('base64')}`;
+      const env = { DATABASE_URL: db.url, HOOKLINE_SECRET_KEYS: `${next},${TEST_SECRET_KEYS}` };
+      assert.deepEqual(JSON.parse((await runCli(['secrets', 'status', '--json'], env)).stdout), {
+        currentKey: 'next',
+        values: { test: 2 },
+      });
+      const moved = await runCli(['secrets', 'reencrypt'], env);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.match(moved.stderr, /reencrypt: 1 webhooks, 2 values moved/);
+      assert.deepEqual(JSON.parse((await runCli(['secrets', 'status', '--json'], env)).stdout).values, { next: 2 });
+      const onlyNext = await spawnServer(db, { keys, env: { HOOKLINE_SECRET_KEYS: next } });
+      await onlyNext.ready();
+      await onlyNext.stop();
+      const { rows } = await db.pool.query('SELECT headers FROM webhooks WHERE id = $1', [created.id]);
+      const ring = parseKeyring(next);
+      const opened = (rows[0].headers as { name: string; sealed?: string; value?: string }[]).map((h) =>
+        h.sealed ? open(ring, h.sealed, placeOf('webhooks', `headers.${h.name.toLowerCase()}`, created.id)) : h.value,
+      );
+      assert.deepEqual(opened, ['key-one', 'plain', 'key-two']);
     } finally {
       await db.close();
     }

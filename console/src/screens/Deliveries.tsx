@@ -7,6 +7,7 @@ import { go, href, type Route } from '../router';
 import { ErrorLine, Pager, When } from '../ui';
 import { useCatalog } from './webhook/SubscriptionGrid';
 import { WebhookPicker } from './WebhookPicker';
+import { EraseObject } from './EraseObject';
 
 // The delivery log, newest first, one page at a time: by webhook, status,
 // event type and object ("enrollment 42": every delivery of events about it,
@@ -131,6 +132,15 @@ export function Deliveries({ route }: { route: Route }) {
         <button type="submit">Search</button>
       </form>
       <ErrorLine error={error} />
+      {objectId && (
+        <EraseObject
+          key={objectId}
+          objectId={objectId}
+          resource={(pair?.resource ?? null) as ResourceType | null}
+          catalog={catalog}
+          accountId={accountId}
+        />
+      )}
       <table>
         <thead>
           <tr>

@@ -3,6 +3,8 @@ import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../gql';
 import { href } from '../router';
 import { ErrorLine, When, WriteButton } from '../ui';
+import type { DeliveryTimelineQuery } from '../gql/graphql';
+import { DROPPED_KEY, phasesOf } from './forensics';
 
 // One delivery from publish to its final state, every attempt with what the
 // receiver answered; it follows new attempts live, so a redelivery shows up
@@ -40,6 +42,16 @@ const DeliveryQuery = graphql(`
         responseBody
         errorMessage
         startedAt
+        remoteAddress
+        responseHeaders
+        timings {
+          dnsMs
+          connectMs
+          tlsMs
+          firstByteMs
+          totalMs
+          reusedConnection
+        }
       }
     }
   }
@@ -117,6 +129,7 @@ export function Timeline({ id }: { id: string }) {
             {a.responseStatus !== null && a.responseStatus !== undefined && <> · HTTP {a.responseStatus}</>} ·{' '}
             {a.durationMs} ms
             {a.errorMessage && <div className="error-text">{a.errorMessage}</div>}
+            <Forensics attempt={a} />
             {a.responseBody && <pre className="excerpt">{a.responseBody}</pre>}
           </li>
         ))}
@@ -148,5 +161,61 @@ export function Timeline({ id }: { id: string }) {
         <pre className="excerpt">{JSON.stringify(d.event.payload, null, 2)}</pre>
       </details>
     </main>
+  );
+}
+
+type Attempt = NonNullable<DeliveryTimelineQuery['delivery']>['attempts'][number];
+
+/** Where the attempt went and where its time went: the address, the phases as bars, the answer's headers. */
+function Forensics({ attempt: a }: { attempt: Attempt }) {
+  const t = a.timings;
+  const headers = a.responseHeaders ?? null;
+  if (!t && !a.remoteAddress && !headers) return null;
+  const phases = t ? phasesOf(t) : [];
+  const names = headers ? Object.keys(headers).filter((k) => k !== DROPPED_KEY) : [];
+  const dropped = headers?.[DROPPED_KEY];
+  return (
+    <div className="forensics" aria-label={`Forensics of attempt ${a.attemptNumber}`}>
+      {a.remoteAddress && (
+        <div>
+          Connected to <code>{a.remoteAddress}</code>
+        </div>
+      )}
+      {t && (
+        <div>
+          <span>
+            {t.totalMs} ms in all
+            {t.reusedConnection ? ' · reused connection (no DNS, connect or TLS)' : ' · new connection'}
+          </span>
+          <ul className="phases" aria-label="Timings">
+            {phases.map((p) => (
+              <li key={p.label}>
+                <span className="phase-label">{p.label}</span>{' '}
+                <meter className="phase-bar" min={0} max={100} value={p.percent} aria-hidden="true" />{' '}
+                <span>{p.ms === null ? '—' : `${p.ms} ms`}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {headers && (
+        <details>
+          <summary>
+            Response headers ({names.length}
+            {typeof dropped === 'number' ? `, ${dropped} more left out past 8 KiB` : ''})
+          </summary>
+          <table aria-label={`Response headers of attempt ${a.attemptNumber}`}>
+            <tbody>
+              {names.map((n) => (
+                <tr key={n}>
+                  <th scope="row">{n}</th>
+                  <td>{String(headers[n])}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+    </div>
   );
 }

@@ -15,7 +15,13 @@ import { DeliveryConnection, WebhookConnection } from '../types/connections.js';
 import { DeliveryAttemptGql, DeliveryGql, EventGql } from '../types/delivery.js';
 import { DeliveryStatusEnum } from '../types/enums.js';
 import { validHours, type WebhookFigures } from '../../services/stats.js';
-import { WebhookCircuitGql, WebhookGql, WebhookStatsGql, WebhookSubscriptionGql } from '../types/webhook.js';
+import {
+  WebhookCircuitGql,
+  WebhookGql,
+  WebhookHeaderGql,
+  WebhookStatsGql,
+  WebhookSubscriptionGql,
+} from '../types/webhook.js';
 import { traceIdOf } from '../../telemetry/tracing.js';
 
 // Nested fields. Lists of rows go through the request's DataLoaders.
@@ -90,6 +96,13 @@ export class WebhookFields {
   @FieldResolver(() => AccountGql, { description: '(rev 3)' })
   account(@Root() w: Webhook, @Ctx() ctx: Context): Promise<Account> {
     return accountOf(ctx, w.accountId);
+  }
+
+  @FieldResolver(() => [WebhookHeaderGql], {
+    description: "(rev 3) Extra request headers sent with every delivery; a secret header's value is never returned.",
+  })
+  headers(@Root() w: Webhook): WebhookHeaderGql[] {
+    return (w.headers ?? []).map((h) => ({ name: h.name, value: h.secret ? null : h.value, secret: h.secret }));
   }
 }
 

@@ -54,6 +54,10 @@ export class SubscriptionResolver {
       durationMs: notice.durationMs,
       startedAt: new Date(notice.startedAt),
       traceId: notice.traceId ?? null,
+      // Forensics too: the feed's notices stay small.
+      remoteAddress: null,
+      responseHeaders: null,
+      timings: null,
     };
   }
 

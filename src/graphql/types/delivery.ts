@@ -3,6 +3,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { EventAction, ResourceType } from '../../domain/catalog.js';
 import type { AttemptOutcome } from '../../domain/outcome.js';
 import type { DeliveryStatus } from '../../domain/statuses.js';
+import type { AttemptTimings } from '../../domain/forensics.js';
 import { AttemptOutcomeEnum, DeliveryStatusEnum, EventActionEnum, ResourceTypeEnum } from './enums.js';
 
 @ObjectType('Event')
@@ -116,4 +117,43 @@ export class DeliveryAttemptGql {
 
   @Field(() => String, { nullable: true, description: "(rev 3) The trace this attempt's span belongs to." })
   traceId: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: '(rev 3) The address and port actually connected to (ip:port, an IPv6 address in brackets).',
+  })
+  remoteAddress: string | null;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      '(rev 3) The response\'s headers (names lower-case; set-cookie left out), at most 8 KiB. Headers past the limit are left out whole, and the key "(dropped)" says how many.',
+  })
+  responseHeaders: Record<string, string | number> | null;
+
+  @Field(() => AttemptTimingsGql, { nullable: true, description: '(rev 3)' })
+  timings: AttemptTimings | null;
+}
+
+@ObjectType('AttemptTimings', {
+  description: "(rev 3) Where an attempt's time went, as the HTTP client measured it.",
+})
+export class AttemptTimingsGql {
+  @Field(() => Int, { nullable: true, description: 'null on a reused connection' })
+  dnsMs: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'null on a reused connection' })
+  connectMs: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'null without TLS, and on a reused connection' })
+  tlsMs: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'From the request sent to the first byte of the answer.' })
+  firstByteMs: number | null;
+
+  @Field(() => Int)
+  totalMs: number;
+
+  @Field()
+  reusedConnection: boolean;
 }

@@ -19,6 +19,21 @@ export class SubscriptionInput {
   filter?: Record<string, unknown> | null;
 }
 
+@InputType('HeaderInput', { description: '(rev 3)' })
+export class HeaderInput {
+  @Field()
+  name: string;
+
+  @Field({
+    description:
+      'A secret header given with an empty value keeps its stored value (the API never returns it, so an editor cannot send it back).',
+  })
+  value: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'Sealed at rest like the bearer token and never returned.' })
+  secret?: boolean | null;
+}
+
 @InputType('CreateWebhookInput')
 export class CreateWebhookInput {
   @Field()
@@ -57,6 +72,13 @@ export class CreateWebhookInput {
     description: "(rev 3) Omitted: the caller's account for a scoped key, otherwise the default account.",
   })
   accountId?: string | null;
+
+  @Field(() => [HeaderInput], {
+    nullable: true,
+    description:
+      '(rev 3) At most 10; content-type, content-length, host, user-agent, authorization and webhook-* are refused.',
+  })
+  headers?: HeaderInput[] | null;
 
   @Field(() => Boolean, { nullable: true, description: '(rev 3) Default false.' })
   sendTraceparent?: boolean | null;
@@ -99,6 +121,13 @@ export class UpdateWebhookInput {
     description: '(rev 2) Takes effect for deliveries not yet started.',
   })
   ordering?: DeliveryOrdering | null;
+
+  @Field(() => [HeaderInput], {
+    nullable: true,
+    description:
+      '(rev 3) Replaces the whole list; a change counts as a change of the webhook: a delivery claimed before it is not sent with the old headers.',
+  })
+  headers?: HeaderInput[] | null;
 
   @Field(() => Boolean, { nullable: true, description: '(rev 3)' })
   sendTraceparent?: boolean | null;

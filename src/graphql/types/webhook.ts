@@ -33,6 +33,18 @@ export class WebhookSubscriptionGql {
   filter: Record<string, unknown> | null;
 }
 
+@ObjectType('WebhookHeader', { description: '(rev 3)' })
+export class WebhookHeaderGql {
+  @Field()
+  name: string;
+
+  @Field(() => String, { nullable: true, description: 'null when secret' })
+  value: string | null;
+
+  @Field()
+  secret: boolean;
+}
+
 @ObjectType('WebhookCircuit', { description: '(rev 3)' })
 export class WebhookCircuitGql {
   @Field(() => CircuitStateEnum)

@@ -42,6 +42,8 @@ import {
   type SubscriptionInput,
 } from './common.js';
 import { secretsAtCreation, secretsUpdate } from './secrets.js';
+import { headersChange, sealHeaders, storedSecretNames } from './headers.js';
+import { headersForAudit, validHeaders, type HeaderSpec } from '../../domain/headers.js';
 
 // A webhook's life (created, changed, paused, resumed, deleted) and reading webhooks.
 
@@ -57,6 +59,7 @@ export interface CreateWebhookInput {
   /** Omitted: the caller's account for a scoped key, else the default account. */
   accountId?: string | null;
   sendTraceparent?: boolean | null;
+  headers?: HeaderSpec[] | null;
   rateLimit?: number | null;
   maxInFlight?: number | null;
 }
@@ -70,6 +73,8 @@ export interface UpdateWebhookInput {
   clearHmacSecret?: boolean | null;
   ordering?: DeliveryOrdering | null;
   sendTraceparent?: boolean | null;
+  /** Replaces the whole list; omitted: kept. */
+  headers?: HeaderSpec[] | null;
   /** 0 removes the limit; null or omitted keeps it. */
   rateLimit?: number | null;
   maxInFlight?: number | null;
@@ -161,6 +166,7 @@ export class WebhookConfig {
     const specs = validSubscriptions('input.subscriptions', input.subscriptions ?? []);
     const ordering = input.ordering ?? 'NONE';
     const sendTraceparent = input.sendTraceparent ?? false;
+    const headers = validHeaders('input.headers', input.headers ?? []);
     const rateLimit = validLimit('input.rateLimit', input.rateLimit);
     const maxInFlight = validLimit('input.maxInFlight', input.maxInFlight);
 
@@ -168,6 +174,7 @@ export class WebhookConfig {
     const id = randomUUID();
     await audited(this.pool, async (db) => {
       if (!isUuid(accountId) || !(await liveAccount(db, accountId))) throw notFound('account', accountId);
+      const stored = sealHeaders(this.vault, id, headers);
       await insertWebhook(db, {
         id,
         accountId,
@@ -175,6 +182,7 @@ export class WebhookConfig {
         destinationUrl,
         ordering,
         sendTraceparent,
+        headers: stored,
         rateLimit,
         maxInFlight,
         ...secrets.seal(id),
@@ -189,6 +197,7 @@ export class WebhookConfig {
       if (filters) changes.filters = { new: filters };
       if (ordering !== 'NONE') changes.ordering = { new: ordering };
       if (sendTraceparent) changes.sendTraceparent = { new: true };
+      if (stored.length) changes.headers = { new: headersForAudit(stored) };
       if (rateLimit !== null) changes.rateLimit = { new: rateLimit };
       if (maxInFlight !== null) changes.maxInFlight = { new: maxInFlight };
       Object.assign(changes, secrets.changes);
@@ -238,6 +247,16 @@ export class WebhookConfig {
       );
       const { columns, changes: secretChanges } = secrets(current);
       Object.assign(changes, secretChanges);
+      if (input.headers != null) {
+        // Checked against the stored list: an empty secret value keeps the one stored under its name.
+        const checked = validHeaders('input.headers', input.headers, storedSecretNames(current.headers));
+        const stored = sealHeaders(this.vault, id, checked, current.headers);
+        const change = headersChange(current.headers, stored);
+        if (change) {
+          next.headers = stored;
+          changes.headers = change;
+        }
+      }
       if (Object.keys(changes).length === 0) return { result: undefined, audit: null };
       await updateWebhookConfig(db, id, { ...next, ...columns });
       // Deliveries not yet started follow the new ordering from now on.

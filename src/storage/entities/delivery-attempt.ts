@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { AttemptOutcome } from '../../domain/outcome.js';
+import type { AttemptTimings } from '../../domain/forensics.js';
 
 @Entity('delivery_attempts')
 export class DeliveryAttempt {
@@ -38,4 +39,13 @@ export class DeliveryAttempt {
 
   @Column({ type: 'text', name: 'trace_id', nullable: true })
   traceId: string | null;
+
+  @Column({ type: 'text', name: 'remote_address', nullable: true })
+  remoteAddress: string | null;
+
+  @Column({ type: 'jsonb', name: 'response_headers', nullable: true })
+  responseHeaders: Record<string, string> | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  timings: AttemptTimings | null;
 }

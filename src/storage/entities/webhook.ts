@@ -1,5 +1,6 @@
 import { Column, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
+import type { StoredHeader } from '../../domain/headers.js';
 import type { CircuitState } from '../../domain/protection.js';
 import { WebhookSubscription } from './webhook-subscription.js';
 
@@ -51,6 +52,9 @@ export class Webhook {
   @Column({ type: 'boolean', name: 'send_traceparent', default: false })
   sendTraceparent: boolean;
 
+  // Secret values sealed (domain/headers.ts).
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  headers: StoredHeader[];
   @Column({ type: 'int', name: 'rate_limit', nullable: true })
   rateLimit: number | null;
 

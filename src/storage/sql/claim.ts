@@ -1,3 +1,5 @@
+import type { StoredHeader } from '../../domain/headers.js';
+
 // The claim rule, written once. Two statements claim queue rows for a worker:
 // claimDue (deliveries.ts), and the publishing statement's fast path
 // (events.ts), which claims some of the rows it creates for the worker of its
@@ -32,6 +34,8 @@ export interface ClaimedDelivery {
   version: string;
   /** Send a traceparent header with the request (Webhook.sendTraceparent). */
   send_traceparent: boolean;
+  /** Custom headers, secret values sealed (delivery/outgoing.ts opens them). */
+  headers: StoredHeader[];
   body: string;
   /** The event's trace context (events.trace_parent): its deliveries continue the publisher's trace. */
   trace_parent: string | null;
@@ -103,7 +107,7 @@ export const leaseUntil = (ms: string) => `now() + ${ms} * interval '1 milliseco
 export const claimedWebhookColumns = (w: string) =>
   `${w}.account_id, ${w}.destination_url, ${w}.bearer_token, ${w}.hmac_secret, ${w}.previous_hmac_secret, ${w}.previous_hmac_expires_at,
    ${w}.signing_key, ${w}.previous_signing_key, ${w}.previous_signing_expires_at, ${w}.version::text AS version,
-   ${w}.send_traceparent, ${w}.rate_limit IS NOT NULL AS rate_limited,
+   ${w}.send_traceparent, ${w}.headers, ${w}.rate_limit IS NOT NULL AS rate_limited,
    ${w}.max_in_flight IS NOT NULL AS flight_limited`;
 
 /** The same columns as json_build_object arguments, from a row `f` that selected claimedWebhookColumns. */
@@ -117,7 +121,7 @@ export const claimedWebhookJson = (f: string) =>
     'previous_hmac_expires_at',
     'signing_key',
   ]
-    .concat(['previous_signing_key', 'previous_signing_expires_at', 'version', 'send_traceparent'])
+    .concat(['previous_signing_key', 'previous_signing_expires_at', 'version', 'send_traceparent', 'headers'])
     .concat(['rate_limited', 'flight_limited'])
     .map((c) => `'${c}', ${f}.${c}`)
     .join(', ');

@@ -1,5 +1,6 @@
 import type { AttemptOutcome } from '../../domain/outcome.js';
 import type { DeliveryStatus } from '../../domain/statuses.js';
+import type { AttemptTimings } from '../../domain/forensics.js';
 import type { Db } from './db.js';
 import type { Scope } from '../../domain/accounts.js';
 import { RATE_WINDOW_MS, DEFAULT_CIRCUIT, type CircuitPolicy, type CircuitState } from '../../domain/protection.js';
@@ -234,6 +235,10 @@ export interface AttemptRecord {
   nextAttemptAt: Date | null;
   /** The trace the attempt's span is in (telemetry/tracing.ts); null when it is in none. */
   traceId?: string | null;
+  /** The address connected to (domain/forensics.ts); null: none was. */
+  remoteAddress?: string | null;
+  responseHeaders?: Record<string, string | number> | null;
+  timings?: AttemptTimings | null;
   /** The attempt was its open circuit's probe. */
   probe?: boolean;
 }
@@ -285,16 +290,19 @@ export async function recordAttempts(
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
                             $8::text[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::text[],
-                            $14::bool[])
+                            $14::bool[], $18::text[], $19::jsonb[], $20::jsonb[])
          AS t(delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at, next_status, next_at, trace_id, probe)
+              error_message, duration_ms, started_at, next_status, next_at, trace_id, probe,
+              remote_address, response_headers, timings)
      ), attempts AS (
        -- A delivery removed meanwhile (pruned, its webhook deleted) gets no attempt row: there is nothing
        -- to attach it to, and the foreign key would fail the whole batch, again and again.
        INSERT INTO delivery_attempts (delivery_id, webhook_id, event_id, attempt_number, outcome, response_status,
-                                      response_body, error_message, duration_ms, started_at, trace_id)
+                                      response_body, error_message, duration_ms, started_at, trace_id,
+                                      remote_address, response_headers, timings)
        SELECT delivery_id, webhook_id, event_id, attempt_number, outcome, response_status, response_body,
-              error_message, duration_ms, started_at, trace_id FROM input i
+              error_message, duration_ms, started_at, trace_id, remote_address, response_headers, timings
+       FROM input i
        WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = i.delivery_id)
        RETURNING id, delivery_id, attempt_number
      ), locked AS (
@@ -443,6 +451,9 @@ export async function recordAttempts(
       circuit.threshold,
       circuit.firstProbeMs,
       circuit.maxProbeMs,
+      col('remoteAddress'),
+      batch.map((a) => json(a.responseHeaders)),
+      batch.map((a) => json(a.timings)),
     ],
   });
   const attempts: RecordedAttempt[] = [];
@@ -464,6 +475,9 @@ export async function recordAttempts(
   }
   return { attempts, health, finishedObjects };
 }
+
+/** JSON text for a jsonb[] element: pg would send an object as text it cannot cast. */
+const json = (v: object | null | undefined) => (v == null ? null : JSON.stringify(v));
 
 /**
  * Claims taken but never started (shutdown, the send gate, a rate-limited claim that missed its start):

@@ -2,6 +2,7 @@ import type { DeliveryOrdering, WebhookStatus } from '../../domain/statuses.js';
 import { SERVICE_ACTOR } from '../../domain/audit.js';
 import type { Db } from './db.js';
 import type { Scope } from '../../domain/accounts.js';
+import type { StoredHeader } from '../../domain/headers.js';
 
 // Every write to the webhooks table, by the services and the worker. The ORM
 // only reads them (outside any transaction); a change reads the row it changes
@@ -20,6 +21,8 @@ export interface StoredWebhook {
   statusReason: string | null;
   ordering: DeliveryOrdering;
   sendTraceparent: boolean;
+  /** Secret values sealed. */
+  headers: StoredHeader[];
   rateLimit: number | null;
   maxInFlight: number | null;
 }
@@ -29,7 +32,7 @@ export async function webhookForChange(db: Db, id: string, scope: Scope): Promis
   const { rows } = await db.query<StoredWebhook>(
     `SELECT id, account_id AS "accountId", name, destination_url AS "destinationUrl", bearer_token AS "bearerToken",
             hmac_secret AS "hmacSecret", signing_key AS "signingKey", status, status_reason AS "statusReason", ordering,
-            send_traceparent AS "sendTraceparent", rate_limit AS "rateLimit", max_in_flight AS "maxInFlight"
+            send_traceparent AS "sendTraceparent", rate_limit AS "rateLimit", max_in_flight AS "maxInFlight", headers
      FROM webhooks WHERE id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR account_id = $2)`,
     [id, scope.accountId],
   );
@@ -47,6 +50,7 @@ export interface NewWebhook {
   signingPublicKey: string | null;
   ordering: DeliveryOrdering;
   sendTraceparent: boolean;
+  headers: StoredHeader[];
   rateLimit: number | null;
   maxInFlight: number | null;
 }
@@ -55,8 +59,8 @@ export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
   await db.query(
     `INSERT INTO webhooks (id, account_id, name, destination_url, bearer_token, hmac_secret, signing_key,
                            signing_public_key, status, status_reason, ordering, send_traceparent, rate_limit,
-                           max_in_flight)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9, $10, $11, $12)`,
+                           max_in_flight, headers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', NULL, $9, $10, $11, $12, $13)`,
     [
       w.id,
       w.accountId,
@@ -70,6 +74,7 @@ export async function insertWebhook(db: Db, w: NewWebhook): Promise<void> {
       w.sendTraceparent,
       w.rateLimit,
       w.maxInFlight,
+      JSON.stringify(w.headers),
     ],
   );
   await syncFlow(db, w.id);
@@ -81,6 +86,7 @@ export interface WebhookConfigChange {
   destinationUrl?: string;
   ordering?: DeliveryOrdering;
   sendTraceparent?: boolean;
+  headers?: StoredHeader[];
   /** null removes the limit. */
   rateLimit?: number | null;
   maxInFlight?: number | null;
@@ -95,6 +101,7 @@ const CONFIG_COLUMNS: Record<keyof WebhookConfigChange, string> = {
   destinationUrl: 'destination_url',
   ordering: 'ordering',
   sendTraceparent: 'send_traceparent',
+  headers: 'headers',
   rateLimit: 'rate_limit',
   maxInFlight: 'max_in_flight',
   bearerToken: 'bearer_token',
@@ -109,7 +116,8 @@ export async function updateWebhookConfig(db: Db, id: string, change: WebhookCon
   const sets = keys.map((k, i) => `${CONFIG_COLUMNS[k]} = $${i + 2}`);
   await db.query(
     `UPDATE webhooks SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 AND deleted_at IS NULL`,
-    [id, ...keys.map((k) => change[k])],
+    // JSON text for jsonb: pg would send an array as a PostgreSQL array.
+    [id, ...keys.map((k) => (k === 'headers' ? JSON.stringify(change[k]) : change[k]))],
   );
   if (keys.includes('rateLimit') || keys.includes('maxInFlight')) await syncFlow(db, id);
 }

@@ -283,6 +283,7 @@ export function walkAs(
         'walk P',
         'walk-seed',
         'walk receipt',
+        'walk-header-value',
       ];
       let token: string = role;
 
@@ -308,6 +309,17 @@ export function walkAs(
             subs: [['USERS', 'CREATE', { uid: 'walk-seed' }]],
           })
         ).id;
+        // Custom headers, one secret, on W and on T (which most mutations answer with): WebhookHeader's fields
+        // have webhooks to be read from.
+        for (const id of [world.w, world.t]) {
+          must(
+            await s.gql(
+              `mutation($id: ID!) { updateWebhook(id: $id, input: {headers: [{name: "X-Walk", value: "walk-header-value"},
+                 {name: "X-Walk-Key", value: "walk-secret-header", secret: true}]}) { id } }`,
+              { id },
+            ),
+          );
+        }
         // Redelivered over and over by the walk: parked (its webhook paused), so that no attempt races the requeue.
         const p = (
           await createWebhook(s, {

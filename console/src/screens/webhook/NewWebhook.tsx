@@ -9,6 +9,7 @@ import { href } from '../../router';
 import { ErrorLine, Field, OrderingSelect, SecretOnce, WriteButton } from '../../ui';
 import { SubscriptionGrid, useCatalog } from './SubscriptionGrid';
 import { toInputs, type Selection } from './grid-model';
+import { HeaderRows, inputsOf, type HeaderRow } from './Headers';
 
 // A new webhook: where it goes, how it is signed, what it receives. A
 // generated HMAC secret comes back in this one response and is shown once.
@@ -37,6 +38,7 @@ export function NewWebhook() {
   const [generateSigningKey, setGenerateSigningKey] = useState(false);
   const [ordering, setOrdering] = useState<DeliveryOrdering>('NONE');
   const [selection, setSelection] = useState<Selection>({});
+  const [headers, setHeaders] = useState<HeaderRow[]>([]);
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const [sent, setSent] = useState<string[]>([]);
   const [created, setCreated] = useState<{
@@ -87,6 +89,7 @@ export function NewWebhook() {
         generateSigningKey,
         ordering,
         subscriptions: inputs,
+        ...(headers.length ? { headers: inputsOf(headers) } : {}),
         ...(accountId ? { accountId } : {}),
       },
     });
@@ -145,6 +148,7 @@ export function NewWebhook() {
         <Field label="Ordering" error={byField.ordering}>
           <OrderingSelect value={ordering} onChange={setOrdering} />
         </Field>
+        <HeaderRows rows={headers} onChange={setHeaders} errors={byField} />
         {catalog && (
           <SubscriptionGrid catalog={catalog} value={selection} onChange={setSelection} errors={filterErrors} />
         )}

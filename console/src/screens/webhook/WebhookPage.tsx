@@ -5,6 +5,7 @@ import { href } from '../../router';
 import { ErrorLine, When } from '../../ui';
 import { Actions } from './Actions';
 import { HourlyChart } from './HourlyChart';
+import { Headers } from './Headers';
 import { CircuitBadge, Protection } from './Protection';
 import { Secrets } from './Secrets';
 import { Settings } from './Settings';
@@ -26,6 +27,11 @@ const WebhookQuery = graphql(`
       hasHmacSecret
       signingPublicKey
       previousSecretExpiresAt
+      headers {
+        name
+        value
+        secret
+      }
       createdAt
       updatedAt
       rateLimit
@@ -130,6 +136,7 @@ export function WebhookPage({ id }: { id: string }) {
       <Protection webhook={w} />
       <Settings webhook={w} />
       <Subscriptions webhookId={w.id} current={w.subscriptions} />
+      <Headers webhook={w} />
       <Secrets webhook={w} />
       <Actions webhook={w} />
     </main>
