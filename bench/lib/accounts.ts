@@ -60,21 +60,6 @@ export const publishTo = (url: string, token: string, account: string, prefix: s
   variables: { input: { resource: 'USERS', action: 'CREATE', account, payload: userPayload(`${prefix}${SEQ}`) } },
 });
 
-/** publishEvents of `size` user.created events to the account (payload ids `${prefix}<seq>-<i>`). */
-export const publishBatchTo = (url: string, token: string, account: string, prefix: string, size: number) => ({
-  url,
-  token,
-  query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
-  variables: {
-    inputs: Array.from({ length: size }, (_, i) => ({
-      resource: 'USERS',
-      action: 'CREATE',
-      account,
-      payload: userPayload(`${prefix}${SEQ}-${i}`),
-    })),
-  },
-});
-
 /** The table's columns that a copy writes: all but `id` and generated ones, in table order. */
 async function copiedColumns(db: BenchDb, table: string): Promise<string[]> {
   const { rows } = await db.pool.query<{ column_name: string }>(

@@ -74,8 +74,6 @@ export interface BenchWebhooks {
   /** A payload filter on every subscription (compiled as the API compiles it). */
   filter?: Record<string, unknown>;
   ordering?: 'NONE' | 'PER_OBJECT';
-  /** Webhook.rateLimit and maxInFlight. */
-  limits?: { rateLimit?: number; maxInFlight?: number };
 }
 
 /** Webhooks of the default account created straight in SQL: setting up 1,000 of them is not what is measured. */
@@ -102,14 +100,18 @@ export async function createWebhooks(db: BenchDb, urls: string[], o: BenchWebhoo
       DEFAULT_ACCOUNT_ID,
     ],
   );
-  const ids = rows.map((r) => r.id);
-  if (o.limits) {
-    // As updateWebhook sets them: the limits, and the flow state a limited webhook's claims lock.
-    await db.pool.query(
-      `WITH w AS (UPDATE webhooks SET rate_limit = $2, max_in_flight = $3 WHERE id = ANY($1::uuid[]) RETURNING id)
-       INSERT INTO webhook_flow (webhook_id) SELECT id FROM w`,
-      [ids, o.limits.rateLimit ?? null, o.limits.maxInFlight ?? null],
-    );
-  }
-  return ids;
+  return rows.map((r) => r.id);
+}
+
+/** Webhook.rateLimit and maxInFlight, as updateWebhook sets them: with the flow state a limited webhook's claims lock. */
+export async function setLimits(
+  db: BenchDb,
+  ids: string[],
+  limits: { rateLimit?: number; maxInFlight?: number },
+): Promise<void> {
+  await db.pool.query(
+    `WITH w AS (UPDATE webhooks SET rate_limit = $2, max_in_flight = $3 WHERE id = ANY($1::uuid[]) RETURNING id)
+     INSERT INTO webhook_flow (webhook_id) SELECT id FROM w`,
+    [ids, limits.rateLimit ?? null, limits.maxInFlight ?? null],
+  );
 }

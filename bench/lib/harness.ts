@@ -149,6 +149,27 @@ export const publish = (url: string, token: string, prefix: string): GqlRequest 
   variables: { input: { resource: 'USERS', action: 'CREATE', payload: userPayload(`${prefix}${SEQ}`) } },
 });
 
+/** publishEvents of `size` user.created events (payload ids `${prefix}<seq>-<i>`), naming `account` when given. */
+export const publishBatch = (
+  url: string,
+  token: string,
+  prefix: string,
+  size: number,
+  account?: string,
+): GqlRequest => ({
+  url,
+  token,
+  query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+  variables: {
+    inputs: Array.from({ length: size }, (_, i) => ({
+      resource: 'USERS',
+      action: 'CREATE',
+      ...(account === undefined ? {} : { account }),
+      payload: userPayload(`${prefix}${SEQ}-${i}`),
+    })),
+  },
+});
+
 /** One request, sent by the generator; its failure fails the scenario. */
 export async function call(gen: GeneratorProc, request: GqlRequest): Promise<LoadResult> {
   const r = await gen.closed({ request, concurrency: 1, requests: 1 });
@@ -258,4 +279,22 @@ export function teardown(): Promise<void> {
     await stopDatabase().catch(() => undefined);
   })();
   return down;
+}
+
+const turns = new Map<string, number>();
+
+/**
+ * Runs `a` and `b`, which one first swapped from one call to the next under
+ * `name` (one call per round), so a slow minute of the shared machine does not
+ * always land on the same side; returns their results as [a, b].
+ */
+export async function alternating<A, B>(name: string, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
+  const turn = turns.get(name) ?? 0;
+  turns.set(name, turn + 1);
+  if (turn % 2 === 0) {
+    const first = await a();
+    return [first, await b()];
+  }
+  const second = await b();
+  return [await a(), second];
 }

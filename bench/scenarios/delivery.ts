@@ -146,7 +146,6 @@ export async function drainOnce(
     ordering?: 'NONE' | 'PER_OBJECT';
     objects?: number;
     configure?: (db: BenchDb, webhookIds: string[]) => Promise<void>;
-    limits?: { rateLimit?: number; maxInFlight?: number };
   } = {},
 ): Promise<{ rate: number; peakRssMb: number }> {
   let result = { rate: 0, peakRssMb: 0 };
@@ -157,7 +156,7 @@ export async function drainOnce(
     const ids = await createWebhooks(
       db,
       Array.from({ length: webhooks }, (_, i) => `${receiver.url}/${path}/${i}`),
-      { ordering: opts.ordering, limits: opts.limits },
+      { ordering: opts.ordering },
     );
     // Signed, as the baseline signs: the same per-delivery work on both sides.
     await signWith(db, ids, newWebhookSecret());

@@ -1,13 +1,6 @@
 import { createKey } from '../lib/db.js';
-import {
-  createAccount,
-  createAccountWebhooks,
-  envInt,
-  publishBatchTo,
-  publishTo,
-  setupClient,
-} from '../lib/accounts.js';
-import { database, quick, record, released, scoped, server, type Bench } from '../lib/harness.js';
+import { createAccount, createAccountWebhooks, envInt, publishTo, setupClient } from '../lib/accounts.js';
+import { database, publishBatch, quick, record, released, scoped, server, type Bench } from '../lib/harness.js';
 import type { LoadResult } from '../lib/ipc.js';
 import type { ReceiverProc } from '../lib/procs.js';
 import { latency, sleep, until } from '../lib/stats.js';
@@ -103,7 +96,7 @@ async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
       // A's backlog through publishEvents, 100 events per request, each event fanned out to every A webhook.
       const requests = Math.ceil(BACKLOG / A_WEBHOOKS / 100);
       const seeded = await gen.closed({
-        request: publishBatchTo(srv.url, publisher, A, 'a', 100),
+        request: publishBatch(srv.url, publisher, 'a', 100, A),
         concurrency: 4,
         requests,
       });

@@ -2,7 +2,7 @@ import { parseKeyring, placeOf, seal } from '../../src/domain/secret-box.js';
 import { headerSealColumn, type StoredHeader } from '../../src/domain/headers.js';
 import { TEST_SECRET_KEYS } from '../../test/kit/index.js';
 import type { BenchDb } from '../lib/db.js';
-import { quick, record, type Bench } from '../lib/harness.js';
+import { alternating, quick, record, type Bench } from '../lib/harness.js';
 import { drainOnce } from './delivery.js';
 
 // Custom headers' cost on the delivery path (issue #21: ≥ 0.97): the
@@ -12,7 +12,6 @@ import { drainOnce } from './delivery.js';
 // does not always land on the same side; the table gives each figure's median.
 
 const EVENTS = quick ? 4000 : 20_000;
-let round = 0;
 
 /** Three headers, the first one secret and sealed as the service seals it, written before the server starts. */
 async function threeHeaders(db: BenchDb, ids: string[]): Promise<void> {
@@ -34,10 +33,7 @@ async function threeHeaders(db: BenchDb, ids: string[]): Promise<void> {
 export async function headersCost(bench: Bench): Promise<void> {
   const without = () => drainOnce(bench, 1, EVENTS, { path: 'plain' });
   const withHeaders = () => drainOnce(bench, 1, EVENTS, { path: 'headers', configure: threeHeaders });
-  const first = round++ % 2 === 0;
-  const a = first ? await without() : await withHeaders();
-  const b = first ? await withHeaders() : await without();
-  const [plain, headed] = first ? [a, b] : [b, a];
+  const [plain, headed] = await alternating('headers', without, withHeaders);
   record(`delivery throughput: 1 webhook × ${EVENTS}, no custom headers`, 'deliveries/s', plain.rate);
   record(`delivery throughput: 1 webhook × ${EVENTS}, 3 custom headers (1 secret)`, 'deliveries/s', headed.rate);
   record('delivery throughput: 3 custom headers ÷ none', 'ratio', headed.rate / plain.rate, '≥ 0.97', (m) => m >= 0.97);

@@ -1,5 +1,5 @@
-import { createWebhooks } from '../lib/db.js';
-import { database, quick, record, scoped, server, type Bench } from '../lib/harness.js';
+import { createWebhooks, setLimits } from '../lib/db.js';
+import { alternating, database, quick, record, scoped, server, type Bench } from '../lib/harness.js';
 import { until } from '../lib/stats.js';
 import { backlog, drainOnce } from './delivery.js';
 import { busiestSecond } from '../../test/kit/receiver.js';
@@ -11,14 +11,12 @@ const LIMIT = 100;
 const LIMITED = quick ? 500 : 1500;
 const DRAIN_WEBHOOKS = 4;
 const PER_WEBHOOK = quick ? 1000 : 4000;
-/** Rounds of limitsCost so far: which drain goes first alternates. */
-let turns = 0;
 
 /** One webhook limited to LIMIT requests/s drains a backlog; the receiver's busiest second against the limit. */
 export async function rateLimitAccuracy({ receiver }: Bench): Promise<void> {
   await scoped(async (defer) => {
     const db = await database(defer, 'ratelimit');
-    await createWebhooks(db, [`${receiver.url}/ok/limited`], { limits: { rateLimit: LIMIT } });
+    await setLimits(db, await createWebhooks(db, [`${receiver.url}/ok/limited`]), { rateLimit: LIMIT });
     await backlog(db, LIMITED, 'rl');
     await receiver.reset(true);
     await server(defer, { env: { DATABASE_URL: db.url } });
@@ -45,16 +43,14 @@ export async function rateLimitAccuracy({ receiver }: Bench): Promise<void> {
 export async function limitsCost(bench: Bench): Promise<void> {
   const high = { rateLimit: 1000, maxInFlight: 1000 };
   const plain = async () => (await drainOnce(bench, DRAIN_WEBHOOKS, PER_WEBHOOK, { path: 'ok' })).rate;
-  const limited = async () => (await drainOnce(bench, DRAIN_WEBHOOKS, PER_WEBHOOK, { path: 'ok', limits: high })).rate;
-  let without: number;
-  let withLimits: number;
-  if (turns++ % 2 === 0) {
-    without = await plain();
-    withLimits = await limited();
-  } else {
-    withLimits = await limited();
-    without = await plain();
-  }
+  const limited = async () =>
+    (
+      await drainOnce(bench, DRAIN_WEBHOOKS, PER_WEBHOOK, {
+        path: 'ok',
+        configure: (db, ids) => setLimits(db, ids, high),
+      })
+    ).rate;
+  const [without, withLimits] = await alternating('limits-cost', plain, limited);
   record(`drain ${DRAIN_WEBHOOKS} webhooks × ${PER_WEBHOOK}, no limits`, 'deliveries/s', without);
   record(`drain ${DRAIN_WEBHOOKS} webhooks × ${PER_WEBHOOK}, limits set high`, 'deliveries/s', withLimits);
   record('drain with limits set high ÷ without', 'ratio', withLimits / without, '≥ 0.95', (m) => m >= 0.95);

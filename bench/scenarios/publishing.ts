@@ -4,6 +4,7 @@ import {
   database,
   openLoopServer,
   publish,
+  publishBatch,
   quick,
   record,
   released,
@@ -13,8 +14,6 @@ import {
   type Bench,
   type Round,
 } from '../lib/harness.js';
-import { SEQ, type GqlRequest } from '../lib/ipc.js';
-import { userPayload } from '../lib/load.js';
 import { until } from '../lib/stats.js';
 
 // Publishing: publishEvent closed-loop against the default server and an
@@ -134,18 +133,7 @@ export async function publishBatches(bench: Bench): Promise<void> {
       query: 'mutation($id: ID!) { pauseWebhook(id: $id) { id } }',
       variables: { id: webhookId },
     });
-    const batch = (prefix: string): GqlRequest => ({
-      url: srv.url,
-      token: key,
-      query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
-      variables: {
-        inputs: Array.from({ length: 100 }, (_, i) => ({
-          resource: 'USERS',
-          action: 'CREATE',
-          payload: userPayload(`${prefix}${SEQ}-${i}`),
-        })),
-      },
-    });
+    const batch = (prefix: string) => publishBatch(srv.url, key, prefix, 100);
     await gen.closed({ request: batch('w'), concurrency: 4, requests: 20 }); // warm-up
     const r = await gen.closed({ request: batch('b'), concurrency: 4, durationMs: quick ? 3000 : 15_000 });
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries`);

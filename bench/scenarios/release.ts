@@ -6,6 +6,7 @@ import {
   call,
   emptyDatabase,
   publish,
+  publishBatch,
   quick,
   record,
   released,
@@ -15,8 +16,6 @@ import {
   type Bench,
   type Defer,
 } from '../lib/harness.js';
-import { SEQ, type GqlRequest } from '../lib/ipc.js';
-import { userPayload } from '../lib/load.js';
 import type { ServerProc } from '../lib/procs.js';
 import { buildRevision, previousRelease, type Build } from '../lib/release.js';
 import { latency, until } from '../lib/stats.js';
@@ -134,18 +133,7 @@ async function measure(bench: Bench, dist: string | undefined, side: string): Pr
     const api = await start(defer, dist, db, false);
     const [publisher, support] = [await key(db, 'PUBLISHER'), await key(db, 'SUPPORT')];
     await webhook(bench, api, support, path);
-    const batch = (prefix: string): GqlRequest => ({
-      url: api.url,
-      token: publisher,
-      query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
-      variables: {
-        inputs: Array.from({ length: 100 }, (_, i) => ({
-          resource: 'USERS',
-          action: 'CREATE',
-          payload: userPayload(`${prefix}${SEQ}-${i}`),
-        })),
-      },
-    });
+    const batch = (prefix: string) => publishBatch(api.url, publisher, prefix, 100);
     const probe = await gen.closed({ request: batch('q'), concurrency: 1, requests: 1 });
     // A release from before publishEvents has no such row; this build must have it.
     if (probe.errors && dist === undefined) throw new Error(`release: publishEvents failed: ${probe.firstError}`);

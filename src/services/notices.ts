@@ -87,7 +87,7 @@ export class Notices {
       name: n.name,
       destination_host: new URL(n.destination_url).host,
       status: n.status,
-      reason: n.action === 'DISABLED' ? (n.status_reason ?? n.reason) : n.reason,
+      reason: n.reason,
       consecutive_failures: n.consecutive_failures,
       failing_since: n.failing_since?.toISOString() ?? null,
       console_url: `${this.opts.publicUrl.replace(/\/+$/, '')}/console#/webhooks/${encodeURIComponent(n.webhook_id)}`,

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { browserMissing, launchBrowser, screenshot, type TestBrowser } from '../kit/browser.js';
+import { browserMissing, launchBrowser, screenshot, signedIn, type TestBrowser } from '../kit/browser.js';
 import {
   eventually,
   must,
@@ -42,10 +42,7 @@ describe('console: custom headers, forensics, erasure', { skip: missing ?? false
       body: 'accepted',
     }));
     b = await launchBrowser();
-    page = await b.page();
-    await page.goto(`${new URL(s.url).origin}/console`);
-    await page.getByLabel('API key').fill(s.keys.SUPPORT);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    page = await signedIn(b, new URL(s.url).origin, s.keys.SUPPORT);
     await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
   });
   after(async () => {

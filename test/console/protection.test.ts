@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { browserMissing, launchBrowser, screenshot, type TestBrowser } from '../kit/browser.js';
+import { browserMissing, launchBrowser, screenshot, signedIn, type TestBrowser } from '../kit/browser.js';
 import {
   createWebhook,
   eventually,
@@ -56,10 +56,7 @@ describe('the console shows the circuit breaker', { skip: missing ?? false }, ()
     for (let i = 0; i < 12; i++) await publish(s, 'USERS', 'CREATE', { id: `c${i}` });
     await eventually(async () => (await circuitState(failing.id)) === 'OPEN', 15_000, 'the circuit to open');
 
-    const page = await b.page();
-    await page.goto(`${new URL(s.url).origin}/console`);
-    await page.getByLabel('API key').fill(s.keys.SUPPORT);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedIn(b, new URL(s.url).origin, s.keys.SUPPORT);
     const row = page.getByRole('row', { name: /Failing LMS/ });
     await row.getByLabel('Circuit').waitFor();
     assert.equal(await row.getByLabel('Circuit').textContent(), 'circuit open');

@@ -62,3 +62,12 @@ export async function launchBrowser(): Promise<TestBrowser> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** A fresh page signed in to the console at `origin` with `token` (the sign-in button clicked, not awaited further). */
+export async function signedIn(b: TestBrowser, origin: string, token: string): Promise<Page> {
+  const page = await b.page();
+  await page.goto(`${origin}/console`);
+  await page.getByLabel('API key').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
+}

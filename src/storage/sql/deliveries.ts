@@ -40,6 +40,17 @@ const ACCOUNTS_PER_CLAIM = 64;
 const waiting = (q: string) => `${q}.next_attempt_at IS NOT NULL AND NOT ${q}.held`;
 
 /**
+ * The SET of webhook_flow row `f`'s in-flight claims: those whose lease is not over, but the
+ * deliveries of `except` (a uuid[]), with `added` (claims and their lease ends) appended.
+ */
+const keptClaims = (except: string | null, added?: { ids: string; untils: string }) => {
+  const kept = `FROM unnest(f.claims, f.claims_until) u(c, until)
+                WHERE until > now()${except ? ` AND c <> ALL (${except})` : ''}`;
+  return `claims = ARRAY(SELECT c ${kept})${added ? ` || ${added.ids}` : ''},
+          claims_until = ARRAY(SELECT until ${kept})${added ? ` || ${added.untils}` : ''}`;
+};
+
+/**
  * The first waiting row of the next account after `after` (in account id
  * order, wrapping around once to the smallest): one descent of
  * delivery_queue_due gives the account and its oldest entry.
@@ -169,9 +180,7 @@ export async function claimDue(db: Db, r: ClaimRequest, cursor = FIRST_ACCOUNT):
          starts = CASE WHEN g.rate_limit IS NULL THEN '{}' ELSE
                     ARRAY(SELECT t FROM unnest(f.starts) t WHERE t > now() - ${RATE_WINDOW_MS} * interval '1 millisecond')
                     || array_fill(now(), ARRAY[t.n]) END,
-         claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now()) || t.ids,
-         claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now())
-                        || t.untils
+         ${keptClaims(null, { ids: 't.ids', untils: 't.untils' })}
        FROM gates g, (SELECT c.webhook_id, count(*)::int AS n, array_agg(c.id) AS ids, array_agg(c.lease_end) AS untils
                       FROM claimed c WHERE c.send GROUP BY c.webhook_id) t
        WHERE f.webhook_id = g.webhook_id AND t.webhook_id = g.webhook_id
@@ -356,9 +365,7 @@ export async function recordAttempts(
        -- Their requests are over: the claims leave the in-flight count, and the latency says when a waiting
        -- delivery is expected to go (a moving average over about five batches).
        UPDATE webhook_flow f SET
-         claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE until > now() AND c <> ALL (x.ids)),
-         claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until)
-                              WHERE until > now() AND c <> ALL (x.ids)),
+         ${keptClaims('x.ids')},
          latency_ms = f.latency_ms * 0.8 + x.ms * 0.2
        FROM (SELECT webhook_id, array_agg(delivery_id) AS ids, avg(duration_ms) AS ms FROM input GROUP BY webhook_id) x
        WHERE f.webhook_id = x.webhook_id AND (SELECT count(*) FROM flow_locks) >= 0
@@ -496,8 +503,7 @@ export async function releaseClaims(db: Db, claims: { id: string; attempt: numbe
        ORDER BY f.webhook_id FOR UPDATE OF f
      )
      UPDATE webhook_flow f SET
-       claims = ARRAY(SELECT c FROM unnest(f.claims, f.claims_until) u(c, until) WHERE c <> ALL (x.ids)),
-       claims_until = ARRAY(SELECT until FROM unnest(f.claims, f.claims_until) u(c, until) WHERE c <> ALL (x.ids))
+       ${keptClaims('x.ids')}
      FROM (SELECT webhook_id, array_agg(delivery_id) AS ids FROM released GROUP BY webhook_id) x
      WHERE f.webhook_id = x.webhook_id AND (SELECT count(*) FROM flow_locks) >= 0`,
     [claims.map((c) => c.id), claims.map((c) => c.attempt)],

@@ -19,7 +19,6 @@ export interface PendingNotice {
   name: string;
   destination_url: string;
   status: string;
-  status_reason: string | null;
   /** The webhook may send again (ACTIVE, its circuit closed): a recovery releases its parked rows. */
   sending: boolean;
 }
@@ -27,7 +26,7 @@ export interface PendingNotice {
 /** The oldest notices not taken by another transaction, locked until this one ends. */
 export async function takeNotices(db: Db, limit: number): Promise<PendingNotice[]> {
   const { rows } = await db.query<PendingNotice>(
-    `SELECT n.*, w.account_id, w.name, w.destination_url, w.status, w.status_reason,
+    `SELECT n.*, w.account_id, w.name, w.destination_url, w.status,
             w.status = 'ACTIVE' AND w.deleted_at IS NULL AND w.circuit_state = 'CLOSED' AS sending
      FROM webhook_notices n JOIN webhooks w ON w.id = n.webhook_id
      ORDER BY n.id LIMIT $1
