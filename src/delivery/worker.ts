@@ -27,6 +27,7 @@ import { outgoingMessage } from './outgoing.js';
 import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
 import { SendGate, type Admission } from './send-gate.js';
+import { FailureStreaks } from './streaks.js';
 import type { Telemetry } from '../telemetry/bus.js';
 import { traceIdOf, untracedAttemptParent, type Tracing } from '../telemetry/tracing.js';
 
@@ -126,14 +127,7 @@ export class Worker {
   private pumpQueued = false;
   /** A claim deferred deliveries for their webhook's limits: a pass runs when the first comes due. */
   private deferredWake: { at: number; timer: NodeJS.Timeout } | null = null;
-  /**
-   * Failed attempts in a row per webhook, as this worker saw them answered (ahead of the database).
-   * At the breaker's threshold the webhook's waiting deliveries stay waiting until the batch that
-   * opens its circuit is written (which hands them back through the send gate): measured, a
-   * destination answering 500 at once got 34 requests before its circuit opened without this.
-   */
-  private readonly failuresInARow = new Map<string, number>();
-  private readonly tripping = new Set<string>();
+  private readonly streaks: FailureStreaks;
   /** Webhooks whose secrets this worker cannot open, until when it leaves their deliveries to others. */
   private readonly keyless = new Map<string, number>();
   /** Key ids this worker lacks, as /readyz reports them. */
@@ -150,6 +144,7 @@ export class Worker {
     private readonly opts: WorkerOptions,
   ) {
     this.gate = new SendGate(pool, log);
+    this.streaks = new FailureStreaks((opts.circuit ?? DEFAULT_CIRCUIT).threshold);
     this.lanes = new Lanes({
       // One account may use what the whole worker could before accounts; the quarter above that is
       // only ever another account's, so its deliveries start at once beside one account's slow
@@ -175,9 +170,10 @@ export class Worker {
             this.telemetry.emit('finished', { status: rec.nextStatus, deliveries: 1 });
           }
         }
-        for (const h of health) {
-          if (this.tripping.delete(h.id)) this.failuresInARow.delete(h.id);
-        }
+        this.streaks.written(
+          written.filter(({ rec }) => rec.outcome !== 'SUCCESS').map(({ rec }) => rec.webhookId),
+          health,
+        );
         if (health.length) {
           const accounts = new Map(written.map(({ rec }) => [rec.webhookId, rec.accountId]));
           this.track(this.checkHealth(health, accounts));
@@ -361,9 +357,9 @@ export class Worker {
     if (!this.running) return;
     const startable = this.lanes.startable(PUMP_CHUNK);
     if (startable.length === PUMP_CHUNK) this.pumpAgain();
-    const items = this.tripping.size
-      ? startable.filter((i) => !this.tripping.has(i.webhookId) || i.row.probe)
-      : startable;
+    const items = this.streaks.empty
+      ? startable
+      : startable.filter((i) => !this.streaks.tripping(i.webhookId) || i.row.probe);
     if (items.length < startable.length) this.lanes.putBack(startable.filter((i) => !items.includes(i)));
     if (items.length === 0) return;
     // Usually the open window knows every webhook: decided at once, no promise, no task.
@@ -478,7 +474,7 @@ export class Worker {
         this.opts.clock.random(),
       );
       const decision = row.probe ? decideProbe(decided) : decided;
-      this.countFailure(row.webhook_id, decision.outcome === 'SUCCESS');
+      this.streaks.answered(row.webhook_id, decision.outcome === 'SUCCESS');
       if (span) {
         const failed = decision.outcome !== 'SUCCESS';
         span.end(
@@ -575,17 +571,6 @@ export class Worker {
     this.missingKeys.add(keyId);
     this.telemetry.emit('secretKeyMissing', { deliveries: 1 });
     await this.handBack([row]);
-  }
-
-  private countFailure(webhookId: string, succeeded: boolean): void {
-    if (succeeded) {
-      this.failuresInARow.delete(webhookId);
-      this.tripping.delete(webhookId);
-      return;
-    }
-    const n = (this.failuresInARow.get(webhookId) ?? 0) + 1;
-    this.failuresInARow.set(webhookId, n);
-    if (n >= (this.opts.circuit ?? DEFAULT_CIRCUIT).threshold) this.tripping.add(webhookId);
   }
 
   /** `accounts`: each webhook's account, from the batch whose attempts changed its health. */

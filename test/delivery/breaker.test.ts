@@ -86,6 +86,9 @@ describe('the circuit breaker', () => {
     await eventually(async () => (await circuit(w.id)).circuit_state === 'OPEN', 10_000, 'the circuit to open');
     await quiesce(s);
     const beforeProbes = receivedAt(r, path).length;
+    // The threshold's failures, and what was already in flight beside the last of them
+    // (HOOKLINE_PER_WEBHOOK_CONCURRENCY, 10): nothing starts once this worker has counted ten.
+    assert.ok(beforeProbes <= 10 + 10 - 1, `${beforeProbes} requests before the circuit opened`);
 
     // Ten minutes of an open circuit: probes after 30 s, 60 s, 120 s, 240 s (then every 300 s).
     for (const interval of [60_000, 120_000, 240_000, 300_000]) {
