@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  busiestSecond,
+  busiestStartedSecond,
   eventually,
   freshDatabase,
   insertKeys,
@@ -116,18 +116,12 @@ describe('limits across two worker processes', () => {
     await eventually(() => receivedAt(world.r, path).length >= 100, 30_000, 'every delivery');
     const arrivals = receivedAt(world.r, path).map((x) => x.atNs);
     assert.equal(arrivals.length, 100, 'each delivered once');
-    const busiest = busiestSecond(arrivals);
-    assert.ok(busiest <= 20, `${busiest} requests arrived within one second (limit 20)`);
     const span = Number(arrivals.at(-1)! - arrivals[0]!) / 1e9;
     assert.ok(span >= 4, `100 requests at 20/s take at least 4 s, took ${span.toFixed(1)} s`);
     assert.deepEqual(await attemptCounts(w.id, 100), [{ attempts: 1, n: 100 }]);
-    // The rule itself, on the workers' own start times: the limit, whatever the way to the destination adds.
-    const { rows } = await world.db.pool.query<{ most: number }>(
-      `WITH a AS (SELECT started_at AS t FROM delivery_attempts WHERE webhook_id = $1)
-       SELECT max((SELECT count(*) FROM a b WHERE b.t >= a.t AND b.t < a.t + interval '1 second'))::int AS most FROM a`,
-      [w.id],
-    );
-    assert.ok(rows[0]!.most <= 20, `${rows[0]!.most} requests started within one second`);
+    // The rule itself, on the workers' own start times (the bench's rate-limit row measures arrivals).
+    const busiest = await busiestStartedSecond(world.db.pool, w.id);
+    assert.ok(busiest <= 20, `${busiest} requests started within one second (limit 20)`);
   });
 
   it('maxInFlight: the destination never has more requests open than the limit', async () => {
@@ -283,12 +277,12 @@ describe('the fast path leaves limited webhooks to the claim', () => {
 
   it('a burst above the rate limit to a webhook of this process still keeps to it', async () => {
     const path = uniquePath('fast');
-    await limitedWebhook(s, `${r.url}${path}`, { rateLimit: 10 });
+    const w = await limitedWebhook(s, `${r.url}${path}`, { rateLimit: 10 });
     await publishUsers(s, 25, 'fast');
     await eventually(() => receivedAt(r, path).length >= 25, 30_000, 'every delivery');
     await quiesce(s);
-    const busiest = busiestSecond(receivedAt(r, path).map((x) => x.atNs));
-    assert.ok(busiest <= 10, `${busiest} requests within one second (limit 10)`);
+    const busiest = await busiestStartedSecond(s.db.pool, w.id);
+    assert.ok(busiest <= 10, `${busiest} requests started within one second (limit 10)`);
   });
 
   it('redeliveries, a replay and test events keep to maxInFlight like first attempts', async () => {
