@@ -39,8 +39,10 @@ async function drain(
   const tracing: Record<string, string> = otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : {};
   try {
     // The build migrates its own database; the key and the webhook go in through its API.
+    // PROF=1: a CPU profile of each API server (the publishes), in /tmp/prof-<label>-api.
     const api = await spawnServer(db, {
       distRoot,
+      nodeArgs: process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=/tmp/prof-${label}-api`] : [],
       env: { HOOKLINE_WORKER: 'false', HOOKLINE_LOG_LEVEL: 'warn', ...tracing },
     });
     await api.ready(60_000);

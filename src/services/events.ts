@@ -13,7 +13,7 @@ import { badInput, conflict, HooklineError, notFound } from '../domain/errors.js
 import { DEFAULT_ACCOUNT_KEY, validAccountKey, type Scope } from '../domain/accounts.js';
 import type { AccountDirectory } from './accounts.js';
 import { MAX_PAYLOAD_DEPTH, jsonDepth, validPair, isUuid } from '../domain/validation.js';
-import { v7 as uuidv7 } from 'uuid';
+import { newUuidV7 } from '../domain/random.js';
 import type { Clock } from '../domain/clock.js';
 import type { Telemetry } from '../telemetry/bus.js';
 import type { Actor } from '../domain/audit.js';
@@ -200,7 +200,7 @@ export class EventService {
     }
     return {
       // Time-ordered: the events' primary key grows at its right edge (migrations/1764800000000-HotQueue.ts).
-      id: uuidv7(),
+      id: newUuidV7(),
       accountId,
       resource: input.resource,
       action: input.action,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
+import { newUuidV7 } from '../domain/random.js';
 import { NOTICE_RESOURCE, eventType, type EventAction } from '../domain/catalog.js';
 import type { Logger } from '../logger.js';
 import { inTransaction } from '../storage/sql/db.js';
@@ -93,7 +93,7 @@ export class Notices {
       console_url: `${this.opts.publicUrl.replace(/\/+$/, '')}/console#/webhooks/${encodeURIComponent(n.webhook_id)}`,
     };
     return {
-      id: uuidv7(),
+      id: newUuidV7(),
       accountId,
       resource: NOTICE_RESOURCE,
       action,

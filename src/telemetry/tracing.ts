@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   DiagLogLevel,
   ROOT_CONTEXT,
@@ -14,6 +13,7 @@ import {
 } from '@opentelemetry/api';
 import type { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from '../logger.js';
+import { randomHex } from '../domain/random.js';
 import { VERSION } from '../version.js';
 
 // Traces (contract revision 3): a publish is a `publishEvent` (or `publishEvents`)
@@ -70,7 +70,7 @@ const flagsOf = (traceparent: string) => traceparent.slice(53, 55);
  */
 export function untracedParent(incoming: string | null): string {
   if (incoming !== null) return incoming;
-  const hex = randomBytes(24).toString('hex');
+  const hex = randomHex(24);
   return `00-${hex.slice(0, 32)}-${hex.slice(32)}-00`;
 }
 
@@ -93,7 +93,7 @@ function createdAtOf(deliveryId: string): number | null {
  */
 export function untracedAttemptParent(eventParent: string | null, eventId: string): string {
   const traceId = traceIdOf(eventParent) ?? eventId.replace(/-/g, '');
-  return `00-${traceId}-${randomBytes(8).toString('hex')}-${eventParent ? flagsOf(eventParent) : '00'}`;
+  return `00-${traceId}-${randomHex(8)}-${eventParent ? flagsOf(eventParent) : '00'}`;
 }
 
 /** What the worker knows of a delivery when it tries it: a claimed delivery's (storage/sql/claim.ts). */
