@@ -68,11 +68,13 @@ interface Figures {
   aRate: number;
   /** A's deliveries still queued when B's window ended. */
   aLeft: number;
+  /** B's publishes answered (from when each was due), p99: the part of B's lateness spent before the worker. */
+  publishP99: number;
 }
 
 async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
   const { receiver, gen } = bench;
-  let figures: Figures = { p50: NaN, p99: NaN, late: NaN, aRate: 0, aLeft: 0 };
+  let figures: Figures = { p50: NaN, p99: NaN, late: NaN, aRate: 0, aLeft: 0, publishP99: NaN };
   await scoped(async (defer) => {
     const db = await database(defer, 'fairness');
     const support = await createKey(db, 'SUPPORT');
@@ -123,7 +125,7 @@ async function measure(bench: Bench, withBacklog: boolean): Promise<Figures> {
     const lat = await arrivalLatency(receiver, 'b', r, process.hrtime.bigint());
     const l = latency(lat);
     const late = (100 * lat.filter((ms) => ms > 1000).length) / lat.length;
-    figures = { p50: l.p50, p99: l.p99, late, aRate: aReceived / r.seconds, aLeft };
+    figures = { p50: l.p50, p99: l.p99, late, aRate: aReceived / r.seconds, aLeft, publishP99: r.p99 };
     if (withBacklog && aLeft === 0)
       process.stderr.write(`  (A's backlog ran out during B's window: raise HOOKLINE_BENCH_FAIRNESS_BACKLOG)\n`);
     await receiver.reset();
@@ -142,6 +144,8 @@ export async function accountsFairness(bench: Bench): Promise<void> {
   record(`${label} alone: end-to-end p99`, 'ms', alone.p99);
   record(`${label} ${backlog}: end-to-end p50`, 'ms', busy.p50);
   record(`${label} ${backlog}: end-to-end p99`, 'ms', busy.p99);
+  record(`${label} alone: publishEvent answered, p99`, 'ms', alone.publishP99);
+  record(`${label} ${backlog}: publishEvent answered, p99`, 'ms', busy.publishP99);
   record(`${label} ${backlog}: events later than 1 s`, '%', busy.late);
   record(`${tag}: A's deliveries/s meanwhile (its 2 s destination)`, 'deliveries/s', busy.aRate);
   record(`${tag}: A's deliveries still queued at the end of B's window`, 'deliveries', busy.aLeft);
