@@ -3,12 +3,21 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type http from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { MAX_TOKENS, depthLimitRule, documentProblem, newRequestId, operationProblems } from './admission/index.js';
 import { present, type Scope } from './admission/present.js';
+import {
+  PresentedError,
+  bindScope,
+  deferred,
+  scopeOf,
+  scopeOfContext,
+  setScope,
+  settle,
+  unknownScope,
+} from './request-scope.js';
 import { Redactor, cut, secretsOf } from './admission/redact.js';
 import type { Context } from '../graphql/context.js';
 import { contextFor } from './auth.js';
@@ -41,20 +50,14 @@ function errorBody(code: string, message: string, extra: Record<string, unknown>
   return { errors: [{ message, extensions: { code, ...extra } }] };
 }
 
-// The request a formatted error belongs to: Apollo's formatError gets no
-// request, and the redactor and id are per request.
-const scopes = new AsyncLocalStorage<Scope>();
-const currentScope = (): Scope => scopes.getStore() ?? { requestId: 'unknown', redactor: Redactor.none };
-
 /** The admission path's checks that need the parsed operation: variables and cost (server/admission). */
 function admissionPlugin(schema: GraphQLSchema): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         // The parsed document is known from here: its literal secrets join the redactor before validation reports.
-        async validationDidStart({ request, document }) {
-          const scope = scopes.getStore();
-          if (scope) scope.redactor = new Redactor(secretsOf(document, request.variables));
+        async validationDidStart({ request, document, contextValue }) {
+          scopeOfContext(contextValue).redactor = new Redactor(secretsOf(document, request.variables));
         },
         async didResolveOperation({ request, document, operation }) {
           // Apollo has refused a document without a runnable operation before this hook.
@@ -78,10 +81,12 @@ function responsePlugin(log: Logger): ApolloServerPlugin<Context> {
         async willSendResponse({ response, contextValue, operation, operationName }) {
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
+          const scope = scopeOfContext(contextValue);
+          const errors = settle(result.errors, scope, log);
+          if (errors) result.errors = errors;
           if (result.errors?.length && result.data === undefined && (response.http.status ?? 200) < 400) {
             response.http.status = 400;
           }
-          const scope = currentScope();
           scope.logged = true;
           logOperation(log, {
             transport: 'http',
@@ -104,7 +109,10 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   const apollo = new ApolloServer<Context>({
     schema: deps.schema,
     logger: log.child({ component: 'apollo' }),
-    formatError: (_formatted, error) => present(error, currentScope(), log),
+    formatError: (_formatted, error) => deferred(error),
+    // Refused outside the pipeline (no plugin saw it): presented here, without the request's id.
+    // Written as Apollo's own stringifyResult writes it.
+    stringifyResult: (value) => `${JSON.stringify({ ...value, errors: settle(value.errors, unknownScope(), log) })}\n`,
     includeStacktraceInErrorResponses: false,
     // The process drains on SIGTERM itself (server/runtime.ts); Apollo's own
     // handler would stop it concurrently and re-raise the signal mid-drain.
@@ -144,7 +152,8 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
         'request',
       );
     });
-    scopes.run(scope, next);
+    setScope(res, scope);
+    next();
   });
 
   const send = (res: express.Response, a: Answer) => res.status(a.status).type(a.contentType).send(a.body);
@@ -162,7 +171,7 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     const body = req.body as { query?: unknown; variables?: unknown } | undefined;
     const query =
       typeof body?.query === 'string' ? body.query : typeof req.query.query === 'string' ? req.query.query : null;
-    const scope = currentScope();
+    const scope = scopeOf(res);
     scope.redactor = new Redactor(secretsOf(null, body?.variables));
     const problem = query === null ? null : documentProblem(query);
     if (!problem) return next();
@@ -172,10 +181,15 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        ...(await contextFor(deps.services, req.headers.authorization)),
-        traceparent: parseTraceparent(req.headers.traceparent),
-      }),
+      context: async ({ req, res }) => {
+        const scope = scopeOf(res);
+        try {
+          const context = await contextFor(deps.services, req.headers.authorization);
+          return bindScope({ ...context, traceparent: parseTraceparent(req.headers.traceparent) }, scope);
+        } catch (err) {
+          throw new PresentedError(present(err, scope, log));
+        }
+      },
     }),
   );
 
@@ -188,6 +202,7 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
   });
 
   const jsonErrors: ErrorRequestHandler = (err, _req, res, next) => {
+    const scope = scopeOf(res);
     if (res.headersSent) return next(err);
     const e = err as { type?: string; status?: number; limit?: number };
     if (e.type === 'entity.too.large') {
@@ -195,9 +210,9 @@ export async function createHttpApp(server: http.Server, deps: HttpDeps) {
     } else if (e.type === 'entity.parse.failed') {
       res.status(400).json(errorBody('BAD_USER_INPUT', 'request body is not valid JSON'));
     } else if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json(errorBody('BAD_USER_INPUT', currentScope().redactor.message((err as Error).message)));
+      res.status(e.status).json(errorBody('BAD_USER_INPUT', scope.redactor.message((err as Error).message)));
     } else {
-      const { requestId } = currentScope();
+      const { requestId } = scope;
       log.error(
         { requestId, err: { type: (err as Error).name, message: (err as Error).message } },
         'unexpected HTTP error',

@@ -154,6 +154,31 @@ describe('one admission path for HTTP and WebSocket', () => {
     }
   });
 
+  it('a context that cannot be made (the key lookup failing) is masked too, under the id the response names', async () => {
+    const keys = s.hookline.services.apiKeys;
+    const original = keys.authenticate.bind(keys);
+    keys.authenticate = async () => {
+      throw new Error('connection to server at "10.0.0.7", port 5432 failed: FATAL: password authentication failed');
+    };
+    try {
+      const res = await fetch(s.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${s.keys.SUPPORT}` },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
+      const body = (await res.json()) as { errors?: GqlError[] };
+      const requestId = res.headers.get('x-request-id');
+      assert.equal(res.status, 500);
+      assert.deepEqual(body, {
+        errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }],
+      });
+      const logged = s.logs.find((l) => l.msg === 'unexpected error' && l.requestId === requestId);
+      assert.match(JSON.stringify(logged), /password authentication failed/);
+    } finally {
+      keys.authenticate = original;
+    }
+  });
+
   it('a frame larger than the body limit is refused before it is read, even before connection_init (close 1009)', async () => {
     const c = new RawWs(s.url);
     await c.open();
