@@ -23,7 +23,7 @@ import { Lanes, type ClaimSizing, type LaneItem } from './lanes.js';
 import { AttemptRecorder } from './recorder.js';
 import type { OutgoingMessage, Sender } from './sender.js';
 import { IdleWatch } from './idle.js';
-import { outgoingMessage } from './outgoing.js';
+import { OutgoingMessages } from './outgoing.js';
 import type { SecretVault } from '../services/secrets.js';
 import { SecretKeyError } from '../domain/secret-box.js';
 import { SendGate, type Admission } from './send-gate.js';
@@ -123,6 +123,7 @@ export class Worker {
   private unlisten: (() => void) | null = null;
   private readonly idle = new IdleWatch();
   private readonly gate: SendGate;
+  private readonly messages: OutgoingMessages;
   private gateRetry: NodeJS.Timeout | null = null;
   private pumpQueued = false;
   /** A claim deferred deliveries for their webhook's limits: a pass runs when the first comes due. */
@@ -138,17 +139,19 @@ export class Worker {
     private readonly listener: PgListener,
     private readonly sender: Sender,
     private readonly feed: FeedPublisher,
-    private readonly vault: SecretVault,
+    vault: SecretVault,
     private readonly telemetry: Telemetry,
     private readonly log: Logger,
     private readonly opts: WorkerOptions,
   ) {
     this.gate = new SendGate(pool, log);
+    this.messages = new OutgoingMessages(vault);
     this.streaks = new FailureStreaks((opts.circuit ?? DEFAULT_CIRCUIT).threshold);
     this.lanes = new Lanes({
       // One account may use what the whole worker could before accounts; the quarter above that is
       // only ever another account's, so its deliveries start at once beside one account's slow
-      // backlog (the accounts-fairness bench row: B's p99 went from 6.5 × its p99 alone to …).
+      // backlog (the accounts-fairness bench row: B's p99 went from 6.5 × its p99 alone to 5.4 ×, 148 ms
+      // against 27.1; what remains is B's publishes, slowed by A's waves on the same cores, BENCHMARKS.md).
       concurrency: opts.concurrency + Math.ceil(opts.concurrency / 4),
       perAccountConcurrency: opts.concurrency,
       perWebhook: opts.perWebhookConcurrency,
@@ -452,7 +455,7 @@ export class Worker {
     try {
       let message: OutgoingMessage;
       try {
-        message = outgoingMessage(row, this.vault, this.opts.clock.now());
+        message = this.messages.for(row, this.opts.clock.now());
       } catch (err) {
         if (!(err instanceof SecretKeyError)) throw err;
         started();
