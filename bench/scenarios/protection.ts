@@ -38,7 +38,7 @@ export async function rateLimitAccuracy({ receiver }: Bench): Promise<void> {
 /**
  * Four webhooks drain with limits set high (rateLimit 1,000/s and maxInFlight
  * 1,000 each: above what they reach, so only the claim's work on them is
- * measured) and without, in turn (which goes first alternates by round).
+ * measured) and without, each twice a round, as a, b, b, a (lib/harness.ts).
  */
 export async function limitsCost(bench: Bench): Promise<void> {
   const high = { rateLimit: 1000, maxInFlight: 1000 };
